@@ -1,0 +1,1380 @@
+"""Helpers for the digital-mental-health meta-analysis compendium.
+
+All analysis logic lives here, grouped in the order of the notebooks:
+
+0. Paths and shared utilities
+1. Data extraction: reading review folders and validating sheets against their codebook (notebook 01)
+2. Effect-size harmonisation: escalc-style effect sizes and conversions of reported statistics (02)
+3. Pooled models: random-effects engine matching R metafor's ``rma()`` (03)
+4. Forest and funnel plots, small-study tests (04)
+5. Box scores: vote counting and effect-direction plots (05)
+6. Report: the HTML landing page
+
+Names follow metafor's vocabulary (``yi``, ``vi``, ``tau2``, ``i2``, ``q``, ``ci_low`` ...).
+Numbers are checked against metafor 3.8 at relative tolerance 1e-6 in ``tests/``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+# ---------------------------------------------------------------------------------------------
+# 0. Paths and shared utilities
+# ---------------------------------------------------------------------------------------------
+
+
+def project_root(start: Path | str | None = None) -> Path:
+    """Return the repository root: the first folder upwards that holds ``environment.yml``."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "environment.yml").exists() and (folder / "src" / "helpers.py").exists():
+            return folder
+    raise FileNotFoundError(f"no compendium root (environment.yml + src/helpers.py) above {here}")
+
+
+def _as_array(name: str, values, allow_nan: bool = False) -> np.ndarray:
+    """Turn ``values`` into a 1-d float array; raise a ValueError that names position and value."""
+    arr = np.atleast_1d(np.asarray(values, dtype=float))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if not allow_nan:
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{name}[{i}] = {float(arr[i])} is not a finite number")
+    return arr
+
+
+def _same_length(**arrays: np.ndarray) -> int:
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"arguments differ in length: {lengths}")
+    return next(iter(lengths.values()))
+
+
+def _broadcast(**values) -> dict[str, np.ndarray]:
+    """Broadcast scalars and arrays to one length, checking finiteness element by element."""
+    arrays = {name: _as_array(name, v) for name, v in values.items()}
+    size = max(len(a) for a in arrays.values())
+    out = {}
+    for name, a in arrays.items():
+        if len(a) not in (1, size):
+            raise ValueError(f"arguments differ in length: {name} has {len(a)}, expected {size}")
+        out[name] = np.broadcast_to(a, (size,)).astype(float)
+    return out
+
+
+def _check_min(name: str, arr: np.ndarray, minimum: float, strict: bool = False) -> None:
+    bad = np.flatnonzero(arr <= minimum) if strict else np.flatnonzero(arr < minimum)
+    if bad.size:
+        i = int(bad[0])
+        op = ">" if strict else ">="
+        raise ValueError(f"{name}[{i}] = {arr[i]:g}: must be {op} {minimum:g}")
+
+
+def _frozen_frame(obj) -> pd.DataFrame:
+    """One-row DataFrame of a result object's scalar fields."""
+    row = {k: v for k, v in asdict(obj).items() if np.isscalar(v) or v is None}
+    return pd.DataFrame([row])
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Data extraction: review folders, codebooks, validation (notebook 01)
+# ---------------------------------------------------------------------------------------------
+
+SHEETS = {
+    "correlational": ("studies", "effects", "screening"),
+    "intervention": ("studies", "outcomes", "box_scores", "screening"),
+}
+
+
+class SheetError(ValueError):
+    """A sheet does not match its codebook. The message names file, study id, column and value."""
+
+
+@dataclass(frozen=True)
+class Review:
+    """One review folder under ``data/raw/``: its metadata, codebook and validated sheets."""
+
+    review_id: str
+    folder: Path
+    meta: dict
+    codebook: pd.DataFrame
+    sheets: dict
+
+    @property
+    def design(self) -> str:
+        return self.meta["design"]
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """The sheet of effect rows: ``effects`` (correlational) or ``outcomes`` (intervention)."""
+        return self.sheets["effects" if self.design == "correlational" else "outcomes"]
+
+    @property
+    def published(self) -> pd.DataFrame:
+        return self.sheets["published_results"]
+
+
+def list_reviews(raw_dir: Path | str) -> list[str]:
+    """Folder names under ``raw_dir`` that hold a ``review.json``."""
+    raw_dir = Path(raw_dir)
+    return sorted(p.name for p in raw_dir.iterdir() if (p / "review.json").exists())
+
+
+def _parse_cell(value: str, ctype: str, allowed: list[str]):
+    """Parse one CSV cell by codebook type; return (parsed, error message or None)."""
+    if value == "":
+        return None, None
+    if ctype == "integer":
+        try:
+            number = float(value)
+        except ValueError:
+            return None, "is not a number"
+        if not number.is_integer():
+            return None, "is not a whole number"
+        return int(number), None
+    if ctype == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            return None, "is not a number"
+        if not math.isfinite(number):
+            return None, "is not finite"
+        return number, None
+    if ctype == "category" and value not in allowed:
+        return None, f"is not one of {'|'.join(allowed)}"
+    if ctype == "flags":
+        unknown = [part for part in value.split(";") if part.strip() not in allowed]
+        if unknown:
+            return None, f"has flag(s) {unknown} not in {'|'.join(allowed)}"
+    return value, None
+
+
+def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Check one sheet (read as strings) against the codebook and return it typed.
+
+    Checks: the columns are exactly the codebook's (same order not required), required cells are
+    filled, integers and numbers parse, categories are allowed, ids are unique. Raises
+    :class:`SheetError` naming the file, the row's id, the column and the offending value.
+    """
+    book = codebook[codebook["sheet"] == sheet]
+    expected = list(book["column"])
+    missing = [c for c in expected if c not in raw.columns]
+    extra = [c for c in raw.columns if c not in expected]
+    if missing or extra:
+        raise SheetError(f"{path}: columns differ from the codebook: missing {missing}, unexpected {extra}")
+    id_col = expected[0] if expected[0].endswith("_id") else None
+    key_col = next((c for c in expected[1:2] if c.endswith("_id")), None)
+    label_col = "study_id" if "study_id" in expected else id_col
+    out = {}
+    for spec in book.itertuples():
+        allowed = [a for a in str(spec.allowed).split("|") if a] if isinstance(spec.allowed, str) else []
+        ctype = spec.type
+        if ctype == "string" and allowed:
+            ctype = "flags"
+        parsed = []
+        for i, value in enumerate(raw[spec.column]):
+            label = raw[label_col].iloc[i] if label_col else f"row {i + 2}"
+            if value == "" and spec.required == "yes":
+                raise SheetError(f"{path}: study {label!r} (line {i + 2}): column {spec.column!r} is empty but required")
+            result, problem = _parse_cell(value, ctype, allowed)
+            if problem:
+                raise SheetError(f"{path}: study {label!r} (line {i + 2}): column {spec.column!r} value {value!r} {problem}")
+            parsed.append(result)
+        out[spec.column] = parsed
+    frame = pd.DataFrame(out, columns=expected)
+    unique_col = key_col or id_col
+    if unique_col:
+        dup = frame[unique_col][frame[unique_col].duplicated()]
+        if len(dup):
+            value = dup.iloc[0]
+            raise SheetError(f"{path}: column {unique_col!r} value {value!r} occurs more than once")
+    for col in expected:
+        if book.loc[book["column"] == col, "type"].iloc[0] in ("string", "category", "id"):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), "")
+    return frame
+
+
+def _check_references(sheets: dict, codebook: pd.DataFrame, folder: Path) -> None:
+    for spec in codebook.dropna(subset=["references"]).itertuples():
+        if not spec.references:
+            continue
+        target_sheet, target_col = spec.references.split(".")
+        known = set(sheets[target_sheet][target_col])
+        for i, value in enumerate(sheets[spec.sheet][spec.column]):
+            if value and value not in known:
+                raise SheetError(
+                    f"{folder / (spec.sheet + '.csv')}: line {i + 2}: column {spec.column!r} value {value!r} "
+                    f"is not a {target_col} in {target_sheet}.csv")
+    screening = sheets.get("screening")
+    if screening is not None:
+        known = set(sheets["studies"]["study_id"])
+        for i, row in screening.iterrows():
+            if row["decision"] == "included" and row["study_id"] not in known:
+                raise SheetError(
+                    f"{folder / 'screening.csv'}: record {row['record_id']!r}: column 'study_id' value "
+                    f"{row['study_id']!r} is included but not in studies.csv")
+
+
+def load_review(folder: Path | str) -> Review:
+    """Read and validate one review folder (``review.json``, ``codebook.csv``, its sheets).
+
+    Every sheet is read as text and checked against ``codebook.csv`` before anything is derived,
+    so a bad cell stops the pipeline with the study id, column and value (nothing half-written).
+    """
+    folder = Path(folder)
+    meta = json.loads((folder / "review.json").read_text(encoding="utf-8"))
+    if meta.get("design") not in SHEETS:
+        raise SheetError(f"{folder / 'review.json'}: key 'design' value {meta.get('design')!r} is not one of {list(SHEETS)}")
+    codebook = pd.read_csv(folder / "codebook.csv", dtype=str, keep_default_na=False)
+    sheets = {}
+    for sheet in SHEETS[meta["design"]]:
+        path = folder / f"{sheet}.csv"
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        sheets[sheet] = validate_sheet(raw, sheet, codebook, str(path))
+    _check_references(sheets, codebook, folder)
+    published = folder / "published_results.csv"
+    sheets["published_results"] = (pd.read_csv(published) if published.exists()
+                                   else pd.DataFrame(columns=["review", "analysis", "metric", "estimate", "p", "k", "n", "source"]))
+    return Review(review_id=folder.name, folder=folder, meta=meta, codebook=codebook, sheets=sheets)
+
+
+def load_reviews(raw_dir: Path | str, reviews: Sequence[str] | None = None) -> dict[str, Review]:
+    """Load and validate the named review folders (default: every folder with a review.json)."""
+    raw_dir = Path(raw_dir)
+    names = list(reviews) if reviews else list_reviews(raw_dir)
+    return {name: load_review(raw_dir / name) for name in names}
+
+
+def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
+    """Counts for a PRISMA-style flow of our own extraction.
+
+    Records identified (by route), duplicates removed, records screened, excluded (by reason),
+    studies included, and among them studies with at least one numeric statistic.
+    """
+    rows = [("identified", "calibration leads", int((screening["found_via"] == "lead").sum())),
+            ("identified", "own search and citations", int((screening["found_via"] != "lead").sum())),
+            ("removed", "duplicate records", int((screening["decision"] == "duplicate").sum()))]
+    screened = screening[screening["decision"] != "duplicate"]
+    rows.append(("screened", "records screened", len(screened)))
+    for reason, n in screened.loc[screened["decision"] == "excluded", "reason"].value_counts().sort_index().items():
+        rows.append(("excluded", reason.replace("_", " "), int(n)))
+    included = screened[screened["decision"] == "included"]
+    rows.append(("included", "studies included", included["study_id"].nunique()))
+    numeric = effects.loc[~effects["statistic_type"].isin(["p_only", "direction_only"]), "study_id"].nunique()
+    rows.append(("included", "with a numeric statistic", int(numeric)))
+    return pd.DataFrame(rows, columns=["stage", "box", "n"])
+
+
+def study_characteristics(review: Review) -> pd.DataFrame:
+    """A compact table of included studies: id, year, country, design, n and what was extracted."""
+    studies = review.sheets["studies"]
+    effects = review.effects
+    per_study = effects.groupby("study_id").agg(
+        rows=("study_id", "size"),
+        numeric=("statistic_type", lambda s: int((~s.isin(["p_only", "direction_only"])).sum())))
+    columns = {"correlational": ["study_id", "year", "country", "design", "n", "mean_age", "population"],
+               "intervention": ["study_id", "year", "country", "target_problem", "guidance", "control_type",
+                                "n_randomized_total"]}[review.design]
+    table = studies[columns].merge(per_study, left_on="study_id", right_index=True, how="left")
+    if review.design == "intervention" and "box_scores" in review.sheets:
+        box = review.sheets["box_scores"].groupby("study_id").size().rename("box_rows")
+        table = table.merge(box, left_on="study_id", right_index=True, how="left")
+    count_cols = [c for c in ("rows", "numeric", "box_rows") if c in table]
+    table[count_cols] = table[count_cols].fillna(0).astype(int)
+    return table.sort_values(["year", "study_id"]).reset_index(drop=True)
+
+
+def extraction_summary(review: Review) -> pd.DataFrame:
+    """Rows per analysis slice and statistic kind: what the public reports let us extract."""
+    effects = review.effects
+    by = ["help_seeking_type", "outcome"] if review.design == "correlational" else ["comparison", "timepoint"]
+    kind = np.where(effects["statistic_type"].isin(["p_only", "direction_only"]), "significance only", "numeric")
+    table = effects.assign(kind=kind).pivot_table(index=by, columns="kind", values="study_id",
+                                                  aggfunc="count", fill_value=0)
+    table.columns.name = None
+    return table.reset_index()
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Effect-size harmonisation (notebook 02)
+# ---------------------------------------------------------------------------------------------
+
+
+def cmicalc(m) -> np.ndarray:
+    """Exact small-sample correction factor J(m) = Γ(m/2) / (sqrt(m/2) Γ((m−1)/2)).
+
+    Hedges (1981); as metafor's internal ``.cmicalc``. ``m`` is the degrees of freedom.
+    """
+    m = np.asarray(m, dtype=float)
+    return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+
+
+def r_to_z(r, n) -> tuple[np.ndarray, np.ndarray]:
+    """Fisher's r-to-z transformation: yi = atanh(r), vi = 1/(n − 3).
+
+    As metafor ``escalc("ZCOR")``. Borenstein et al. (2009), ch. 6.
+    """
+    a = _broadcast(r=r, n=n)
+    bad = np.flatnonzero(np.abs(a["r"]) >= 1)
+    if bad.size:
+        raise ValueError(f"r[{bad[0]}] = {a['r'][bad[0]]:g}: |r| must be < 1")
+    _check_min("n", a["n"], 4)
+    return np.arctanh(a["r"]), 1.0 / (a["n"] - 3)
+
+
+def z_to_r(z) -> np.ndarray:
+    """Back-transform Fisher's z to r: r = tanh(z)."""
+    return np.tanh(_as_array("z", z))
+
+
+def hedges_g(m1, sd1, n1, m2, sd2, n2) -> tuple[np.ndarray, np.ndarray]:
+    """Bias-corrected standardised mean difference (Hedges' g) and its large-sample variance.
+
+    g = J(n1+n2−2) (m1 − m2) / s_pooled,  vi = 1/n1 + 1/n2 + g² / (2 (n1 + n2)).
+    As metafor ``escalc("SMD")`` (vtype "LS"). Hedges (1981); Borenstein et al. (2009), ch. 4.
+    """
+    a = _broadcast(m1=m1, sd1=sd1, n1=n1, m2=m2, sd2=sd2, n2=n2)
+    for name in ("sd1", "sd2"):
+        _check_min(name, a[name], 0, strict=True)
+    for name in ("n1", "n2"):
+        _check_min(name, a[name], 2)
+    df = a["n1"] + a["n2"] - 2
+    sd_pooled = np.sqrt(((a["n1"] - 1) * a["sd1"] ** 2 + (a["n2"] - 1) * a["sd2"] ** 2) / df)
+    g = cmicalc(df) * (a["m1"] - a["m2"]) / sd_pooled
+    return g, 1 / a["n1"] + 1 / a["n2"] + g ** 2 / (2 * (a["n1"] + a["n2"]))
+
+
+def d_to_g(d, n1, n2) -> tuple[np.ndarray, np.ndarray]:
+    """Hedges' g and its variance from a printed Cohen's d with the two group sizes.
+
+    g = J(n1+n2−2) d,  vi = 1/n1 + 1/n2 + g² / (2 (n1 + n2)) (the SMD variance, as escalc "SMD").
+    """
+    a = _broadcast(d=d, n1=n1, n2=n2)
+    for name in ("n1", "n2"):
+        _check_min(name, a[name], 2)
+    g = cmicalc(a["n1"] + a["n2"] - 2) * a["d"]
+    return g, 1 / a["n1"] + 1 / a["n2"] + g ** 2 / (2 * (a["n1"] + a["n2"]))
+
+
+def smcr(m_post, m_pre, sd_pre, n, r) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised mean change with raw-score (pre-test SD) standardisation.
+
+    yi = J(n−1) (m_post − m_pre) / sd_pre,  vi = 2 (1 − r)/n + yi² / (2n).
+    As metafor ``escalc("SMCR")``. Becker (1988); Morris (2008).
+    """
+    a = _broadcast(m_post=m_post, m_pre=m_pre, sd_pre=sd_pre, n=n, r=r)
+    _check_min("sd_pre", a["sd_pre"], 0, strict=True)
+    _check_min("n", a["n"], 3)
+    bad = np.flatnonzero(np.abs(a["r"]) >= 1)
+    if bad.size:
+        raise ValueError(f"r[{bad[0]}] = {a['r'][bad[0]]:g}: |r| must be < 1")
+    yi = cmicalc(a["n"] - 1) * (a["m_post"] - a["m_pre"]) / a["sd_pre"]
+    return yi, 2 * (1 - a["r"]) / a["n"] + yi ** 2 / (2 * a["n"])
+
+
+def smcc(m_post, m_pre, sd_post, sd_pre, n, r) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised mean change with change-score standardisation.
+
+    sd_change = sqrt(sd_post² + sd_pre² − 2 r sd_post sd_pre);
+    yi = J(n−1) (m_post − m_pre) / sd_change,  vi = 1/n + yi² / (2n).
+    As metafor ``escalc("SMCC")`` (vtype "LS"). Gibbons et al. (1993); Morris (2008).
+    """
+    a = _broadcast(m_post=m_post, m_pre=m_pre, sd_post=sd_post, sd_pre=sd_pre, n=n, r=r)
+    _check_min("n", a["n"], 3)
+    sd_change = np.sqrt(a["sd_post"] ** 2 + a["sd_pre"] ** 2 - 2 * a["r"] * a["sd_post"] * a["sd_pre"])
+    _check_min("sd_change", sd_change, 0, strict=True)
+    yi = cmicalc(a["n"] - 1) * (a["m_post"] - a["m_pre"]) / sd_change
+    return yi, 1 / a["n"] + yi ** 2 / (2 * a["n"])
+
+
+def t_to_d(t, n1, n2) -> np.ndarray:
+    """Cohen's d from an independent-groups t statistic: d = t sqrt(1/n1 + 1/n2).
+
+    Borenstein et al. (2009), ch. 7; Lipsey & Wilson (2001).
+    """
+    a = _broadcast(t=t, n1=n1, n2=n2)
+    for name in ("n1", "n2"):
+        _check_min(name, a[name], 1)
+    return a["t"] * np.sqrt(1 / a["n1"] + 1 / a["n2"])
+
+
+def f_to_d(f, n1, n2, sign=1.0) -> np.ndarray:
+    """Cohen's d from F(1, df) comparing two groups: t = sign · sqrt(F), then :func:`t_to_d`.
+
+    Only valid for a one-numerator-df F; the sign comes from the reported direction.
+    """
+    a = _broadcast(f=f, sign=sign)
+    _check_min("F", a["f"], 0)
+    return t_to_d(np.sign(a["sign"]) * np.sqrt(a["f"]), n1, n2)
+
+
+def p_to_d(p, n1, n2, sign=1.0) -> np.ndarray:
+    """Cohen's d from an exact two-sided p of a two-group t test with group sizes.
+
+    t = sign · t⁻¹(1 − p/2; n1+n2−2), then :func:`t_to_d`. Only exact p values convert; a bound
+    ("p < .05") does not give a number and belongs in the box score.
+    """
+    a = _broadcast(p=p, n1=n1, n2=n2, sign=sign)
+    bad = np.flatnonzero((a["p"] <= 0) | (a["p"] >= 1))
+    if bad.size:
+        raise ValueError(f"p[{bad[0]}] = {a['p'][bad[0]]:g}: must be in (0, 1)")
+    t = np.sign(a["sign"]) * stats.t.isf(a["p"] / 2, a["n1"] + a["n2"] - 2)
+    return t_to_d(t, a["n1"], a["n2"])
+
+
+def p_to_r(p, n, sign=1.0) -> np.ndarray:
+    """Correlation from an exact two-sided p and the sample size: r = sign · z(1 − p/2) / sqrt(n).
+
+    Rosenthal (1994), r = Z / sqrt(N). Only exact p values convert.
+    """
+    a = _broadcast(p=p, n=n, sign=sign)
+    bad = np.flatnonzero((a["p"] <= 0) | (a["p"] >= 1))
+    if bad.size:
+        raise ValueError(f"p[{bad[0]}] = {a['p'][bad[0]]:g}: must be in (0, 1)")
+    _check_min("n", a["n"], 4)
+    return np.sign(a["sign"]) * stats.norm.isf(a["p"] / 2) / np.sqrt(a["n"])
+
+
+def or_to_d(odds_ratio, ci_low=None, ci_high=None, level: float = 0.95):
+    """Cohen's d from an odds ratio by the logit method: d = ln(OR) · sqrt(3)/π.
+
+    With a confidence interval also returns vi = v_lnOR · 3/π², where
+    v_lnOR = ((ln ci_high − ln ci_low) / (2 z_{1−α/2}))². Hasselblad & Hedges (1995);
+    Borenstein et al. (2009), ch. 7. Returns d, or (d, vi) when the CI is given.
+    """
+    odds = _as_array("odds_ratio", odds_ratio)
+    _check_min("odds_ratio", odds, 0, strict=True)
+    d = np.log(odds) * math.sqrt(3) / math.pi
+    if ci_low is None:
+        return d
+    a = _broadcast(ci_low=ci_low, ci_high=ci_high)
+    _check_min("ci_low", a["ci_low"], 0, strict=True)
+    width = np.log(a["ci_high"]) - np.log(a["ci_low"])
+    _check_min("ci_high - ci_low", width, 0, strict=True)
+    v_log_or = (width / (2 * stats.norm.isf((1 - level) / 2))) ** 2
+    return d, v_log_or * 3 / math.pi ** 2
+
+
+def beta_to_r(beta) -> np.ndarray:
+    """Correlation from a standardised regression coefficient: r = β + 0.05 λ, λ = 1 if β ≥ 0 else 0.
+
+    Peterson & Brown (2005); intended for |β| < 0.5, a ValueError otherwise.
+    """
+    b = _as_array("beta", beta)
+    bad = np.flatnonzero(np.abs(b) >= 0.5)
+    if bad.size:
+        raise ValueError(f"beta[{bad[0]}] = {b[bad[0]]:g}: Peterson & Brown's formula needs |beta| < 0.5")
+    return b + 0.05 * (b >= 0)
+
+
+def d_to_r(d, n1=None, n2=None) -> np.ndarray:
+    """Point-biserial r from d: r = d / sqrt(d² + a), a = (n1+n2)² / (n1 n2) (a = 4 if sizes unknown).
+
+    Borenstein et al. (2009), eq. 7.7.
+    """
+    d = _as_array("d", d)
+    if n1 is None or n2 is None:
+        a = np.full_like(d, 4.0)
+    else:
+        s = _broadcast(n1=n1, n2=n2)
+        for name in ("n1", "n2"):
+            _check_min(name, s[name], 1)
+        a = (s["n1"] + s["n2"]) ** 2 / (s["n1"] * s["n2"])
+    return d / np.sqrt(d ** 2 + a)
+
+
+def r_to_d(r) -> np.ndarray:
+    """Cohen's d from r: d = 2r / sqrt(1 − r²). Borenstein et al. (2009), eq. 7.5."""
+    r = _as_array("r", r)
+    bad = np.flatnonzero(np.abs(r) >= 1)
+    if bad.size:
+        raise ValueError(f"r[{bad[0]}] = {r[bad[0]]:g}: |r| must be < 1")
+    return 2 * r / np.sqrt(1 - r ** 2)
+
+
+def t_to_r(t, df) -> np.ndarray:
+    """Correlation from a t statistic with its df (e.g. a regression or correlation test):
+    r = t / sqrt(t² + df). Rosenthal (1994)."""
+    a = _broadcast(t=t, df=df)
+    _check_min("df", a["df"], 1)
+    return a["t"] / np.sqrt(a["t"] ** 2 + a["df"])
+
+
+def chi2_to_r(chi2, n, sign=1.0) -> np.ndarray:
+    """Phi coefficient from a 1-df chi-square and the sample size: r = sign · sqrt(χ² / n).
+    Rosenthal (1994); Lipsey & Wilson (2001)."""
+    a = _broadcast(chi2=chi2, n=n, sign=sign)
+    _check_min("chi2", a["chi2"], 0)
+    _check_min("n", a["n"], 1, strict=True)
+    return np.sign(a["sign"]) * np.sqrt(a["chi2"] / a["n"])
+
+
+def proportions_to_or(p1, n1, p2, n2) -> np.ndarray:
+    """Odds ratio from two printed percentages (0–100) with their group sizes.
+
+    The cell counts are p·n/100; OR = (a/b)/(c/d). Used only when counts are implied by the print.
+    """
+    a = _broadcast(p1=p1, n1=n1, p2=p2, n2=n2)
+    for name in ("p1", "p2"):
+        bad = np.flatnonzero((a[name] <= 0) | (a[name] >= 100))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}] = {a[name][bad[0]]:g}: percentage must be in (0, 100)")
+    x1, x2 = a["p1"] / 100, a["p2"] / 100
+    return (x1 / (1 - x1)) / (x2 / (1 - x2))
+
+
+# -- harmonisation of whole sheets ------------------------------------------------------------
+
+_SIGN = {"positive": 1.0, "negative": -1.0}
+
+
+class NotConvertible(Exception):
+    """Raised inside a row converter: the printed statistic cannot give an effect size."""
+
+
+def _signed(magnitude: float, row) -> float:
+    """Magnitude from the statistic, sign from the coded direction (the printed sign if null)."""
+    if row["direction"] in _SIGN:
+        return abs(magnitude) * _SIGN[row["direction"]]
+    if row["direction"] == "null":
+        return magnitude
+    raise NotConvertible(f"direction is {row['direction']!r}")
+
+
+def _exact_p(row) -> float:
+    if pd.isna(row["p_value"]) or row["p_operator"] not in ("=", ""):
+        raise NotConvertible("p is printed only as a bound")
+    return float(row["p_value"])
+
+
+def _row_to_r(row) -> tuple[float, str]:
+    """One correlational-sheet row → (r, method). Raises NotConvertible with the reason."""
+    kind, value = row["statistic_type"], row["value"]
+    n = row["n_effect"]
+    if kind in ("p_only", "direction_only"):
+        raise NotConvertible("only direction and significance are printed")
+    if kind in ("means", "percent"):
+        n1, n2 = row["n_group1"], row["n_group2"]
+        if pd.isna(n1) or pd.isna(n2):
+            raise NotConvertible("group comparison printed without both group sizes")
+        if kind == "percent":
+            odds = proportions_to_or(row["m_group1"], n1, row["m_group2"], n2)[0]
+            return _signed(float(d_to_r(or_to_d(odds), n1, n2)[0]), row), "percentages → OR → d (logit) → r"
+        if not (pd.isna(row["sd_group1"]) or pd.isna(row["sd_group2"])):
+            g, _ = hedges_g(row["m_group1"], row["sd_group1"], n1, row["m_group2"], row["sd_group2"], n2)
+            return _signed(float(d_to_r(g, n1, n2)[0]), row), "means and SDs → g → r"
+        d = p_to_d(_exact_p(row), n1, n2)[0]
+        return _signed(float(d_to_r(d, n1, n2)[0]), row), "exact p with group sizes → d → r"
+    if pd.isna(value):
+        raise NotConvertible(f"no value printed for statistic type {kind!r}")
+    if kind in ("r", "rho"):
+        return _signed(float(value), row), "r as printed" if kind == "r" else "Spearman rho taken as r"
+    if kind == "beta":
+        if abs(value) >= 0.5:
+            raise NotConvertible(f"standardised beta {value:g} outside Peterson & Brown's range")
+        return float(beta_to_r(_signed(value, row))[0]), "standardised beta → r (Peterson & Brown 2005)"
+    if kind in ("or", "aor"):
+        n1, n2 = row["n_group1"], row["n_group2"]
+        d = or_to_d(value)[0]
+        r = d_to_r(d, n1, n2)[0] if not (pd.isna(n1) or pd.isna(n2)) else d_to_r(d)[0]
+        return _signed(float(r), row), "odds ratio → d (logit) → r"
+    if kind == "d" or kind == "smd":
+        n1, n2 = row["n_group1"], row["n_group2"]
+        r = d_to_r(value, n1, n2)[0] if not (pd.isna(n1) or pd.isna(n2)) else d_to_r(value)[0]
+        return _signed(float(r), row), "d → r"
+    if kind == "t":
+        if pd.isna(row["df1"]):
+            raise NotConvertible("t printed without its degrees of freedom")
+        return _signed(float(t_to_r(value, row["df1"])[0]), row), "t with df → r"
+    if kind == "f":
+        if row["df1"] != 1 or pd.isna(row["df2"]):
+            raise NotConvertible("F is not F(1, df)")
+        return _signed(float(t_to_r(math.sqrt(value), row["df2"])[0]), row), "F(1, df) → t → r"
+    if kind == "chi2":
+        if row["df1"] != 1 or pd.isna(n):
+            raise NotConvertible("chi-square is not 1-df or n is missing")
+        return _signed(float(chi2_to_r(value, n)[0]), row), "chi-square(1) with n → phi"
+    if kind == "z":
+        if pd.isna(n):
+            raise NotConvertible("z printed without n")
+        return _signed(float(value / math.sqrt(n)), row), "z / sqrt(n)"
+    raise NotConvertible(f"statistic type {kind!r} ({'unstandardised b' if kind == 'b' else 'no conversion'}) does not give r")
+
+
+def harmonise_correlational(effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every row of a correlational ``effects`` sheet → r, Fisher z (yi) and vi = 1/(n − 3).
+
+    Returns (converted, not_converted). ``converted`` has ``r``, ``yi``, ``vi``, ``n`` and the
+    ``conversion`` used; ``not_converted`` keeps each remaining row with its ``reason`` and goes to
+    the box score. Sign convention: positive = more web-based help seeking goes with a higher
+    outcome score. References: Borenstein et al. (2009) ch. 6–7; Peterson & Brown (2005).
+    """
+    done, left = [], []
+    for _, row in effects.iterrows():
+        try:
+            r, method = _row_to_r(row)
+            n = row["n_effect"]
+            if pd.isna(n) and not (pd.isna(row["n_group1"]) or pd.isna(row["n_group2"])):
+                n = row["n_group1"] + row["n_group2"]
+            if pd.isna(n):
+                raise NotConvertible("no sample size for this association")
+            if abs(r) >= 1:
+                raise NotConvertible(f"converted r = {r:g} is not a correlation")
+            yi, vi = r_to_z(r, n)
+            done.append({**row.to_dict(), "r": r, "yi": float(yi[0]), "vi": float(vi[0]), "n": int(n),
+                         "conversion": method})
+        except NotConvertible as why:
+            left.append({**row.to_dict(), "reason": str(why)})
+    return pd.DataFrame(done), pd.DataFrame(left)
+
+
+def _row_to_smd(row, prepost_r: float) -> tuple[float, float, str]:
+    """One intervention-sheet outcome row → (yi, vi, method). Raises NotConvertible."""
+    kind = row["statistic_type"]
+    if kind in ("p_only", "direction_only"):
+        raise NotConvertible("only direction and significance are printed")
+    if row["comparison"] == "within":
+        cols = ("m_pre", "sd_pre", "m_post", "n_within")
+        if kind != "prepost_means" or any(pd.isna(row[c]) for c in cols):
+            raise NotConvertible("within-group row without pre and post means, pre SD and n")
+        yi, vi = smcr(row["m_post"], row["m_pre"], row["sd_pre"], row["n_within"], prepost_r)
+        if row["direction"] == "negative" and yi[0] > 0 or row["direction"] == "positive" and yi[0] < 0:
+            raise NotConvertible("coded direction contradicts the printed means")
+        return float(yi[0]), float(vi[0]), f"pre-post means → SMCR (r = {prepost_r:g})"
+    n1, n2 = row["n_ig"], row["n_cg"]
+    if kind == "means_sds":
+        cols = ("m_ig", "sd_ig", "n_ig", "m_cg", "sd_cg", "n_cg")
+        if any(pd.isna(row[c]) for c in cols):
+            raise NotConvertible("means printed without SDs or ns for both arms")
+        g, vi = hedges_g(row["m_ig"], row["sd_ig"], n1, row["m_cg"], row["sd_cg"], n2)
+        if row["direction"] in _SIGN and np.sign(g[0]) != _SIGN[row["direction"]]:
+            g = -g  # scale where lower scores mean more self-efficacy: orient by the coded direction
+        return float(g[0]), float(vi[0]), "means and SDs → Hedges' g"
+    if pd.isna(n1) or pd.isna(n2):
+        raise NotConvertible("group sizes of both arms are not printed")
+    if kind in ("d", "g", "smd"):
+        if pd.isna(row["es_value"]):
+            raise NotConvertible("effect size named but no value printed")
+        d = _signed(row["es_value"], row)
+        if kind == "g":
+            g = d
+            vi = 1 / n1 + 1 / n2 + g ** 2 / (2 * (n1 + n2))
+            return float(g), float(vi), "g as printed"
+        g, vi = d_to_g(d, n1, n2)
+        return float(g[0]), float(vi[0]), "d as printed → g"
+    if kind == "t":
+        if pd.isna(row["t_value"]):
+            raise NotConvertible("t named but not printed")
+        d = _signed(float(t_to_d(row["t_value"], n1, n2)[0]), row)
+        g, vi = d_to_g(d, n1, n2)
+        return float(g[0]), float(vi[0]), "t with group sizes → d → g"
+    if kind == "f":
+        if pd.isna(row["f_value"]) or row["df1"] != 1:
+            raise NotConvertible("F is not F(1, df)")
+        d = _signed(float(f_to_d(row["f_value"], n1, n2)[0]), row)
+        g, vi = d_to_g(d, n1, n2)
+        return float(g[0]), float(vi[0]), "F(1, df) with group sizes → d → g"
+    raise NotConvertible(f"statistic type {kind!r} does not give an SMD")
+
+
+def harmonise_intervention(outcomes: pd.DataFrame, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every row of an intervention ``outcomes`` sheet → Hedges' g (between) or SMCR (within).
+
+    Between groups: g = J·d with vi = 1/n1 + 1/n2 + g²/(2(n1+n2)) (escalc "SMD"); within groups:
+    the standardised mean change with pre-test SD and an assumed pre–post correlation
+    ``prepost_r`` (escalc "SMCR"; Morris 2008). Positive = more self-efficacy with the intervention.
+    Returns (converted, not_converted) as :func:`harmonise_correlational`.
+    """
+    done, left = [], []
+    for _, row in outcomes.iterrows():
+        try:
+            yi, vi, method = _row_to_smd(row, prepost_r)
+            n = row["n_within"] if row["comparison"] == "within" else row["n_ig"] + row["n_cg"]
+            done.append({**row.to_dict(), "yi": yi, "vi": vi, "n": int(n), "conversion": method})
+        except NotConvertible as why:
+            left.append({**row.to_dict(), "reason": str(why)})
+    return pd.DataFrame(done), pd.DataFrame(left)
+
+
+GENERATIONS = (("Baby Boomers", 1946, 1964), ("Generation X", 1965, 1980),
+               ("Millennials", 1981, 1996), ("Generation Z", 1997, 2012))
+
+
+def derive_generation(studies: pd.DataFrame) -> pd.DataFrame:
+    """Birth year and generation of each study's sample (Pew Research Center cohorts).
+
+    birth_year = survey year (publication year − 1 when no survey year is printed) − mean age
+    (midpoint of the age range when no mean is printed). Generations: Baby Boomers 1946–64,
+    Generation X 1965–80, Millennials 1981–96, Generation Z 1997–2012 (Dimock 2019).
+    ``generation_basis`` says which inputs were used, so that derived values are never mistaken
+    for printed ones.
+    """
+    rows = []
+    for _, s in studies.iterrows():
+        year, basis = (s["survey_year"], "survey year") if not pd.isna(s["survey_year"]) else (s["year"] - 1, "publication year − 1")
+        if not pd.isna(s["mean_age"]):
+            age, age_basis = s["mean_age"], "mean age"
+        elif not pd.isna(s["age_min"]) and not pd.isna(s["age_max"]):
+            age, age_basis = (s["age_min"] + s["age_max"]) / 2, "age-range midpoint"
+        else:
+            rows.append({"study_id": s["study_id"], "birth_year": np.nan, "generation": "unknown",
+                         "generation_basis": "no age printed"})
+            continue
+        birth = int(round(year - age))
+        label = next((name for name, lo, hi in GENERATIONS if lo <= birth <= hi), "other")
+        rows.append({"study_id": s["study_id"], "birth_year": birth, "generation": label,
+                     "generation_basis": f"{basis} − {age_basis}"})
+    return pd.DataFrame(rows)
+
+
+def select_one_per_study(effects: pd.DataFrame) -> pd.DataFrame:
+    """Keep one effect per study for a pooled analysis, so that no sample counts twice.
+
+    Priority: the construct measured directly over a proxy; post over follow-up; unadjusted over
+    adjusted; then the lowest effect id. (The rule is stated, not tuned.)
+    """
+    if effects.empty:
+        return effects
+    keys = pd.DataFrame(index=effects.index)
+    keys["proxy"] = (effects["outcome_proxy"] != "none") if "outcome_proxy" in effects else False
+    keys["follow"] = (effects["timepoint"] == "follow_up") if "timepoint" in effects else False
+    keys["adjusted"] = (effects["adjusted"] == "yes") if "adjusted" in effects else False
+    id_col = "effect_id" if "effect_id" in effects else "outcome_id"
+    keys["id"] = effects[id_col]
+    order = keys.sort_values(["proxy", "follow", "adjusted", "id"]).index
+    return effects.loc[order].drop_duplicates("study_id").sort_values(id_col)
+
+
+def filter_rows(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Rows whose columns take one of the listed values: ``{"column": [values], ...}``."""
+    mask = pd.Series(True, index=frame.index)
+    for column, values in spec.items():
+        if column not in frame:
+            raise KeyError(f"analysis filter names column {column!r}, which the sheet does not have")
+        values = values if isinstance(values, list) else [values]
+        mask &= frame[column].isin(values)
+    return frame[mask]
+
+
+def with_scope(frame: pd.DataFrame, studies: pd.DataFrame, core_only: bool) -> pd.DataFrame:
+    """Drop edge-of-scope rows (study- or row-level ``scope_flag``) when ``core_only``."""
+    if not core_only or "scope_flag" not in studies:
+        return frame
+    flagged = set(studies.loc[~studies["scope_flag"].isin(["", "none"]), "study_id"])
+    keep = ~frame["study_id"].isin(flagged)
+    if "scope_flag" in frame:
+        keep &= frame["scope_flag"].isin(["", "none"])
+    return frame[keep]
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Pooled models: a random-effects engine that matches metafor's rma() (notebook 03)
+# ---------------------------------------------------------------------------------------------
+
+TAU2_METHODS = ("FE", "DL", "HE", "SJ", "ML", "REML", "PM")
+_THRESHOLD = 1e-13  # convergence of iterative tau2 estimators (metafor run with the same control)
+_MAXITER = 10000
+
+
+def _check_meta_input(yi, vi, min_k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    yi = _as_array("yi", yi)
+    vi = _as_array("vi", vi)
+    _same_length(yi=yi, vi=vi)
+    _check_min("vi", vi, 0, strict=True)
+    if len(yi) < min_k:
+        raise ValueError(f"k = {len(yi)} studies: this model needs at least {min_k}")
+    return yi, vi
+
+
+def _check_method(method: str, test: str) -> None:
+    if method not in TAU2_METHODS:
+        raise ValueError(f"method = {method!r}: use one of {TAU2_METHODS}")
+    if test not in ("z", "knha"):
+        raise ValueError(f"test = {test!r}: use 'z' or 'knha'")
+
+
+class _WLS:
+    """Weighted least squares for many fits at once.
+
+    ``w`` has shape (m, k): one row of weights per fit, zero for studies a fit leaves out (this is
+    how leave-one-out refits everything in one pass without k×k matrices). ``X`` is (k, p).
+    All traces are computed from p×p blocks: tr(P) = Σw − tr(A X'W²X) with A = (X'WX)⁻¹.
+    """
+
+    def __init__(self, y: np.ndarray, X: np.ndarray, w: np.ndarray):
+        self.y, self.X, self.w = y, X, w
+        self.xwx = np.einsum("mk,kp,kq->mpq", w, X, X)
+        self.A = np.linalg.inv(self.xwx)
+        xwy = np.einsum("mk,kp,k->mp", w, X, y)
+        self.beta = np.einsum("mpq,mq->mp", self.A, xwy)
+        self.resid = y[None, :] - self.beta @ X.T
+        self.rss = np.einsum("mk,mk->m", w, self.resid ** 2)
+
+    def tr_p(self) -> np.ndarray:
+        xw2x = np.einsum("mk,kp,kq->mpq", self.w ** 2, self.X, self.X)
+        return self.w.sum(1) - np.einsum("mpq,mqp->m", self.A, xw2x)
+
+    def tr_pp(self) -> np.ndarray:
+        w = self.w
+        xw2x = np.einsum("mk,kp,kq->mpq", w ** 2, self.X, self.X)
+        xw3x = np.einsum("mk,kp,kq->mpq", w ** 3, self.X, self.X)
+        b = self.A @ xw2x
+        return (w ** 2).sum(1) - 2 * np.einsum("mpq,mqp->m", self.A, xw3x) + np.einsum("mpq,mqp->m", b, b)
+
+    def py_py(self) -> np.ndarray:
+        """y'PPy = Σ w² e² (P y = W e for the weighted residuals e)."""
+        return np.einsum("mk,mk->m", self.w ** 2, self.resid ** 2)
+
+
+def _tau2_he(y, v, X, mask) -> np.ndarray:
+    ols = _WLS(y, X, mask.astype(float))
+    k, p = mask.sum(1), X.shape[1]
+    xvx = np.einsum("mk,kp,kq->mpq", mask * v, X, X)
+    tr_pv = (mask * v).sum(1) - np.einsum("mpq,mqp->m", ols.A, xvx)
+    return (ols.rss - tr_pv) / (k - p)
+
+
+def _tau2_dl(y, v, X, mask) -> np.ndarray:
+    fe = _WLS(y, X, mask / v)
+    return (fe.rss - (mask.sum(1) - X.shape[1])) / fe.tr_p()
+
+
+def _tau2_sj(y, v, X, mask) -> np.ndarray:
+    k = mask.sum(1)
+    ybar = (mask * y).sum(1) / k
+    tau0 = (mask * (y[None, :] - ybar[:, None]) ** 2).sum(1) / k
+    fit = _WLS(y, X, mask / (v[None, :] + tau0[:, None]))
+    return tau0 * fit.rss / (k - X.shape[1])
+
+
+def _q_gen(y, v, X, mask, tau2) -> np.ndarray:
+    return _WLS(y, X, mask / (v[None, :] + tau2[:, None])).rss
+
+
+def _tau2_pm(y, v, X, mask) -> np.ndarray:
+    """Paule–Mandel: the τ² at which the generalised Q equals k − p (bisection, vectorised)."""
+    target = mask.sum(1) - X.shape[1]
+    lo = np.zeros(len(mask))
+    positive = _q_gen(y, v, X, mask, lo) > target
+    hi = np.full(len(mask), 100.0)
+    while np.any(grow := positive & (_q_gen(y, v, X, mask, hi) > target)):
+        hi = np.where(grow, hi * 10, hi)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        above = _q_gen(y, v, X, mask, mid) > target
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        if np.all(hi - lo <= 1e-15 * np.maximum(hi, 1e-300)):
+            break
+    return np.where(positive, (lo + hi) / 2, 0.0)
+
+
+def _loglik(y, v, X, mask, tau2, reml: bool) -> np.ndarray:
+    fit = _WLS(y, X, mask / (v[None, :] + tau2[:, None]))
+    k, p = mask.sum(1), X.shape[1]
+    logdet_v = (mask * np.log(v[None, :] + tau2[:, None])).sum(1)
+    if reml:
+        return -0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * logdet_v - 0.5 * np.linalg.slogdet(fit.xwx)[1] - 0.5 * fit.rss
+    return -0.5 * k * np.log(2 * np.pi) - 0.5 * logdet_v - 0.5 * fit.rss
+
+
+def _tau2_fisher(y, v, X, mask, reml: bool) -> np.ndarray:
+    """ML / REML by Fisher scoring from the HE estimate, with step halving, as metafor does.
+
+    Update: τ² += (y'PPy − tr P)/tr(PP) for REML, (y'PPy − Σw)/Σw² for ML (Viechtbauer 2005).
+    After convergence, τ² = 0 is taken if its likelihood is higher (metafor's ``ll0check``).
+    """
+    tau2 = np.maximum(0.0, _tau2_he(y, v, X, mask))
+    for _ in range(_MAXITER):
+        fit = _WLS(y, X, mask / (v[None, :] + tau2[:, None]))
+        if reml:
+            adj = (fit.py_py() - fit.tr_p()) / fit.tr_pp()
+        else:
+            adj = (fit.py_py() - fit.w.sum(1)) / (fit.w ** 2).sum(1)
+        adj = np.where(np.isfinite(adj), adj, 0.0)
+        while np.any(neg := tau2 + adj < 0):
+            adj = np.where(neg, adj / 2, adj)
+        tau2, old = tau2 + adj, tau2
+        if np.all(np.abs(tau2 - old) <= _THRESHOLD):
+            break
+    else:
+        raise RuntimeError("Fisher scoring for tau2 did not converge")
+    zero = np.zeros_like(tau2)
+    better_at_zero = _loglik(y, v, X, mask, zero, reml) > _loglik(y, v, X, mask, tau2, reml)
+    return np.where(better_at_zero, 0.0, tau2)
+
+
+def _estimate_tau2(y, v, X, mask, method: str) -> np.ndarray:
+    if method == "FE":
+        return np.zeros(len(mask))
+    if method in ("ML", "REML"):
+        return _tau2_fisher(y, v, X, mask, reml=method == "REML")
+    estimator = {"DL": _tau2_dl, "HE": _tau2_he, "SJ": _tau2_sj, "PM": _tau2_pm}[method]
+    return np.maximum(0.0, estimator(y, v, X, mask))
+
+
+def _fit_batch(y, v, X, mask, method: str, test: str, level: float) -> dict:
+    """Fit one model per row of ``mask`` (True = study included); return arrays keyed by field."""
+    k, p = mask.sum(1), X.shape[1]
+    tau2 = _estimate_tau2(y, v, X, mask, method)
+    fit = _WLS(y, X, mask / (v[None, :] + tau2[:, None]))
+    vb = fit.A.copy()
+    if test == "knha":
+        s2w = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss / (k - p))
+        vb = vb * s2w[:, None, None]
+        crit = stats.t.isf((1 - level) / 2, k - p)
+    else:
+        crit = np.full(len(mask), stats.norm.isf((1 - level) / 2))
+    se = np.sqrt(np.einsum("mpp->mp", vb))
+    stat = fit.beta / se
+    if test == "knha":
+        pval = 2 * stats.t.sf(np.abs(stat), (k - p)[:, None])
+    else:
+        pval = 2 * stats.norm.sf(np.abs(stat))
+    fe = _WLS(y, X, mask / v)
+    q = np.maximum(0.0, fe.rss)
+    q_df = k - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vt = q_df / fe.tr_p()
+        if method == "FE":
+            i2 = np.where(q > 0, np.maximum(0.0, 100 * (q - q_df) / q), 0.0)
+            h2 = q / q_df
+        else:
+            i2 = 100 * tau2 / (vt + tau2)
+            h2 = tau2 / vt + 1
+    return dict(k=k, p=p, tau2=tau2, beta=fit.beta, vb=vb, se=se, stat=stat, pval=pval,
+                ci_low=fit.beta - crit[:, None] * se, ci_high=fit.beta + crit[:, None] * se, crit=crit,
+                q=q, q_df=q_df, q_p=stats.chi2.sf(q, q_df), i2=i2, h2=h2, vt=vt)
+
+
+@dataclass(frozen=True)
+class MetaResult:
+    """A fitted intercept-only model (metafor ``rma(yi, vi)``); field names follow metafor."""
+
+    k: int
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    stat: float
+    pval: float
+    tau2: float
+    i2: float
+    h2: float
+    q: float
+    q_df: int
+    q_p: float
+    pi_low: float
+    pi_high: float
+    method: str
+    test: str
+    level: float
+    vt: float = field(repr=False)
+    yi: tuple = field(repr=False, default=())
+    vi: tuple = field(repr=False, default=())
+
+    @property
+    def tau(self) -> float:
+        return math.sqrt(self.tau2)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Percentage weights 100·w_i/Σw, w_i = 1/(v_i + τ²) (metafor ``weights()``)."""
+        w = 1 / (np.asarray(self.vi) + self.tau2)
+        return 100 * w / w.sum()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row summary (metafor's print/``summary_frame``)."""
+        return _frozen_frame(self).drop(columns=["vt"])
+
+
+def fit_meta(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95) -> MetaResult:
+    """Fixed- or random-effects meta-analysis of k estimates, as metafor ``rma(yi, vi, ...)``.
+
+    Estimate μ̂ = Σ w_i y_i / Σ w_i with w_i = 1/(v_i + τ²̂); SE = sqrt(1/Σ w_i); z or, with
+    ``test="knha"``, the Hartung–Knapp–Sidik–Jonkman SE sqrt(s²/Σw), s² = Σ w_i (y_i − μ̂)²/(k − 1),
+    with t(k − 1) (Hartung & Knapp 2001; no truncation of s², as metafor's default).
+    τ² estimators: FE (τ² = 0), DL (DerSimonian & Laird 1986), HE (Hedges 1983), SJ (Sidik &
+    Jonkman 2005), ML and REML by Fisher scoring (Viechtbauer 2005), PM (Paule & Mandel 1982);
+    all truncated at 0. Q = Σ (y_i − μ̂_FE)²/v_i. Following metafor, I² = 100 τ²/(τ² + ṽ) and
+    H² = (τ² + ṽ)/ṽ with ṽ = (k − 1)/(Σw − Σw²/Σw) (Higgins & Thompson 2002) for random-effects
+    models, and I² = max(0, 100 (Q − (k − 1))/Q), H² = Q/(k − 1) for the FE model.
+    Prediction interval μ̂ ± c·sqrt(SE² + τ²) with c from N(0,1), or t(k − 1) under knha, as
+    metafor ``predict()`` (Riley et al. 2011 discuss the choice).
+    """
+    _check_method(method, test)
+    yi, vi = _check_meta_input(yi, vi, min_k=2 if test == "knha" else 1)
+    X = np.ones((len(yi), 1))
+    out = _fit_batch(yi, vi, X, np.ones((1, len(yi)), bool), method, test, level)
+    est, se, crit, tau2 = out["beta"][0, 0], out["se"][0, 0], out["crit"][0], out["tau2"][0]
+    half = crit * math.sqrt(se ** 2 + tau2)
+    return MetaResult(k=len(yi), estimate=float(est), se=float(se), ci_low=float(out["ci_low"][0, 0]),
+                      ci_high=float(out["ci_high"][0, 0]), stat=float(out["stat"][0, 0]),
+                      pval=float(out["pval"][0, 0]), tau2=float(tau2), i2=float(out["i2"][0]),
+                      h2=float(out["h2"][0]), q=float(out["q"][0]), q_df=int(out["q_df"][0]),
+                      q_p=float(out["q_p"][0]), pi_low=float(est - half), pi_high=float(est + half),
+                      method=method, test=test, level=level, vt=float(out["vt"][0]),
+                      yi=tuple(map(float, yi)), vi=tuple(map(float, vi)))
+
+
+@dataclass(frozen=True)
+class Tau2CI:
+    """Q-profile confidence intervals for τ², τ, I² and H² (metafor ``confint()``)."""
+
+    tau2: float
+    tau2_low: float
+    tau2_high: float
+    i2_low: float
+    i2_high: float
+    h2_low: float
+    h2_high: float
+    level: float
+
+    @property
+    def tau_low(self) -> float:
+        return math.sqrt(self.tau2_low)
+
+    @property
+    def tau_high(self) -> float:
+        return math.sqrt(self.tau2_high)
+
+    def to_frame(self) -> pd.DataFrame:
+        return _frozen_frame(self)
+
+
+def tau2_ci(result: MetaResult, level: float | None = None) -> Tau2CI:
+    """Q-profile CI for τ² (Viechtbauer 2007), as metafor ``confint(rma(...))``.
+
+    The bounds solve Q_gen(τ²) = Σ (y_i − μ̂(τ²))²/(v_i + τ²) = χ²_{k−1; 1−α/2} (lower) and
+    χ²_{k−1; α/2} (upper), each set to 0 when Q_gen(0) already lies below. I² and H² bounds follow
+    from τ² bounds with the model's ṽ. The search interval is [0, max(100, 10τ²̂)] as in metafor.
+    """
+    if result.method == "FE":
+        raise ValueError("the FE model has no tau2 to give an interval for")
+    level = result.level if level is None else level
+    y, v = np.asarray(result.yi), np.asarray(result.vi)
+    k = len(y)
+    if k < 2:
+        raise ValueError(f"k = {k}: a tau2 interval needs at least 2 studies")
+    X, mask = np.ones((k, 1)), np.ones((1, k), bool)
+    upper_limit = max(100.0, result.tau2 * 10)
+
+    def q_minus(tau2: float, target: float) -> float:
+        return float(_q_gen(y, v, X, mask, np.array([tau2]))[0]) - target
+
+    crit_u = stats.chi2.isf((1 - level) / 2, k - 1)
+    crit_l = stats.chi2.ppf((1 - level) / 2, k - 1)
+    bounds = []
+    for target in (crit_u, crit_l):
+        if q_minus(0.0, target) < 0:
+            bounds.append(0.0)
+        elif q_minus(upper_limit, target) > 0:
+            bounds.append(upper_limit)
+        else:
+            bounds.append(optimize.brentq(q_minus, 0.0, upper_limit, args=(target,), xtol=1e-15, rtol=1e-15, maxiter=1000))
+    low, high = bounds
+    vt = result.vt
+    return Tau2CI(tau2=result.tau2, tau2_low=low, tau2_high=high, i2_low=100 * low / (vt + low),
+                  i2_high=100 * high / (vt + high), h2_low=low / vt + 1, h2_high=high / vt + 1, level=level)
+
+
+@dataclass(frozen=True)
+class MetaRegResult:
+    """A mixed-effects meta-regression (metafor ``rma(yi, vi, mods = ...)``)."""
+
+    k: int
+    coef: pd.DataFrame
+    tau2: float
+    i2: float
+    h2: float
+    r2: float
+    qm: float
+    qm_df: tuple
+    qm_p: float
+    qe: float
+    qe_df: int
+    qe_p: float
+    method: str
+    test: str
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.coef
+
+
+def _design(mods, k: int, names: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
+    if isinstance(mods, pd.DataFrame):
+        names = list(mods.columns)
+        mods = mods.to_numpy(dtype=float)
+    mods = np.asarray(mods, dtype=float)
+    if mods.ndim == 1:
+        mods = mods[:, None]
+    if mods.shape[0] != k:
+        raise ValueError(f"mods has {mods.shape[0]} rows but there are {k} studies")
+    bad = np.argwhere(~np.isfinite(mods))
+    if bad.size:
+        i, j = bad[0]
+        raise ValueError(f"mods[{i}, {j}] = {mods[i, j]!r} is not a finite number")
+    names = list(names) if names is not None else [f"mod{j + 1}" for j in range(mods.shape[1])]
+    return np.column_stack([np.ones(k), mods]), ["intrcpt", *names]
+
+
+def meta_regression(yi, vi, mods, method: str = "REML", test: str = "z", level: float = 0.95,
+                    names: Sequence[str] | None = None) -> MetaRegResult:
+    """Meta-regression y_i = x_i'β + u_i + e_i with u_i ~ N(0, τ²), as metafor ``rma(yi, vi, mods)``.
+
+    β̂ = (X'WX)⁻¹X'Wy, Var(β̂) = (X'WX)⁻¹ (times s² = Σw e²/(k − p) under knha). The omnibus test
+    QM = β̂₁'V₁⁻¹β̂₁ of all slopes is χ²(p − 1), or F(p − 1, k − p) = QM/(p − 1) under knha.
+    QE = Σ e_FE²/v_i on k − p df tests residual heterogeneity. Pseudo-R² = max(0, 100 (τ²₀ − τ²)/τ²₀)
+    with τ²₀ from the intercept-only model (Raudenbush 2009), 0 when τ²₀ = 0.
+    """
+    _check_method(method, test)
+    yi, vi = _check_meta_input(yi, vi)
+    X, labels = _design(mods, len(yi), names)
+    k, p = X.shape
+    if k <= p:
+        raise ValueError(f"k = {k} studies for {p} coefficients: a meta-regression needs k > p")
+    if np.linalg.matrix_rank(X) < p:
+        raise ValueError("the moderators are collinear (design matrix not of full rank)")
+    out = _fit_batch(yi, vi, X, np.ones((1, k), bool), method, test, level)
+    beta, vb = out["beta"][0], out["vb"][0]
+    slopes = slice(1, p)
+    qm = float(beta[slopes] @ np.linalg.solve(vb[slopes, slopes], beta[slopes]))
+    if test == "knha":
+        qm, qm_df = qm / (p - 1), (p - 1, k - p)
+        qm_p = float(stats.f.sf(qm, *qm_df))
+    else:
+        qm_df = (p - 1,)
+        qm_p = float(stats.chi2.sf(qm, p - 1))
+    tau2 = float(out["tau2"][0])
+    if method == "FE":
+        r2 = np.nan
+    else:
+        tau2_0 = fit_meta(yi, vi, method=method).tau2
+        r2 = 0.0 if tau2_0 == 0 else max(0.0, 100 * (tau2_0 - tau2) / tau2_0)
+    coef = pd.DataFrame({"term": labels, "estimate": beta, "se": out["se"][0], "stat": out["stat"][0],
+                         "pval": out["pval"][0], "ci_low": out["ci_low"][0], "ci_high": out["ci_high"][0]})
+    return MetaRegResult(k=k, coef=coef, tau2=tau2, i2=float(out["i2"][0]), h2=float(out["h2"][0]), r2=float(r2),
+                         qm=qm, qm_df=qm_df, qm_p=qm_p, qe=float(out["q"][0]), qe_df=int(out["q_df"][0]),
+                         qe_p=float(out["q_p"][0]), method=method, test=test)
+
+
+@dataclass(frozen=True)
+class SubgroupResult:
+    """Per-group fits and the test of subgroup differences, both ways."""
+
+    groups: pd.DataFrame
+    common: pd.DataFrame
+    q_between_common: float
+    q_between_common_p: float
+    q_between_separate: float
+    q_between_separate_p: float
+    df: int
+    tau2_common: float
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.groups
+
+
+def subgroup_analysis(yi, vi, groups, method: str = "REML", test: str = "z", level: float = 0.95) -> SubgroupResult:
+    """Subgroup analysis with a test of differences between groups.
+
+    Separate τ² (R meta's default, Borenstein et al. 2009 ch. 19): each group fitted on its own;
+    Q_between = Σ_g (μ̂_g − μ̄)²/SE_g² with μ̄ the inverse-SE²-weighted mean, χ²(G − 1).
+    Common τ² (metafor's mixed-effects model ``rma(yi, vi, mods = ~ factor(group))``): QM for the
+    G − 1 group contrasts (F under knha), and the group means from ``mods = ~ factor(group) − 1``.
+    """
+    yi, vi = _check_meta_input(yi, vi)
+    groups = np.asarray(groups, dtype=object)
+    if len(groups) != len(yi):
+        raise ValueError(f"groups has {len(groups)} entries but there are {len(yi)} studies")
+    levels = sorted(pd.unique(groups))
+    if len(levels) < 2:
+        raise ValueError(f"only one group ({levels}): nothing to compare")
+    rows = []
+    for level_name in levels:
+        sel = groups == level_name
+        res = fit_meta(yi[sel], vi[sel], method=method if sel.sum() > 1 else "FE",
+                       test=test if sel.sum() > 1 else "z", level=level)
+        rows.append({"group": level_name, "k": res.k, "estimate": res.estimate, "se": res.se,
+                     "ci_low": res.ci_low, "ci_high": res.ci_high, "pval": res.pval,
+                     "tau2": res.tau2, "i2": res.i2, "q": res.q})
+    table = pd.DataFrame(rows)
+    w = 1 / table["se"].to_numpy() ** 2
+    mean = np.sum(w * table["estimate"]) / w.sum()
+    q_sep = float(np.sum(w * (table["estimate"] - mean) ** 2))
+    dummies = pd.get_dummies(pd.Categorical(groups, categories=levels)).astype(float)
+    contrasts = meta_regression(yi, vi, dummies.iloc[:, 1:], method=method, test=test, level=level,
+                                names=[str(c) for c in levels[1:]])
+    cell = _fit_batch(yi, vi, dummies.to_numpy(), np.ones((1, len(yi)), bool), method, test, level)
+    common = pd.DataFrame({"group": levels, "estimate": cell["beta"][0], "se": cell["se"][0],
+                           "ci_low": cell["ci_low"][0], "ci_high": cell["ci_high"][0], "pval": cell["pval"][0]})
+    return SubgroupResult(groups=table, common=common, q_between_common=contrasts.qm,
+                          q_between_common_p=contrasts.qm_p, q_between_separate=q_sep,
+                          q_between_separate_p=float(stats.chi2.sf(q_sep, len(levels) - 1)),
+                          df=len(levels) - 1, tau2_common=contrasts.tau2)
+
+
+def leave_one_out(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95,
+                  labels: Sequence[str] | None = None, chunk: int = 2_000_000) -> pd.DataFrame:
+    """Refit the model k times, each time without one study (metafor ``leave1out()``).
+
+    All k fits run together on a (k × k) weight array processed in row blocks of at most
+    ``chunk`` cells, so memory stays bounded and no per-fit k×k covariance matrix is built.
+    Columns: estimate, se, stat, pval, ci_low, ci_high, q, q_p, tau2, i2, h2.
+    """
+    _check_method(method, test)
+    yi, vi = _check_meta_input(yi, vi, min_k=3)
+    k = len(yi)
+    X = np.ones((k, 1))
+    parts = []
+    step = max(1, chunk // k)
+    for start in range(0, k, step):
+        rows = np.arange(start, min(k, start + step))
+        mask = np.ones((len(rows), k), bool)
+        mask[np.arange(len(rows)), rows] = False
+        out = _fit_batch(yi, vi, X, mask, method, test, level)
+        parts.append(pd.DataFrame({"estimate": out["beta"][:, 0], "se": out["se"][:, 0],
+                                   "stat": out["stat"][:, 0], "pval": out["pval"][:, 0],
+                                   "ci_low": out["ci_low"][:, 0], "ci_high": out["ci_high"][:, 0],
+                                   "q": out["q"], "q_p": out["q_p"], "tau2": out["tau2"],
+                                   "i2": out["i2"], "h2": out["h2"]}))
+    table = pd.concat(parts, ignore_index=True)
+    table.insert(0, "left_out", list(labels) if labels is not None else [str(i + 1) for i in range(k)])
+    return table
+
+
+def compare_estimators(yi, vi, methods: Sequence[str] = ("FE", "DL", "REML", "PM"),
+                       tests: Sequence[str] = ("z", "knha"), level: float = 0.95) -> pd.DataFrame:
+    """One row per τ² estimator × CI method: estimate, CI, p, τ², I² (a sensitivity table)."""
+    rows = []
+    for method in methods:
+        for test in tests:
+            if len(yi) < 2 and test == "knha":
+                continue
+            res = fit_meta(yi, vi, method=method, test=test, level=level)
+            rows.append({"method": method, "test": test, "k": res.k, "estimate": res.estimate,
+                         "ci_low": res.ci_low, "ci_high": res.ci_high, "pval": res.pval,
+                         "tau2": res.tau2, "i2": res.i2})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Small-study effects: Egger's test and trim-and-fill; forest and funnel plots (notebook 04)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EggerResult:
+    """Regression test for funnel-plot asymmetry (metafor ``regtest()``)."""
+
+    model: str
+    k: int
+    stat: float
+    pval: float
+    df: float
+    limit_estimate: float
+    limit_ci_low: float
+    limit_ci_high: float
+
+    def to_frame(self) -> pd.DataFrame:
+        return _frozen_frame(self)
+
+
+def egger_test(yi, vi, model: str = "rma", method: str = "REML", test: str = "z", level: float = 0.95) -> EggerResult:
+    """Egger's regression test with the standard error as predictor (Egger et al. 1997).
+
+    ``model="rma"``: the meta-regression y_i = β₀ + β₁·sqrt(v_i) + u_i + e_i fitted with the same
+    τ² estimator (metafor ``regtest(x, model = "rma", predictor = "sei")``); z (or t(k − 2)) test
+    of β₁. ``model="lm"``: the classic form, weighted least squares of y_i on sqrt(v_i) with
+    weights 1/v_i and a multiplicative dispersion, t(k − 2) test of β₁ (statsmodels WLS).
+    The intercept β₀ is the "limit estimate" at SE = 0 (Stanley & Doucouliagos 2014).
+    """
+    yi, vi = _check_meta_input(yi, vi, min_k=3)
+    sei = np.sqrt(vi)
+    if model == "rma":
+        res = meta_regression(yi, vi, sei, method=method, test=test, level=level, names=["sei"])
+        row = res.coef.iloc[1]
+        df = float(len(yi) - 2) if test == "knha" else np.inf
+        return EggerResult(model="rma", k=len(yi), stat=float(row["stat"]), pval=float(row["pval"]), df=df,
+                           limit_estimate=float(res.coef["estimate"].iloc[0]),
+                           limit_ci_low=float(res.coef["ci_low"].iloc[0]),
+                           limit_ci_high=float(res.coef["ci_high"].iloc[0]))
+    if model == "lm":
+        import statsmodels.api as sm  # WLS with an estimated scale is exactly R's lm(weights=)
+
+        fit = sm.WLS(yi, sm.add_constant(sei), weights=1 / vi).fit()
+        ci = fit.conf_int(alpha=1 - level)
+        return EggerResult(model="lm", k=len(yi), stat=float(fit.tvalues[1]), pval=float(fit.pvalues[1]),
+                           df=float(fit.df_resid), limit_estimate=float(fit.params[0]),
+                           limit_ci_low=float(ci[0, 0]), limit_ci_high=float(ci[0, 1]))
+    raise ValueError(f"model = {model!r}: use 'rma' or 'lm'")
+
+
+@dataclass(frozen=True)
+class TrimFillResult:
+    """Trim-and-fill (metafor ``trimfill()``): the filled studies and the refitted model."""
+
+    k0: int
+    se_k0: float
+    side: str
+    filled_yi: tuple
+    filled_vi: tuple
+    fit: MetaResult
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = self.fit.to_frame()
+        frame.insert(0, "side", self.side)
+        frame.insert(0, "k0", self.k0)
+        return frame
+
+
+def trim_and_fill(yi, vi, method: str = "REML", side: str | None = None, maxiter: int = 100) -> TrimFillResult:
+    """Duval & Tweedie's (2000) trim-and-fill with the L0 estimator, as metafor ``trimfill()``.
+
+    Side: if not given, "left" (missing studies with small effects) unless the slope of the
+    Egger-type meta-regression on sqrt(v_i) is negative. Iteration: drop the k0 most extreme
+    studies on the other side, refit, rank |y_i − μ̂|, T_n = sum of positive signed ranks,
+    L0 = (4 T_n − k(k + 1))/(2k − 1), rounded and truncated at 0, until k0 repeats. The k0
+    mirror images 2μ̂ − y_i are added and the model refitted (z test, as metafor).
+    """
+    yi, vi = _check_meta_input(yi, vi, min_k=3)
+    if side is None:
+        slope = meta_regression(yi, vi, np.sqrt(vi), method=method).coef["estimate"].iloc[1]
+        side = "right" if slope < 0 else "left"
+    if side not in ("left", "right"):
+        raise ValueError(f"side = {side!r}: use 'left' or 'right'")
+    flip = -1.0 if side == "right" else 1.0
+    order = np.argsort(flip * yi, kind="stable")
+    y, v = flip * yi[order], vi[order]
+    k = len(y)
+    k0, previous, se_k0 = 0, -1, 0.0
+    for _ in range(maxiter):
+        if k0 == previous:
+            break
+        previous = k0
+        beta = fit_meta(y[: k - k0], v[: k - k0], method=method).estimate
+        centred = y - beta
+        ranks = stats.rankdata(np.abs(centred), method="ordinal")
+        s_r = float(np.sum(ranks[centred > 0]))
+        l0 = (4 * s_r - k * (k + 1)) / (2 * k - 1)
+        var_sr = (k * (k + 1) * (2 * k + 1) + 10 * l0 ** 3 + 27 * l0 ** 2 + 17 * l0
+                  - 18 * k * l0 ** 2 - 18 * k * l0 + 6 * k ** 2 * l0) / 24
+        se_k0 = max(0.0, 4 * math.sqrt(var_sr) / (2 * k - 1)) if var_sr > 0 else 0.0
+        k0 = max(0, int(np.round(l0)))
+    else:
+        raise RuntimeError("trim-and-fill did not converge")
+    if k0 == 0:
+        return TrimFillResult(k0=0, se_k0=se_k0, side=side, filled_yi=(), filled_vi=(), fit=fit_meta(yi, vi, method=method))
+    filled_y = flip * (2 * beta - y[k - k0:])
+    filled_v = v[k - k0:]
+    fit = fit_meta(np.concatenate([yi, filled_y]), np.concatenate([vi, filled_v]), method=method)
+    return TrimFillResult(k0=k0, se_k0=se_k0, side=side, filled_yi=tuple(map(float, filled_y)),
+                          filled_vi=tuple(map(float, filled_v)), fit=fit)
