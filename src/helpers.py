@@ -162,7 +162,8 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
     """Check one sheet (read as strings) against the codebook and return it typed.
 
     Checks: the columns are exactly the codebook's (same order not required), required cells are
-    filled, integers and numbers parse, categories are allowed, ids are unique. Raises
+    filled, integers and numbers parse, categories are allowed, and columns of type ``id`` that
+    reference no other sheet hold unique values. Raises
     :class:`SheetError` naming the file, the row's id, the column and the offending value.
     """
     book = codebook[codebook["sheet"] == sheet]
@@ -171,9 +172,9 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
     extra = [c for c in raw.columns if c not in expected]
     if missing or extra:
         raise SheetError(f"{path}: columns differ from the codebook: missing {missing}, unexpected {extra}")
-    id_col = expected[0] if expected[0].endswith("_id") else None
-    key_col = next((c for c in expected[1:2] if c.endswith("_id")), None)
-    label_col = "study_id" if "study_id" in expected else id_col
+    refs = book["references"].fillna("")
+    unique_cols = list(book.loc[(book["type"] == "id") & (refs == ""), "column"])
+    label_col = "study_id" if "study_id" in expected else (unique_cols[0] if unique_cols else None)
     out = {}
     for spec in book.itertuples():
         allowed = [a for a in str(spec.allowed).split("|") if a] if isinstance(spec.allowed, str) else []
@@ -191,12 +192,10 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
             parsed.append(result)
         out[spec.column] = parsed
     frame = pd.DataFrame(out, columns=expected)
-    unique_col = key_col or id_col
-    if unique_col:
+    for unique_col in unique_cols:
         dup = frame[unique_col][frame[unique_col].duplicated()]
         if len(dup):
-            value = dup.iloc[0]
-            raise SheetError(f"{path}: column {unique_col!r} value {value!r} occurs more than once")
+            raise SheetError(f"{path}: column {unique_col!r} value {dup.iloc[0]!r} occurs more than once")
     for col in expected:
         if book.loc[book["column"] == col, "type"].iloc[0] in ("string", "category", "id"):
             frame[col] = frame[col].astype(object).where(frame[col].notna(), "")
@@ -1266,6 +1265,172 @@ def compare_estimators(yi, vi, methods: Sequence[str] = ("FE", "DL", "REML", "PM
     return pd.DataFrame(rows)
 
 
+# -- analyses as the review folder's review.json describes them ---------------------------------
+
+TRANSFORMS = {"tanh": np.tanh, None: None, "none": None}
+
+
+def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Convert a review's effect rows to its metric and attach study-level columns.
+
+    Correlational reviews: :func:`harmonise_correlational` plus the derived generation;
+    intervention reviews: :func:`harmonise_intervention` plus guidance, control type and scope
+    flags of the trial. Returns (converted, not_converted).
+    """
+    studies = review.sheets["studies"]
+    if review.design == "correlational":
+        converted, left = harmonise_correlational(review.effects)
+        extra = derive_generation(studies)
+    else:
+        converted, left = harmonise_intervention(review.effects, prepost_r=prepost_r)
+        extra = studies[["study_id", "guidance", "control_type", "scope_flag"]].rename(
+            columns={"scope_flag": "study_scope_flag"})
+    keys = ["study_id", "year"] + (["country"] if "country" in studies else [])
+    label = studies[keys].assign(label=lambda d: d["study_id"])
+    frames = []
+    for frame in (converted, left):
+        if frame.empty:
+            frames.append(frame)
+            continue
+        frames.append(frame.merge(extra, on="study_id", how="left").merge(label[["study_id", "label"]], on="study_id", how="left"))
+    return frames[0], frames[1]
+
+
+def conversion_summary(converted: pd.DataFrame, not_converted: pd.DataFrame) -> pd.DataFrame:
+    """How many rows each conversion handled, and how many could not be converted (by reason)."""
+    done = converted.groupby("conversion").size().rename("rows").reset_index() if len(converted) else \
+        pd.DataFrame(columns=["conversion", "rows"])
+    left = not_converted.groupby("reason").size().rename("rows").reset_index().rename(columns={"reason": "conversion"}) \
+        if len(not_converted) else pd.DataFrame(columns=["conversion", "rows"])
+    done.insert(0, "status", "converted")
+    left.insert(0, "status", "not converted (to box score)")
+    return pd.concat([done, left], ignore_index=True).sort_values(["status", "rows", "conversion"],
+                                                                  ascending=[True, False, True]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One pooled analysis: its specification, the studies it pooled and the fit (None if k = 0)."""
+
+    name: str
+    label: str
+    data: pd.DataFrame
+    fit: MetaResult | None
+    published: str | None
+    note: str
+
+
+def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", test: str = "z",
+                 level: float = 0.95, core_only: bool = False) -> dict[str, Analysis]:
+    """Fit every analysis that ``review.json`` lists, one effect per study (:func:`select_one_per_study`).
+
+    k = 0: nothing to fit; k = 1: the single study is reported as a common-effect "pool" of one;
+    k = 2 under HKSJ falls back to nothing special (t with 1 df), as metafor would.
+    """
+    out = {}
+    studies = review.sheets["studies"]
+    for spec in review.meta["analyses"]:
+        rows = filter_rows(converted, spec["filter"]) if len(converted) else converted
+        rows = with_scope(rows, studies, core_only) if len(rows) else rows
+        rows = select_one_per_study(rows) if len(rows) else rows
+        note = ""
+        if len(rows) == 0:
+            fit, note = None, "no convertible study in our extraction"
+        elif len(rows) == 1:
+            fit, note = fit_meta(rows["yi"], rows["vi"], method="FE", level=level), "single study, not pooled"
+        else:
+            fit = fit_meta(rows["yi"], rows["vi"], method=method, test=test, level=level)
+        out[spec["name"]] = Analysis(spec["name"], spec["label"], rows, fit, spec.get("published"), note)
+    return out
+
+
+def analyses_table(analyses: dict[str, Analysis], transform: str | None = None, digits: int = 3) -> pd.DataFrame:
+    """Tidy table of all analyses: k, N, estimate with CI, p, Q, I², τ², prediction interval.
+
+    Estimates and intervals are shown on the display scale (``transform``, e.g. Fisher z → r);
+    τ² stays on the analysis scale.
+    """
+    f = TRANSFORMS[transform] or (lambda x: x)
+    rows = []
+    for a in analyses.values():
+        fit = a.fit
+        row = {"analysis": a.label, "k": 0 if fit is None else fit.k,
+               "n": int(a.data["n"].sum()) if len(a.data) else 0}
+        if fit is not None:
+            row.update(estimate=f(fit.estimate), ci_low=f(fit.ci_low), ci_high=f(fit.ci_high), pval=fit.pval,
+                       q=fit.q, i2=fit.i2, tau2=fit.tau2, pi_low=f(fit.pi_low), pi_high=f(fit.pi_high))
+        row["note"] = a.note
+        rows.append(row)
+    return pd.DataFrame(rows).round(digits)
+
+
+def reproduction_table(review: Review, analyses: dict[str, Analysis], transform: str | None = None) -> pd.DataFrame:
+    """Every published headline number of the review beside ours, with k and CI."""
+    f = TRANSFORMS[transform] or (lambda x: x)
+    published = review.published
+    by_name = {a.published: a for a in analyses.values() if a.published}
+    subgroup_specs = {s.get("published"): s for s in review.meta.get("subgroups", []) if s.get("published")}
+    rows = []
+    for p in published.itertuples():
+        if p.metric == "count":
+            continue
+        row = {"review": review.review_id, "analysis": p.analysis, "metric": p.metric,
+               "published_estimate": p.estimate, "published_p": p.p}
+        a = by_name.get(p.analysis)
+        if a is None and p.analysis in subgroup_specs:
+            row["note"] = "subgroup: see the subgroup table"
+        elif a is None or a.fit is None:
+            row["note"] = "no convertible study in our extraction" if a else "no matching analysis"
+        else:
+            row.update(our_k=a.fit.k, our_n=int(a.data["n"].sum()), our_estimate=f(a.fit.estimate),
+                       our_ci_low=f(a.fit.ci_low), our_ci_high=f(a.fit.ci_high), our_p=a.fit.pval,
+                       our_i2=a.fit.i2, note=a.note)
+        rows.append(row)
+    columns = ["review", "analysis", "metric", "published_estimate", "published_p", "our_k", "our_n",
+               "our_estimate", "our_ci_low", "our_ci_high", "our_p", "our_i2", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def run_subgroups(review: Review, analyses: dict[str, Analysis], method: str = "REML", test: str = "z",
+                  level: float = 0.95, transform: str | None = None) -> pd.DataFrame:
+    """Subgroup tests that ``review.json`` lists; rows say why a test was not possible."""
+    f = TRANSFORMS[transform] or (lambda x: x)
+    rows = []
+    for spec in review.meta.get("subgroups", []):
+        data = analyses[spec["analysis"]].data
+        data = data[~data[spec["by"]].isin(["", "unknown", "unclear"])] if len(data) else data
+        groups = data[spec["by"]].value_counts() if len(data) else pd.Series(dtype=int)
+        base = {"subgroup_test": spec["label"], "by": spec["by"]}
+        if len(groups) < 2 or len(data) < 3:
+            rows.append({**base, "note": f"not estimable: {len(data)} studies in {len(groups)} group(s) with a known {spec['by']}"})
+            continue
+        res = subgroup_analysis(data["yi"], data["vi"], data[spec["by"]], method=method, test=test, level=level)
+        for g in res.groups.itertuples():
+            rows.append({**base, "group": g.group, "k": g.k, "estimate": f(g.estimate), "ci_low": f(g.ci_low),
+                         "ci_high": f(g.ci_high), "q_between_separate": res.q_between_separate,
+                         "p_separate": res.q_between_separate_p, "q_between_common": res.q_between_common,
+                         "p_common": res.q_between_common_p, "note": ""})
+    return pd.DataFrame(rows)
+
+
+def prepost_sensitivity(review: Review, correlations: Sequence[float] = (0.3, 0.5, 0.7), method: str = "REML",
+                        test: str = "z") -> pd.DataFrame:
+    """Pooled within-group effects (SMCR) under several assumed pre–post correlations."""
+    rows = []
+    for r in correlations:
+        converted, _ = harmonise(review, prepost_r=r)
+        within = converted[converted["comparison"] == "within"] if len(converted) else converted
+        within = select_one_per_study(within) if len(within) else within
+        row = {"prepost_r": r, "k": len(within)}
+        if len(within) >= 2:
+            fit = fit_meta(within["yi"], within["vi"], method=method, test=test)
+            row.update(estimate=fit.estimate, ci_low=fit.ci_low, ci_high=fit.ci_high, tau2=fit.tau2)
+        elif len(within) == 1:
+            row.update(estimate=float(within["yi"].iloc[0]), note="single study")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. Small-study effects: Egger's test and trim-and-fill; forest and funnel plots (notebook 04)
 # ---------------------------------------------------------------------------------------------
@@ -1378,3 +1543,312 @@ def trim_and_fill(yi, vi, method: str = "REML", side: str | None = None, maxiter
     fit = fit_meta(np.concatenate([yi, filled_y]), np.concatenate([vi, filled_v]), method=method)
     return TrimFillResult(k0=k0, se_k0=se_k0, side=side, filled_yi=tuple(map(float, filled_y)),
                           filled_vi=tuple(map(float, filled_v)), fit=fit)
+
+
+# -- figures: one style for all -----------------------------------------------------------------
+
+PALETTE = {"ink": "#222222", "muted": "#777777", "accent": "#1f5a96", "accent2": "#b8572b",
+           "light": "#d9d9d9", "positive": "#1f5a96", "negative": "#b8572b", "null": "#8c8c8c"}
+
+
+def set_style() -> None:
+    """One look for every figure: serif-free fonts, readable sizes, deterministic SVG output."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({
+        "font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold",
+        "axes.labelsize": 9, "axes.spines.top": False, "axes.spines.right": False,
+        "axes.edgecolor": PALETTE["ink"], "xtick.color": PALETTE["ink"], "ytick.color": PALETTE["ink"],
+        "savefig.dpi": 150, "figure.dpi": 100, "svg.hashsalt": "compendium", "svg.fonttype": "path",
+    })
+
+
+class FigureOutput:
+    """What a notebook shows for a figure: the PNG, and as text only its caption and file names.
+
+    Keeping the text stable (no figure repr, no memory address) lets nbval compare outputs.
+    """
+
+    def __init__(self, png: Path, svg: Path, caption: str, root: Path | None = None):
+        self.png, self.svg, self.caption = Path(png), Path(svg), caption
+        self.root = root
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root)) if self.root else path.name
+        except ValueError:
+            return path.name
+
+    def _repr_png_(self) -> bytes:
+        return self.png.read_bytes()
+
+    def __repr__(self) -> str:
+        return f"Figure: {self.caption} [{self._rel(self.png)}, {self._rel(self.svg)}]"
+
+
+def save_figure(fig, name: str, figures_dir: Path | str, caption: str, root: Path | None = None) -> FigureOutput:
+    """Write ``fig`` as PNG and SVG without timestamps or software tags, close it, return a FigureOutput."""
+    import matplotlib.pyplot as plt
+
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    png, svg = figures_dir / f"{name}.png", figures_dir / f"{name}.svg"
+    fig.savefig(png, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return FigureOutput(png, svg, caption, root)
+
+
+def plot_prisma(counts: pd.DataFrame, title: str):
+    """A PRISMA-style flow diagram of our own extraction from :func:`prisma_counts`."""
+    import matplotlib.pyplot as plt
+
+    def total(stage, box=None):
+        sel = counts[(counts["stage"] == stage) & ((counts["box"] == box) if box else True)]
+        return int(sel["n"].sum())
+
+    excluded = counts[counts["stage"] == "excluded"]
+    fig, ax = plt.subplots(figsize=(7.2, 5.2))
+    ax.set_axis_off()
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    boxes = [
+        (9.0, f"Records identified\nleads: {total('identified', 'calibration leads')}, "
+              f"own search: {total('identified', 'own search and citations')}"),
+        (6.8, f"Records screened (after removing {total('removed')} duplicates)\nn = {total('screened')}"),
+        (4.2, f"Studies included\nn = {total('included', 'studies included')}"),
+        (1.8, f"with a printed numeric statistic\nn = {total('included', 'with a numeric statistic')}"),
+    ]
+    for y, text in boxes:
+        ax.text(2.9, y, text, ha="center", va="center", fontsize=8.5,
+                bbox=dict(boxstyle="round,pad=0.5", fc="white", ec=PALETTE["ink"], lw=0.8))
+    for (y0, _), (y1, _) in zip(boxes, boxes[1:]):
+        ax.annotate("", xy=(2.9, y1 + 0.75), xytext=(2.9, y0 - 0.75),
+                    arrowprops=dict(arrowstyle="->", color=PALETTE["ink"], lw=0.8))
+    lines = [f"{row.box}: {row.n}" for row in excluded.itertuples()]
+    ax.text(6.0, 5.5, f"Records excluded (n = {int(excluded['n'].sum())})\n" + "\n".join(lines),
+            ha="left", va="center", fontsize=8,
+            bbox=dict(boxstyle="round,pad=0.5", fc="#f4f4f4", ec=PALETTE["muted"], lw=0.8))
+    ax.annotate("", xy=(5.95, 5.5), xytext=(4.9, 6.8), arrowprops=dict(arrowstyle="->", color=PALETTE["muted"], lw=0.8))
+    ax.set_title(title)
+    return fig
+
+
+def _fmt_ci(est: float, low: float, high: float, digits: int = 2) -> str:
+    return f"{est:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def forest_plot(studies: pd.DataFrame, result: MetaResult, title: str, xlabel: str,
+                transform=None, group_col: str | None = None, group_results: dict | None = None):
+    """A forest plot in the manner of metafor's ``forest()``.
+
+    ``studies`` has columns ``label``, ``yi``, ``vi`` (and ``group_col`` for subgroup blocks).
+    Each study is a square sized by its random-effects weight with its CI; the pooled estimate is
+    a diamond, the prediction interval a bar beneath it, the dashed line marks no effect. Numbers
+    and weights stand in aligned columns. ``transform`` (e.g. ``np.tanh`` for Fisher z → r) is
+    applied to everything drawn and printed.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+
+    f = transform or (lambda x: np.asarray(x, float))
+    crit = stats.norm.isf((1 - result.level) / 2)
+    w = 1 / (studies["vi"].to_numpy() + result.tau2)
+    studies = studies.assign(weight=100 * w / w.sum(), low=studies["yi"] - crit * np.sqrt(studies["vi"]),
+                             high=studies["yi"] + crit * np.sqrt(studies["vi"]))
+    rows = []  # (kind, label, payload)
+    blocks = [(None, studies)] if group_col is None else list(studies.groupby(group_col, sort=True))
+    for group, block in blocks:
+        if group is not None:
+            rows.append(("header", str(group), None))
+        rows.extend(("study", r.label, r) for r in block.itertuples())
+        if group is not None and group_results and group in group_results:
+            rows.append(("diamond", f"Subtotal ({group})", group_results[group]))
+        rows.append(("gap", "", None))
+    rows.append(("diamond", f"Random-effects model ({result.method}, k = {result.k})" if result.method != "FE"
+                 else f"Common-effect model (k = {result.k})", result))
+    if result.k > 1 and result.method != "FE":
+        rows.append(("pi", "Prediction interval", result))
+    height = 1.2 + 0.26 * len(rows)
+    fig = plt.figure(figsize=(9.0, height))
+    grid = fig.add_gridspec(1, 3, width_ratios=[3.1, 3.6, 2.3], wspace=0.02)
+    ax_lab, ax, ax_num = (fig.add_subplot(grid[0, i]) for i in range(3))
+    n = len(rows)
+    max_w = studies["weight"].max()
+    xs = []
+    for i, (kind, label, obj) in enumerate(rows):
+        y = n - i
+        weight_text = ""
+        if kind == "study":
+            lo, est, hi = f(obj.low), f(obj.yi), f(obj.high)
+            ax.plot([lo, hi], [y, y], color=PALETTE["ink"], lw=0.9)
+            size = 4 + 10 * math.sqrt(obj.weight / max_w)
+            ax.plot(est, y, marker="s", ms=size, color=PALETTE["accent"], mec=PALETTE["ink"], mew=0.4)
+            text, weight_text, xs = _fmt_ci(est, lo, hi), f"{obj.weight:.1f}%", xs + [lo, hi]
+        elif kind == "diamond":
+            lo, est, hi = f(obj.ci_low), f(obj.estimate), f(obj.ci_high)
+            ax.add_patch(Polygon([[lo, y], [est, y + 0.32], [hi, y], [est, y - 0.32]], closed=True,
+                                 fc=PALETTE["ink"] if obj is result else PALETTE["muted"], ec=PALETTE["ink"]))
+            text, xs = _fmt_ci(est, lo, hi), xs + [lo, hi]
+            weight_text = "100%" if obj is result else ""
+        elif kind == "pi":
+            lo, hi = f(obj.pi_low), f(obj.pi_high)
+            ax.plot([lo, hi], [y, y], color=PALETTE["accent2"], lw=2.2, solid_capstyle="butt")
+            text, xs = f"[{lo:.2f}, {hi:.2f}]", xs + [lo, hi]
+        else:
+            text = ""
+        weight = "bold" if kind in ("header", "diamond") else "normal"
+        ax_lab.text(0.0, y, label, ha="left", va="center", fontsize=8.5, fontweight=weight)
+        ax_num.text(0.62, y, text, ha="right", va="center", fontsize=8.5, family="DejaVu Sans Mono")
+        ax_num.text(0.98, y, weight_text, ha="right", va="center", fontsize=8.5, family="DejaVu Sans Mono")
+    top = n + 1
+    ax_lab.text(0.0, top, "Study", fontweight="bold", va="center")
+    ax_num.text(0.62, top, "Estimate [95% CI]", fontweight="bold", va="center", ha="right")
+    ax_num.text(0.98, top, "Weight", fontweight="bold", va="center", ha="right")
+    for a in (ax_lab, ax_num):
+        a.set_xlim(0, 1)
+        a.set_axis_off()
+    for a in (ax_lab, ax, ax_num):
+        a.set_ylim(0.3, top + 0.6)
+    span = (min(xs + [0.0]), max(xs + [0.0]))
+    pad = 0.08 * (span[1] - span[0] or 1)
+    ax.set_xlim(span[0] - pad, span[1] + pad)
+    ax.axvline(float(f(0.0)), color=PALETTE["muted"], ls="--", lw=0.8)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel(xlabel)
+    fig.suptitle(title, x=0.02, ha="left", fontsize=10, fontweight="bold")
+    return fig
+
+
+def funnel_plot(yi, vi, result: MetaResult, title: str, xlabel: str, filled: TrimFillResult | None = None):
+    """Contour-enhanced funnel plot (Peters et al. 2008): effect against its SE (inverted axis).
+
+    Shaded bands mark where a study's two-sided p against 0 lies in (.10, .05], (.05, .01] and
+    ≤ .01; asymmetry that follows the bands hints at selective reporting rather than other causes.
+    Studies added by trim-and-fill are drawn as open circles.
+    """
+    import matplotlib.pyplot as plt
+
+    yi, vi = np.asarray(yi, float), np.asarray(vi, float)
+    sei = np.sqrt(vi)
+    se_max = max(sei.max(), *(np.sqrt(filled.filled_vi) if filled and filled.k0 else [0])) * 1.08
+    se_grid = np.linspace(0, se_max, 100)
+    fig, ax = plt.subplots(figsize=(6.0, 4.6))
+    shades = [(0.10, "#ffffff"), (0.05, "#e6e6e6"), (0.01, "#c8c8c8")]
+    reach = max(np.abs(yi).max(), stats.norm.isf(0.005) * se_max) * 1.15
+    ax.fill_betweenx(se_grid, -reach, reach, color="#a9a9a9", lw=0, label="p ≤ .01")
+    for p, colour in reversed(shades):
+        z = stats.norm.isf(p / 2)
+        label = {0.10: "p > .10", 0.05: ".05 < p ≤ .10", 0.01: ".01 < p ≤ .05"}[p]
+        ax.fill_betweenx(se_grid, -z * se_grid, z * se_grid, color=colour, lw=0, label=label)
+    ax.axvline(result.estimate, color=PALETTE["ink"], lw=0.9, label="pooled estimate")
+    ax.axvline(0, color=PALETTE["muted"], ls="--", lw=0.7)
+    ax.scatter(yi, sei, s=26, color=PALETTE["accent"], edgecolor=PALETTE["ink"], lw=0.4, zorder=3, label="studies")
+    if filled is not None and filled.k0:
+        ax.scatter(filled.filled_yi, np.sqrt(filled.filled_vi), s=26, facecolor="white",
+                   edgecolor=PALETTE["accent2"], lw=1.0, zorder=3, label="filled (trim-and-fill)")
+    ax.set_ylim(se_max, 0)
+    ax.set_xlim(-reach, reach)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Standard error")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=7, frameon=True, framealpha=0.95)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Box scores: vote counting and effect-direction plots (notebook 05)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteCount:
+    """Vote count of effect directions with a sign test and a Wilson interval."""
+
+    n_positive: int
+    n_negative: int
+    n_null: int
+    n_unclear: int
+    proportion_positive: float
+    ci_low: float
+    ci_high: float
+    sign_test_p: float
+
+    def to_frame(self) -> pd.DataFrame:
+        return _frozen_frame(self)
+
+
+def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
+    """Count directions and test whether positive and negative are equally likely.
+
+    Following the Cochrane Handbook (McKenzie & Brennan 2023, 12.4.2.3): every study with a
+    direction counts, regardless of significance. Sign test: two-sided exact binomial test of
+    #positive among #positive + #negative against 1/2; Wilson score interval for that proportion.
+    Null and unclear results are reported but do not enter the test.
+    """
+    directions = list(directions)
+    allowed = {"positive", "negative", "null", "mixed", "unclear"}
+    for i, d in enumerate(directions):
+        if d not in allowed:
+            raise ValueError(f"directions[{i}] = {d!r}: use one of {sorted(allowed)}")
+    pos, neg = directions.count("positive"), directions.count("negative")
+    null = directions.count("null")
+    unclear = len(directions) - pos - neg - null
+    if pos + neg == 0:
+        return VoteCount(pos, neg, null, unclear, np.nan, np.nan, np.nan, np.nan)
+    test = stats.binomtest(pos, pos + neg, 0.5)
+    ci = test.proportion_ci(confidence_level=level, method="wilson")
+    return VoteCount(pos, neg, null, unclear, pos / (pos + neg), float(ci.low), float(ci.high), float(test.pvalue))
+
+
+def box_score_table(rows: pd.DataFrame, by: Sequence[str], level: float = 0.95) -> pd.DataFrame:
+    """:func:`vote_count` for each group of ``rows`` (one row per study result, column ``direction``)."""
+    out = []
+    for key, group in rows.groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        vc = vote_count(group["direction"], level=level)
+        out.append({**dict(zip(by, key)), "studies": group["study_id"].nunique(), "results": len(group),
+                    "significant": int((group["significant"] == "yes").sum()), **asdict(vc)})
+    return pd.DataFrame(out)
+
+
+def effect_direction_plot(rows: pd.DataFrame, column: str, title: str, row_label: str = "study_id"):
+    """Effect-direction plot (Thomson & Thomas 2013): one row per study, one column per category.
+
+    ▲ positive, ▼ negative, ● no effect, ◆ mixed or unclear; filled = statistically significant,
+    open = not significant or not reported.
+    """
+    import matplotlib.pyplot as plt
+
+    categories = sorted(rows[column].unique())
+    labels = sorted(rows[row_label].unique(), key=str.lower, reverse=True)
+    marker = {"positive": "^", "negative": "v", "null": "o", "mixed": "D", "unclear": "D"}
+    colour = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
+              "mixed": PALETTE["muted"], "unclear": PALETTE["muted"]}
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(categories), 1.0 + 0.2 * len(labels)))
+    offsets = {}
+    for r in rows.itertuples():
+        key = (getattr(r, row_label), getattr(r, column))
+        offsets[key] = offsets.get(key, -1) + 1
+        x = categories.index(getattr(r, column)) + 0.18 * offsets[key]
+        y = labels.index(getattr(r, row_label))
+        filled = r.significant == "yes"
+        ax.scatter(x, y, marker=marker[r.direction], s=42, edgecolor=colour[r.direction],
+                   facecolor=colour[r.direction] if filled else "white", lw=1.0, zorder=3)
+    ax.set_xticks(range(len(categories)))
+    ax.set_xticklabels([c.replace("_", " ") for c in categories], rotation=30, ha="right")
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xlim(-0.6, len(categories) - 0.2)
+    ax.set_ylim(-0.8, len(labels) - 0.2)
+    ax.grid(axis="y", color="#eeeeee", lw=0.6)
+    handles = [plt.Line2D([], [], marker=m, ls="", color=PALETTE["ink"], mfc="white", label=l)
+               for m, l in (("^", "positive"), ("v", "negative"), ("o", "no effect"), ("D", "mixed / unclear"))]
+    handles.append(plt.Line2D([], [], marker="s", ls="", color=PALETTE["ink"], label="filled = significant"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    ax.set_title(title)
+    return fig
