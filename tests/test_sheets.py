@@ -1,0 +1,147 @@
+"""The extraction sheets in data/raw/: schema, sources, parsable numbers, cross-references,
+and the clear error a bad sheet gets."""
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import helpers as h
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "raw"
+REVIEWS = h.list_reviews(RAW)
+
+
+def test_both_reviews_are_present():
+    assert {"bizzotto2023", "behr2025"} <= set(REVIEWS)
+
+
+@pytest.fixture(scope="module", params=REVIEWS)
+def review(request):
+    return h.load_review(RAW / request.param)
+
+
+def test_sheets_validate_against_codebook(review):
+    for sheet in h.SHEETS[review.design]:
+        assert len(review.sheets[sheet]) > 0, f"{review.review_id}/{sheet}.csv is empty"
+
+
+def test_every_result_row_has_source_location_and_statistic(review):
+    sheets = ["effects"] if review.design == "correlational" else ["outcomes", "box_scores"]
+    for sheet in sheets:
+        frame = review.sheets[sheet]
+        for col in ("source", "location", "statistic_as_printed"):
+            empty = frame[frame[col].str.strip() == ""]
+            assert empty.empty, f"{sheet}: rows without {col}: {list(empty.iloc[:, 1])}"
+        looks_like_source = frame["source"].str.contains(r"10\.\d{4,}/|PMID|PMC\d+|https?://|doi", case=False, regex=True)
+        assert looks_like_source.all(), f"{sheet}: sources that are not a DOI, PMID or URL: {list(frame.loc[~looks_like_source, 'source'])}"
+
+
+def test_numeric_rows_carry_a_number(review):
+    frame = review.effects
+    value_cols = ["value"] if review.design == "correlational" else ["es_value", "m_ig", "t_value", "f_value", "m_pre"]
+    value_cols += [c for c in ("m_group1", "p_value") if c in frame]
+    numeric = frame[~frame["statistic_type"].isin(["p_only", "direction_only"])]
+    has_number = numeric[value_cols].notna().any(axis=1)
+    assert has_number.all(), f"rows typed numeric without any number: {list(numeric.loc[~has_number].iloc[:, 1])}"
+
+
+def test_printed_values_appear_in_the_statistic_as_printed(review):
+    """A parsed point estimate must be visible in the printed text (leading zero and sign aside)."""
+    col = "value" if review.design == "correlational" else "es_value"
+    frame = review.effects.dropna(subset=[col])
+    for row in frame.itertuples():
+        number = abs(getattr(row, col))
+        text = row.statistic_as_printed.replace("−", "-")
+        candidates = {f"{number:g}", f"{number:.2f}", f"{number:.3f}", f"{number:.1f}"}
+        candidates |= {c.lstrip("0") for c in candidates if c.startswith("0.")}
+        assert any(c in text for c in candidates), f"{row.study_id}: value {number:g} not in {text!r}"
+
+
+def test_ids_unique_and_cross_referenced(review):
+    studies = review.sheets["studies"]
+    assert studies["study_id"].is_unique
+    assert set(review.effects["study_id"]) <= set(studies["study_id"])
+    screening = review.sheets["screening"]
+    assert screening["record_id"].is_unique
+    included = screening.loc[screening["decision"] == "included", "study_id"]
+    assert set(included) <= set(studies["study_id"])
+    assert set(studies["study_id"]) <= set(included), "every study in studies.csv should have an included screening record"
+
+
+def test_study_ids_follow_first_author_year(review):
+    pattern = re.compile(r"^[A-Za-z][A-Za-z-]*\d{4}[a-z]?$")
+    bad = [s for s in review.sheets["studies"]["study_id"] if not pattern.match(s)]
+    assert not bad, f"study ids not of the form FirstAuthorYear: {bad}"
+
+
+def test_intervention_trials_have_guidance_and_control(review):
+    if review.design != "intervention":
+        pytest.skip("correlational review")
+    studies = review.sheets["studies"]
+    assert studies["guidance"].isin(["guided", "unguided", "unclear"]).all()
+    assert studies["control_type"].ne("").all()
+
+
+def test_published_results_are_in_the_repository(review):
+    assert (review.folder / "published_results.csv").exists()
+    assert len(review.published) > 0
+
+
+# -- bad input: a clear error, and nothing half-written ------------------------------------------
+
+def copy_review(tmp_path, name="bizzotto2023"):
+    target = tmp_path / "raw" / name
+    shutil.copytree(RAW / name, target)
+    return target
+
+
+def edit_cell(path, row, column, value):
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[row, column] = value
+    frame.to_csv(path, index=False)
+    return frame.iloc[row]
+
+
+@pytest.mark.parametrize("sheet,column,value,message", [
+    ("effects", "direction", "upward", "column 'direction' value 'upward' is not one of"),
+    ("effects", "value", "0.2.1", "column 'value' value '0.2.1' is not a number"),
+    ("effects", "n_effect", "12.5", "column 'n_effect' value '12.5' is not a whole number"),
+    ("effects", "source", "", "column 'source' is empty but required"),
+    ("effects", "study_id", "Nobody1999", "column 'study_id' value 'Nobody1999' is not a study_id in studies.csv"),
+    ("studies", "design", "survey", "column 'design' value 'survey' is not one of"),
+])
+def test_bad_cell_names_study_column_and_value(tmp_path, sheet, column, value, message):
+    folder = copy_review(tmp_path)
+    row = edit_cell(folder / f"{sheet}.csv", 0, column, value)
+    with pytest.raises(h.SheetError, match=re.escape(message)) as error:
+        h.load_review(folder)
+    if column != "study_id":
+        assert repr(row["study_id"]) in str(error.value)
+
+
+def test_duplicate_ids_are_refused(tmp_path):
+    folder = copy_review(tmp_path)
+    frame = pd.read_csv(folder / "effects.csv", dtype=str, keep_default_na=False)
+    frame.loc[1, "effect_id"] = frame.loc[0, "effect_id"]
+    frame.to_csv(folder / "effects.csv", index=False)
+    with pytest.raises(h.SheetError, match="occurs more than once"):
+        h.load_review(folder)
+
+
+def test_missing_column_is_refused(tmp_path):
+    folder = copy_review(tmp_path)
+    frame = pd.read_csv(folder / "effects.csv", dtype=str, keep_default_na=False).drop(columns=["location"])
+    frame.to_csv(folder / "effects.csv", index=False)
+    with pytest.raises(h.SheetError, match=r"missing \['location'\]"):
+        h.load_review(folder)
+
+
+def test_raw_sheets_are_not_written_by_the_pipeline(tmp_path):
+    folder = copy_review(tmp_path, "behr2025")
+    before = {p.name: p.read_bytes() for p in folder.glob("*.csv")}
+    review = h.load_review(folder)
+    h.harmonise(review)
+    assert before == {p.name: p.read_bytes() for p in folder.glob("*.csv")}
