@@ -904,6 +904,9 @@ def with_scope(frame: pd.DataFrame, studies: pd.DataFrame, core_only: bool) -> p
 # 3. Pooled models: a random-effects engine that matches metafor's rma() (notebook 03)
 # ---------------------------------------------------------------------------------------------
 
+# Our own engine: statsmodels 0.15's combine_effects has no REML, does not truncate DL's tau2 at 0
+# and has no Q-profile, subgroup, leave-one-out, Egger or trim-and-fill; WLS and distributions are
+# still taken from statsmodels and scipy.
 TAU2_METHODS = ("FE", "DL", "HE", "SJ", "ML", "REML", "PM")
 _THRESHOLD = 1e-13  # convergence of iterative tau2 estimators (metafor run with the same control)
 _MAXITER = 10000

@@ -1,0 +1,189 @@
+"""Row-level conversion rules, the generation derivation, one-effect-per-study, and vote counting."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import helpers as h
+
+CORR_COLUMNS = ["study_id", "effect_id", "help_seeking_type", "outcome", "outcome_proxy", "statistic_type",
+                "statistic_as_printed", "value", "ci_low", "ci_high", "se", "df1", "df2", "p_value", "p_operator",
+                "n_effect", "n_group1", "n_group2", "m_group1", "sd_group1", "m_group2", "sd_group2", "adjusted",
+                "direction", "significant"]
+
+
+def corr_row(**values):
+    row = {c: np.nan for c in CORR_COLUMNS}
+    row.update(study_id="S2020", effect_id="S2020_1", help_seeking_type="internet_general",
+               outcome="depressive_symptoms", outcome_proxy="none", p_operator="", adjusted="no",
+               direction="positive", significant="yes", statistic_as_printed="as printed")
+    row.update(values)
+    return row
+
+
+def convert(**values):
+    done, left = h.harmonise_correlational(pd.DataFrame([corr_row(**values)]))
+    return done, left
+
+
+def test_r_row_keeps_r_and_takes_sign_from_direction():
+    done, _ = convert(statistic_type="r", value=0.21, n_effect=120, direction="negative")
+    assert done["r"].iloc[0] == pytest.approx(-0.21)
+    assert done["yi"].iloc[0] == pytest.approx(math.atanh(-0.21))
+    assert done["vi"].iloc[0] == pytest.approx(1 / 117)
+
+
+def test_null_direction_keeps_printed_sign():
+    done, _ = convert(statistic_type="r", value=-0.05, n_effect=200, direction="null", significant="no")
+    assert done["r"].iloc[0] == pytest.approx(-0.05)
+
+
+def test_odds_ratio_row_goes_through_logit_d():
+    done, _ = convert(statistic_type="aor", value=2.36, n_effect=1214)
+    d = math.log(2.36) * math.sqrt(3) / math.pi
+    assert done["r"].iloc[0] == pytest.approx(d / math.sqrt(d ** 2 + 4))
+
+
+def test_chi_square_row_gives_phi():
+    done, _ = convert(statistic_type="chi2", value=3.8, df1=1, n_effect=519)
+    assert done["r"].iloc[0] == pytest.approx(math.sqrt(3.8 / 519))
+
+
+def test_percentages_with_group_sizes_give_an_odds_ratio():
+    done, _ = convert(statistic_type="percent", m_group1=4.3, m_group2=1.3, n_group1=676, n_group2=2324)
+    odds = (0.043 / 0.957) / (0.013 / 0.987)
+    d = math.log(odds) * math.sqrt(3) / math.pi
+    assert done["r"].iloc[0] == pytest.approx(d / math.sqrt(d ** 2 + (3000 ** 2) / (676 * 2324)))
+    assert done["n"].iloc[0] == 3000
+
+
+@pytest.mark.parametrize("values,reason", [
+    (dict(statistic_type="p_only", p_value=0.05, p_operator="<", n_effect=100), "only direction and significance"),
+    (dict(statistic_type="b", value=0.11, n_effect=740), "unstandardised b"),
+    (dict(statistic_type="r", value=0.2), "no sample size"),
+    (dict(statistic_type="beta", value=0.7, n_effect=100), "outside Peterson & Brown's range"),
+    (dict(statistic_type="t", value=2.1, n_effect=100), "without its degrees of freedom"),
+    (dict(statistic_type="means", m_group1=40.5, m_group2=37.7, p_value=0.004, p_operator="=", n_group2=109),
+     "without both group sizes"),
+    (dict(statistic_type="means", m_group1=1.0, m_group2=2.0, n_group1=10, n_group2=10, p_value=0.05, p_operator="<"),
+     "p is printed only as a bound"),
+    (dict(statistic_type="r", value=0.3, n_effect=50, direction="mixed"), "direction is 'mixed'"),
+])
+def test_rows_that_cannot_be_converted_keep_a_reason(values, reason):
+    done, left = convert(**values)
+    assert done.empty
+    assert reason in left["reason"].iloc[0]
+
+
+OUT_COLUMNS = ["study_id", "outcome_id", "comparison", "arm", "timepoint", "statistic_type", "statistic_as_printed",
+               "es_value", "ci_low", "ci_high", "m_ig", "sd_ig", "n_ig", "m_cg", "sd_cg", "n_cg", "m_pre", "sd_pre",
+               "m_post", "sd_post", "n_within", "t_value", "f_value", "df1", "df2", "p_value", "p_operator",
+               "direction", "significant"]
+
+
+def out_row(**values):
+    row = {c: np.nan for c in OUT_COLUMNS}
+    row.update(study_id="T2020", outcome_id="T2020_1", comparison="between", arm="ig_vs_cg", timepoint="post",
+               p_operator="", direction="positive", significant="yes", statistic_as_printed="as printed")
+    row.update(values)
+    return row
+
+
+def convert_out(studies=None, prepost_r=0.5, **values):
+    return h.harmonise_intervention(pd.DataFrame([out_row(**values)]), prepost_r=prepost_r, studies=studies)
+
+
+def test_printed_d_with_row_sizes_becomes_g():
+    done, _ = convert_out(statistic_type="d", es_value=0.44, n_ig=121, n_cg=123)
+    g, vi = h.d_to_g(0.44, 121, 123)
+    assert done["yi"].iloc[0] == pytest.approx(g[0])
+    assert done["vi"].iloc[0] == pytest.approx(vi[0])
+
+
+def test_randomized_sizes_are_used_and_said():
+    studies = pd.DataFrame({"study_id": ["T2020"], "n_randomized_ig": [94], "n_randomized_cg": [95]})
+    done, _ = convert_out(studies=studies, statistic_type="d", es_value=0.63)
+    assert "n randomized per arm" in done["conversion"].iloc[0]
+    assert done["n"].iloc[0] == 189
+
+
+def test_test_df_that_contradicts_randomized_sizes_is_refused():
+    studies = pd.DataFrame({"study_id": ["T2020"], "n_randomized_ig": [142], "n_randomized_cg": [75]})
+    done, left = convert_out(studies=studies, statistic_type="f", f_value=4.35, df1=1, df2=98)
+    assert done.empty and "does not match the randomized arms" in left["reason"].iloc[0]
+
+
+def test_d_with_ci_only_takes_variance_from_the_ci():
+    done, _ = convert_out(statistic_type="d", es_value=0.04, ci_low=-0.08, ci_high=0.16)
+    assert done["vi"].iloc[0] == pytest.approx((0.24 / (2 * 1.959963984540054)) ** 2)
+
+
+def test_within_group_means_give_smcr_with_the_assumed_correlation():
+    values = dict(comparison="within", arm="ig", statistic_type="prepost_means", m_pre=20.0, sd_pre=5.0,
+                  m_post=23.0, n_within=40)
+    low, _ = convert_out(prepost_r=0.3, **values)
+    high, _ = convert_out(prepost_r=0.7, **values)
+    assert low["yi"].iloc[0] == pytest.approx(high["yi"].iloc[0])
+    assert low["vi"].iloc[0] > high["vi"].iloc[0]
+    yi, vi = h.smcr(23.0, 20.0, 5.0, 40, 0.3)
+    assert low["yi"].iloc[0] == pytest.approx(yi[0]) and low["vi"].iloc[0] == pytest.approx(vi[0])
+
+
+def test_means_on_a_reversed_scale_follow_the_coded_direction():
+    done, _ = convert_out(statistic_type="means_sds", m_ig=10, sd_ig=3, n_ig=30, m_cg=12, sd_cg=3, n_cg=30,
+                          direction="positive")
+    assert done["yi"].iloc[0] > 0
+
+
+# -- generation, one effect per study -------------------------------------------------------------
+
+def test_generation_from_survey_year_and_mean_age():
+    studies = pd.DataFrame({"study_id": ["A2019", "B2010", "C2015", "D2020"], "year": [2019, 2010, 2015, 2020],
+                            "survey_year": [2018, np.nan, np.nan, np.nan], "mean_age": [19.0, 45.0, np.nan, np.nan],
+                            "age_min": [np.nan, np.nan, 18, np.nan], "age_max": [np.nan, np.nan, 24, np.nan]})
+    gen = h.derive_generation(studies).set_index("study_id")
+    assert gen.loc["A2019", "birth_year"] == 1999 and gen.loc["A2019", "generation"] == "Generation Z"
+    assert gen.loc["B2010", "birth_year"] == 1964 and gen.loc["B2010", "generation"] == "Baby Boomers"
+    assert gen.loc["C2015", "generation"] == "Millennials"
+    assert "midpoint" in gen.loc["C2015", "generation_basis"]
+    assert gen.loc["D2020", "generation"] == "unknown"
+
+
+def test_one_effect_per_study_prefers_direct_measure_and_post():
+    effects = pd.DataFrame({"study_id": ["S", "S", "S", "T"], "effect_id": ["S_1", "S_2", "S_3", "T_1"],
+                            "outcome_proxy": ["distress", "none", "none", "none"],
+                            "adjusted": ["no", "yes", "no", "no"]})
+    chosen = h.select_one_per_study(effects)
+    assert list(chosen["effect_id"]) == ["S_3", "T_1"]
+
+
+# -- vote counting ---------------------------------------------------------------------------------
+
+def test_vote_count_sign_test_and_wilson_interval():
+    vc = h.vote_count(["positive"] * 8 + ["negative"] * 2 + ["null"] * 3 + ["unclear"])
+    assert (vc.n_positive, vc.n_negative, vc.n_null, vc.n_unclear) == (8, 2, 3, 1)
+    assert vc.sign_test_p == pytest.approx(0.109375)  # 2 * P(X <= 2), X ~ Bin(10, 0.5)
+    z = 1.959963984540054
+    p, n = 0.8, 10
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert vc.ci_low == pytest.approx(centre - half) and vc.ci_high == pytest.approx(centre + half)
+
+
+def test_vote_count_rejects_unknown_direction():
+    with pytest.raises(ValueError, match=r"directions\[1\] = 'up'"):
+        h.vote_count(["positive", "up"])
+
+
+def test_vote_count_without_directions():
+    vc = h.vote_count(["null", "null"])
+    assert vc.n_null == 2 and math.isnan(vc.sign_test_p)
+
+
+def test_write_table_is_byte_stable(tmp_path):
+    frame = pd.DataFrame({"a": [0.1 + 0.2, 1 / 3], "b": ["x", ""]})
+    first = h.write_table(frame, tmp_path / "t.csv").read_bytes()
+    again = h.write_table(h.read_table(tmp_path / "t.csv"), tmp_path / "u.csv").read_bytes()
+    assert first == again
+    assert b"\r" not in first
