@@ -1513,6 +1513,9 @@ def reproduction_table(review: Review, analyses: dict[str, Analysis], transform:
             row.update(our_k=a.fit.k, our_n=int(a.data["n"].sum()), our_estimate=f(a.fit.estimate),
                        our_ci_low=f(a.fit.ci_low), our_ci_high=f(a.fit.ci_high), our_p=a.fit.pval,
                        our_i2=a.fit.i2, note=a.note)
+        if pd.isna(p.estimate) and ":" in str(p.source):
+            published_note = "published: " + str(p.source).split(":", 1)[1].strip()
+            row["note"] = "; ".join(x for x in (published_note, row.get("note", "")) if x)
         rows.append(row)
     columns = ["review", "analysis", "metric", "published_estimate", "published_p", "our_k", "our_n",
                "our_estimate", "our_ci_low", "our_ci_high", "our_p", "our_i2", "note"]
@@ -2112,10 +2115,19 @@ NOTEBOOKS = ("01_data_extraction", "02_effect_size_harmonisation", "03_pooled_mo
 
 
 def _html_table(frame: pd.DataFrame) -> str:
+    """A compact HTML table: whole numbers without decimals, p values below .001 as "<.001"."""
     shown = frame.copy()
     for col in shown.columns:
-        if pd.api.types.is_float_dtype(shown[col]):
+        if not pd.api.types.is_float_dtype(shown[col]):
+            continue
+        values = shown[col].dropna()
+        if len(values) and (values == values.round()).all() and not col.endswith("estimate"):
+            shown[col] = shown[col].map(lambda x: "" if pd.isna(x) else f"{x:.0f}")
+        elif col.endswith("_p") or col == "pval":
+            shown[col] = shown[col].map(lambda x: "" if pd.isna(x) else ("<.001" if x < 0.001 else f"{x:.3f}"))
+        else:
             shown[col] = shown[col].map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
+    shown.columns = [c.replace("_", " ") for c in shown.columns]
     return shown.fillna("").to_html(index=False, border=0, classes="repro", escape=True)
 
 
@@ -2155,7 +2167,7 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None) -> Pat
 body {{ font-family: "DejaVu Sans", Arial, sans-serif; max-width: 1100px; margin: 2rem auto; padding: 0 1.5rem; color: #222; line-height: 1.45; }}
 h1 {{ font-size: 1.6rem; }} h2 {{ font-size: 1.2rem; margin-top: 2rem; }}
 table.repro {{ border-collapse: collapse; font-size: 0.82rem; }}
-table.repro th, table.repro td {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }}
+table.repro th, table.repro td {{ border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }}
 table.repro th {{ background: #f3f3f3; }}
 </style>
 </head>
