@@ -1572,6 +1572,18 @@ def heterogeneity_table(analyses: dict[str, Analysis], level: float = 0.95) -> p
     return pd.DataFrame(rows)
 
 
+def leave_one_out_tables(analyses: dict[str, Analysis], method: str = "REML", test: str = "z",
+                         level: float = 0.95, min_k: int = 3, digits: int = 3) -> list:
+    """(label, table) of :func:`leave_one_out` for every analysis with at least ``min_k`` studies."""
+    out = []
+    for a in analyses.values():
+        if a.fit is None or a.fit.k < min_k:
+            continue
+        table = leave_one_out(a.data["yi"], a.data["vi"], method=method, test=test, level=level, labels=a.data["label"])
+        out.append((a.label, table[["left_out", "estimate", "ci_low", "ci_high", "pval", "tau2", "i2"]].round(digits)))
+    return out
+
+
 def estimator_table(analyses: dict[str, Analysis], level: float = 0.95, transform: str | None = None) -> pd.DataFrame:
     """:func:`compare_estimators` for every analysis with k ≥ 2, on the display scale."""
     f = TRANSFORMS[transform] or (lambda x: x)
@@ -2205,3 +2217,9 @@ carries its source; every pooled number agrees with R metafor to 1e-6.</p>
     index = reports_dir / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
+
+
+def role_rows(box: pd.DataFrame, roles: Sequence[str] = ("mediator", "moderator", "predictor")) -> pd.DataFrame:
+    """The box-score rows of the given roles, with what a reader checks: outcome, direction, statistic."""
+    rows = box[box["category"].isin(roles)]
+    return rows[["category", "study_id", "outcome", "direction", "significant", "statistic_as_printed"]].reset_index(drop=True)
