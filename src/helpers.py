@@ -420,6 +420,14 @@ def z_to_r(z) -> np.ndarray:
     return np.tanh(_as_array("z", z))
 
 
+def smd_variance(g, n1, n2):
+    """Large-sample variance of a standardised mean difference: 1/n1 + 1/n2 + g²/(2(n1 + n2)).
+
+    As metafor ``escalc("SMD")`` (vtype "LS"); Hedges & Olkin (1985).
+    """
+    return 1 / n1 + 1 / n2 + g ** 2 / (2 * (n1 + n2))
+
+
 def hedges_g(m1, sd1, n1, m2, sd2, n2) -> tuple[np.ndarray, np.ndarray]:
     """Bias-corrected standardised mean difference (Hedges' g) and its large-sample variance.
 
@@ -434,7 +442,7 @@ def hedges_g(m1, sd1, n1, m2, sd2, n2) -> tuple[np.ndarray, np.ndarray]:
     df = a["n1"] + a["n2"] - 2
     sd_pooled = np.sqrt(((a["n1"] - 1) * a["sd1"] ** 2 + (a["n2"] - 1) * a["sd2"] ** 2) / df)
     g = cmicalc(df) * (a["m1"] - a["m2"]) / sd_pooled
-    return g, 1 / a["n1"] + 1 / a["n2"] + g ** 2 / (2 * (a["n1"] + a["n2"]))
+    return g, smd_variance(g, a["n1"], a["n2"])
 
 
 def d_to_g(d, n1, n2) -> tuple[np.ndarray, np.ndarray]:
@@ -446,7 +454,7 @@ def d_to_g(d, n1, n2) -> tuple[np.ndarray, np.ndarray]:
     for name in ("n1", "n2"):
         _check_min(name, a[name], 2)
     g = cmicalc(a["n1"] + a["n2"] - 2) * a["d"]
-    return g, 1 / a["n1"] + 1 / a["n2"] + g ** 2 / (2 * (a["n1"] + a["n2"]))
+    return g, smd_variance(g, a["n1"], a["n2"])
 
 
 def smcr(m_post, m_pre, sd_pre, n, r) -> tuple[np.ndarray, np.ndarray]:
@@ -757,7 +765,7 @@ def _row_to_smd(row, prepost_r: float) -> tuple[float, float, str]:
             vi = ((row["ci_high"] - row["ci_low"]) / (2 * stats.norm.isf(0.025))) ** 2
             return float(d), float(vi), f"{kind} with its 95% CI (variance from the CI; no small-sample correction)"
         if kind == "g":
-            return float(d), float(1 / n1 + 1 / n2 + d ** 2 / (2 * (n1 + n2))), "g as printed" + by_n
+            return float(d), float(smd_variance(d, n1, n2)), "g as printed" + by_n
         g, vi = d_to_g(d, n1, n2)
         return float(g[0]), float(vi[0]), "d as printed → g" + by_n
     if pd.isna(n1) or pd.isna(n2):
@@ -1428,14 +1436,10 @@ def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.
         converted, left = harmonise_intervention(review.effects, prepost_r=prepost_r, studies=studies)
         extra = studies[["study_id", "guidance", "control_type", "scope_flag"]].rename(
             columns={"scope_flag": "study_scope_flag"})
-    keys = ["study_id", "year"] + (["country"] if "country" in studies else [])
-    label = studies[keys].assign(label=lambda d: d["study_id"])
     frames = []
     for frame in (converted, left):
-        if frame.empty:
-            frames.append(frame)
-            continue
-        frames.append(frame.merge(extra, on="study_id", how="left").merge(label[["study_id", "label"]], on="study_id", how="left"))
+        frames.append(frame if frame.empty else
+                      frame.merge(extra, on="study_id", how="left").assign(label=lambda d: d["study_id"]))
     return frames[0], frames[1]
 
 
