@@ -9,7 +9,7 @@ import pytest
 
 import helpers as h
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAW = ROOT / "data" / "raw"
 REVIEWS = h.list_reviews(RAW)
 

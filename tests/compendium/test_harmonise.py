@@ -1,4 +1,4 @@
-"""Row-level conversion rules, the generation derivation, one-effect-per-study, and vote counting."""
+"""Row-level conversion rules and the generation derivation (compendium/harmonise.py)."""
 import math
 
 import numpy as np
@@ -136,7 +136,7 @@ def test_means_on_a_reversed_scale_follow_the_coded_direction():
     assert done["yi"].iloc[0] > 0
 
 
-# -- generation, one effect per study -------------------------------------------------------------
+# -- generation -------------------------------------------------------------
 
 def test_generation_from_survey_year_and_mean_age():
     studies = pd.DataFrame({"study_id": ["A2019", "B2010", "C2015", "D2020"], "year": [2019, 2010, 2015, 2020],
@@ -148,42 +148,3 @@ def test_generation_from_survey_year_and_mean_age():
     assert gen.loc["C2015", "generation"] == "Millennials"
     assert "midpoint" in gen.loc["C2015", "generation_basis"]
     assert gen.loc["D2020", "generation"] == "unknown"
-
-
-def test_one_effect_per_study_prefers_direct_measure_and_post():
-    effects = pd.DataFrame({"study_id": ["S", "S", "S", "T"], "effect_id": ["S_1", "S_2", "S_3", "T_1"],
-                            "outcome_proxy": ["distress", "none", "none", "none"],
-                            "adjusted": ["no", "yes", "no", "no"]})
-    chosen = h.select_one_per_study(effects)
-    assert list(chosen["effect_id"]) == ["S_3", "T_1"]
-
-
-# -- vote counting ---------------------------------------------------------------------------------
-
-def test_vote_count_sign_test_and_wilson_interval():
-    vc = h.vote_count(["positive"] * 8 + ["negative"] * 2 + ["null"] * 3 + ["unclear"])
-    assert (vc.n_positive, vc.n_negative, vc.n_null, vc.n_unclear) == (8, 2, 3, 1)
-    assert vc.sign_test_p == pytest.approx(0.109375)  # 2 * P(X <= 2), X ~ Bin(10, 0.5)
-    z = 1.959963984540054
-    p, n = 0.8, 10
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    assert vc.ci_low == pytest.approx(centre - half) and vc.ci_high == pytest.approx(centre + half)
-
-
-def test_vote_count_rejects_unknown_direction():
-    with pytest.raises(ValueError, match=r"directions\[1\] = 'up'"):
-        h.vote_count(["positive", "up"])
-
-
-def test_vote_count_without_directions():
-    vc = h.vote_count(["null", "null"])
-    assert vc.n_null == 2 and math.isnan(vc.sign_test_p)
-
-
-def test_write_table_is_byte_stable(tmp_path):
-    frame = pd.DataFrame({"a": [0.1 + 0.2, 1 / 3], "b": ["x", ""]})
-    first = h.write_table(frame, tmp_path / "t.csv").read_bytes()
-    again = h.write_table(h.read_table(tmp_path / "t.csv"), tmp_path / "u.csv").read_bytes()
-    assert first == again
-    assert b"\r" not in first

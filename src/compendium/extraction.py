@@ -1,0 +1,90 @@
+"""What the extraction holds: study characteristics, rows per analysis, the PRISMA flow of our
+own screening and the published results beside them (notebook 01).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .analyses import filter_rows
+from .sheets import Review
+
+
+def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
+    """Counts for a PRISMA-style flow of our own extraction.
+
+    Records identified (by route), duplicates removed, records screened, excluded (by reason),
+    studies included, and among them studies with at least one numeric statistic.
+    """
+    rows = [("identified", "calibration leads", int((screening["found_via"] == "lead").sum())),
+            ("identified", "own search and citations", int((screening["found_via"] != "lead").sum())),
+            ("removed", "duplicate records", int((screening["decision"] == "duplicate").sum()))]
+    screened = screening[screening["decision"] != "duplicate"]
+    rows.append(("screened", "records screened", len(screened)))
+    for reason, n in screened.loc[screened["decision"] == "excluded", "reason"].value_counts().sort_index().items():
+        rows.append(("excluded", reason.replace("_", " "), int(n)))
+    included = screened[screened["decision"] == "included"]
+    rows.append(("included", "studies included", included["study_id"].nunique()))
+    numeric = effects.loc[~effects["statistic_type"].isin(["p_only", "direction_only"]), "study_id"].nunique()
+    rows.append(("included", "with a numeric statistic", int(numeric)))
+    return pd.DataFrame(rows, columns=["stage", "box", "n"])
+
+
+def study_characteristics(review: Review) -> pd.DataFrame:
+    """A compact table of included studies: id, year, country, design, n and what was extracted."""
+    studies = review.sheets["studies"]
+    effects = review.effects
+    per_study = effects.groupby("study_id").agg(
+        rows=("study_id", "size"),
+        numeric=("statistic_type", lambda s: int((~s.isin(["p_only", "direction_only"])).sum())))
+    columns = {"correlational": ["study_id", "year", "country", "design", "n", "mean_age", "population"],
+               "intervention": ["study_id", "year", "country", "target_problem", "guidance", "control_type",
+                                "n_randomized_total"]}[review.design]
+    table = studies[columns].merge(per_study, left_on="study_id", right_index=True, how="left")
+    if review.design == "intervention" and "box_scores" in review.sheets:
+        box = review.sheets["box_scores"].groupby("study_id").size().rename("box_rows")
+        table = table.merge(box, left_on="study_id", right_index=True, how="left")
+    count_cols = [c for c in ("rows", "numeric", "box_rows") if c in table]
+    table[count_cols] = table[count_cols].fillna(0).astype(int)
+    return table.sort_values(["year", "study_id"]).reset_index(drop=True)
+
+
+def extraction_summary(review: Review) -> pd.DataFrame:
+    """Rows per analysis slice and statistic kind: what the public reports let us extract."""
+    effects = review.effects
+    by = ["help_seeking_type", "outcome"] if review.design == "correlational" else ["comparison", "timepoint"]
+    kind = np.where(effects["statistic_type"].isin(["p_only", "direction_only"]), "significance only", "numeric")
+    table = effects.assign(kind=kind).pivot_table(index=by, columns="kind", values="study_id",
+                                                  aggfunc="count", fill_value=0)
+    table.columns.name = None
+    return table.reset_index()
+
+
+def extraction_overview(reviews: dict[str, Review]) -> pd.DataFrame:
+    """One row per validated review: design, studies, effect rows, box-score rows, screening records."""
+    rows = []
+    for name, r in reviews.items():
+        rows.append({"review": name, "design": r.design, "studies": len(r.sheets["studies"]),
+                     "effect_rows": len(r.effects),
+                     "box_score_rows": len(r.sheets["box_scores"]) if "box_scores" in r.sheets else 0,
+                     "screening_records": len(r.sheets["screening"])})
+    return pd.DataFrame(rows)
+
+
+def published_overview(review: Review) -> pd.DataFrame:
+    """Published headline results beside how many rows our extraction holds for each analysis."""
+    effects = review.effects
+    if review.design == "intervention":
+        effects = effects.merge(review.sheets["studies"][["study_id", "guidance", "control_type"]], on="study_id")
+    published = review.published.set_index("analysis")
+    rows = []
+    for spec in review.meta["analyses"]:
+        sel = filter_rows(effects, spec["filter"])
+        numeric = sel[~sel["statistic_type"].isin(["p_only", "direction_only"])]
+        pub = published.loc[spec["published"]] if spec.get("published") in published.index else None
+        rows.append({"analysis": spec["label"],
+                     "published": "" if pub is None else (f"{pub['metric']} = {pub['estimate']:g}" if pd.notna(pub["estimate"])
+                                                          else "not significant, value not given"),
+                     "studies_extracted": sel["study_id"].nunique(), "rows": len(sel),
+                     "rows_with_numbers": len(numeric), "studies_with_numbers": numeric["study_id"].nunique()})
+    return pd.DataFrame(rows)

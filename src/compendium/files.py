@@ -1,0 +1,36 @@
+"""Where the compendium is, and CSV tables written byte-identically on every run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def project_root(start: Path | str | None = None) -> Path:
+    """Return the repository root: the first folder upwards that holds ``environment.yml``."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "environment.yml").exists() and (folder / "src" / "helpers.py").exists():
+            return folder
+    raise FileNotFoundError(f"no compendium root (environment.yml + src/helpers.py) above {here}")
+
+
+def write_table(frame: pd.DataFrame, path: Path | str) -> Path:
+    """Write a CSV byte-identically on every run: fixed float format, LF line ends, no index."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    return path
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """Read a CSV written by :func:`write_table`; text columns keep "" for empty cells."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run the earlier notebooks first (make build)")
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])  # keep words such as "null" and "none"
+    for col in frame.columns:
+        if frame[col].dtype == object or str(frame[col].dtype).startswith("str"):
+            frame[col] = frame[col].fillna("").astype(object)
+    return frame

@@ -1,0 +1,187 @@
+"""Review folders and their sheets: reading ``data/raw/<review>/`` and validating every cell
+against the folder's ``codebook.csv`` before anything is derived (notebook 01).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+SHEETS = {
+    "correlational": ("studies", "effects", "screening"),
+    "intervention": ("studies", "outcomes", "box_scores", "screening"),
+}
+
+
+class SheetError(ValueError):
+    """A sheet does not match its codebook. The message names file, study id, column and value."""
+
+
+@dataclass(frozen=True)
+class Review:
+    """One review folder under ``data/raw/``: its metadata, codebook and validated sheets."""
+
+    review_id: str
+    folder: Path
+    meta: dict
+    codebook: pd.DataFrame
+    sheets: dict
+
+    @property
+    def design(self) -> str:
+        return self.meta["design"]
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        """The sheet of effect rows: ``effects`` (correlational) or ``outcomes`` (intervention)."""
+        return self.sheets["effects" if self.design == "correlational" else "outcomes"]
+
+    @property
+    def published(self) -> pd.DataFrame:
+        return self.sheets["published_results"]
+
+
+def list_reviews(raw_dir: Path | str) -> list[str]:
+    """Folder names under ``raw_dir`` that hold a ``review.json``."""
+    raw_dir = Path(raw_dir)
+    return sorted(p.name for p in raw_dir.iterdir() if (p / "review.json").exists())
+
+
+def _parse_cell(value: str, ctype: str, allowed: list[str]):
+    """Parse one CSV cell by codebook type; return (parsed, error message or None)."""
+    if value == "":
+        return None, None
+    if ctype == "integer":
+        try:
+            number = float(value)
+        except ValueError:
+            return None, "is not a number"
+        if not number.is_integer():
+            return None, "is not a whole number"
+        return int(number), None
+    if ctype == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            return None, "is not a number"
+        if not math.isfinite(number):
+            return None, "is not finite"
+        return number, None
+    if ctype == "category" and value not in allowed:
+        return None, f"is not one of {'|'.join(allowed)}"
+    if ctype == "flags":
+        unknown = [part for part in value.split(";") if part.strip() not in allowed]
+        if unknown:
+            return None, f"has flag(s) {unknown} not in {'|'.join(allowed)}"
+    return value, None
+
+
+def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Check one sheet (read as strings) against the codebook and return it typed.
+
+    Checks: the columns are exactly the codebook's (same order not required), required cells are
+    filled, integers and numbers parse, categories are allowed, and columns of type ``id`` that
+    reference no other sheet hold unique values. Raises
+    :class:`SheetError` naming the file, the row's id, the column and the offending value.
+    """
+    book = codebook[codebook["sheet"] == sheet]
+    expected = list(book["column"])
+    missing = [c for c in expected if c not in raw.columns]
+    extra = [c for c in raw.columns if c not in expected]
+    if missing or extra:
+        raise SheetError(f"{path}: columns differ from the codebook: missing {missing}, unexpected {extra}")
+    refs = book["references"].fillna("")
+    unique_cols = list(book.loc[(book["type"] == "id") & (refs == ""), "column"])
+    label_col = "study_id" if "study_id" in expected else (unique_cols[0] if unique_cols else None)
+    out = {}
+    for spec in book.itertuples():
+        allowed = [a for a in str(spec.allowed).split("|") if a] if isinstance(spec.allowed, str) else []
+        ctype = spec.type
+        if ctype == "string" and allowed:
+            ctype = "flags"
+        parsed = []
+        for i, value in enumerate(raw[spec.column]):
+            label = raw[label_col].iloc[i] if label_col else f"row {i + 2}"
+            if value == "" and spec.required == "yes":
+                raise SheetError(f"{path}: study {label!r} (line {i + 2}): column {spec.column!r} is empty but required")
+            result, problem = _parse_cell(value, ctype, allowed)
+            if problem:
+                raise SheetError(f"{path}: study {label!r} (line {i + 2}): column {spec.column!r} value {value!r} {problem}")
+            parsed.append(result)
+        out[spec.column] = parsed
+    frame = pd.DataFrame(out, columns=expected)
+    for unique_col in unique_cols:
+        dup = frame[unique_col][frame[unique_col].duplicated()]
+        if len(dup):
+            raise SheetError(f"{path}: column {unique_col!r} value {dup.iloc[0]!r} occurs more than once")
+    for col in expected:
+        if book.loc[book["column"] == col, "type"].iloc[0] in ("string", "category", "id"):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), "")
+    return frame
+
+
+def _check_references(sheets: dict, codebook: pd.DataFrame, folder: Path) -> None:
+    for spec in codebook.dropna(subset=["references"]).itertuples():
+        if not spec.references:
+            continue
+        target_sheet, target_col = spec.references.split(".")
+        known = set(sheets[target_sheet][target_col])
+        for i, value in enumerate(sheets[spec.sheet][spec.column]):
+            if value and value not in known:
+                raise SheetError(
+                    f"{folder / (spec.sheet + '.csv')}: line {i + 2}: column {spec.column!r} value {value!r} "
+                    f"is not a {target_col} in {target_sheet}.csv")
+    screening = sheets.get("screening")
+    if screening is not None:
+        known = set(sheets["studies"]["study_id"])
+        for i, row in screening.iterrows():
+            if row["decision"] == "included" and row["study_id"] not in known:
+                raise SheetError(
+                    f"{folder / 'screening.csv'}: record {row['record_id']!r}: column 'study_id' value "
+                    f"{row['study_id']!r} is included but not in studies.csv")
+
+
+def load_review(folder: Path | str) -> Review:
+    """Read and validate one review folder (``review.json``, ``codebook.csv``, its sheets).
+
+    Every sheet is read as text and checked against ``codebook.csv`` before anything is derived,
+    so a bad cell stops the pipeline with the study id, column and value (nothing half-written).
+    """
+    folder = Path(folder)
+    meta = json.loads((folder / "review.json").read_text(encoding="utf-8"))
+    if meta.get("design") not in SHEETS:
+        raise SheetError(f"{folder / 'review.json'}: key 'design' value {meta.get('design')!r} is not one of {list(SHEETS)}")
+    codebook = pd.read_csv(folder / "codebook.csv", dtype=str, keep_default_na=False)
+    sheets = {}
+    for sheet in SHEETS[meta["design"]]:
+        path = folder / f"{sheet}.csv"
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        sheets[sheet] = validate_sheet(raw, sheet, codebook, str(path))
+    _check_references(sheets, codebook, folder)
+    published = folder / "published_results.csv"
+    sheets["published_results"] = (pd.read_csv(published) if published.exists()
+                                   else pd.DataFrame(columns=["review", "analysis", "metric", "estimate", "p", "k", "n", "source"]))
+    return Review(review_id=folder.name, folder=folder, meta=meta, codebook=codebook, sheets=sheets)
+
+
+def load_reviews(raw_dir: Path | str, reviews: Sequence[str] | None = None) -> dict[str, Review]:
+    """Load and validate the named review folders (default: every folder with a review.json)."""
+    raw_dir = Path(raw_dir)
+    names = list(reviews) if reviews else list_reviews(raw_dir)
+    return {name: load_review(raw_dir / name) for name in names}
+
+
+def validation_demo(review: Review) -> str:
+    """The error a sheet with an invalid category gets: the first effect row's direction set to 'upward'."""
+    sheet = "effects" if review.design == "correlational" else "outcomes"
+    raw = pd.read_csv(review.folder / f"{sheet}.csv", dtype=str, keep_default_na=False)
+    raw.loc[0, "direction"] = "upward"
+    try:
+        validate_sheet(raw, sheet, review.codebook, f"data/raw/{review.review_id}/{sheet}.csv")
+    except SheetError as error:
+        return f"SheetError: {error}"
+    return "no error (the codebook allows 'upward')"

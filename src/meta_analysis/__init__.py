@@ -1,0 +1,47 @@
+"""A general meta-analysis engine that knows nothing of any particular review.
+
+Numbers agree with R metafor 3.8 to a relative 1e-6 (``tests/meta_analysis/``). Names follow
+metafor's vocabulary (``yi``, ``vi``, ``tau2``, ``i2``, ``q``, ``ci_low``, ``pi_high`` ...).
+
+=====================  ==================================================================
+module                 what it holds (metafor's verb in brackets)
+=====================  ==================================================================
+``effect_sizes``       Fisher z, Hedges' g, SMCR, SMCC with their variances (``escalc``)
+``conversions``        t, F, p, OR, β, χ², d and r into one another
+``tau2_estimators``    HE, DL, SJ, PM, ML, REML estimators of τ²
+``models``             the random-effects model with z or Hartung–Knapp tests (``rma.uni``)
+``heterogeneity``      Q-profile intervals for τ², I², H² (``confint``)
+``regression``         meta-regression and subgroup analysis (``rma(mods = )``)
+``influence``          leave-one-out refits (``leave1out``)
+``small_study``        Egger's test and trim-and-fill (``regtest``, ``trimfill``)
+``votes``              vote counting with a sign test
+=====================  ==================================================================
+"""
+from .conversions import (
+                          beta_to_r,
+                          chi2_to_r,
+                          d_to_r,
+                          f_to_d,
+                          or_to_d,
+                          p_to_d,
+                          p_to_r,
+                          proportions_to_or,
+                          r_to_d,
+                          t_to_d,
+                          t_to_r,
+)
+from .effect_sizes import cmicalc, d_to_g, hedges_g, r_to_z, smcc, smcr, smd_variance, z_to_r
+from .heterogeneity import Tau2CI, tau2_ci
+from .influence import leave_one_out
+from .models import TAU2_METHODS, MetaResult, compare_estimators, fit_meta
+from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
+from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
+from .votes import VoteCount, vote_count
+
+__all__ = [
+    "beta_to_r", "chi2_to_r", "d_to_r", "f_to_d", "or_to_d", "p_to_d", "p_to_r", "proportions_to_or", "r_to_d",
+    "t_to_d", "t_to_r", "cmicalc", "d_to_g", "hedges_g", "r_to_z", "smcc", "smcr", "smd_variance", "z_to_r",
+    "Tau2CI", "tau2_ci", "leave_one_out", "TAU2_METHODS", "MetaResult", "compare_estimators", "fit_meta",
+    "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",
+    "egger_test", "trim_and_fill", "VoteCount", "vote_count",
+]

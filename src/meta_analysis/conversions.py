@@ -1,0 +1,148 @@
+"""Conversions between reported statistics: t, F(1, df), p, odds ratios, β, χ², d and r.
+
+Formulas from Borenstein et al. (2009), ch. 7, Lipsey & Wilson (2001) and Peterson & Brown (2005).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from ._checks import _as_array, _broadcast, _check_min
+
+
+def t_to_d(t, n1, n2) -> np.ndarray:
+    """Cohen's d from an independent-groups t statistic: d = t sqrt(1/n1 + 1/n2).
+
+    Borenstein et al. (2009), ch. 7; Lipsey & Wilson (2001).
+    """
+    a = _broadcast(t=t, n1=n1, n2=n2)
+    for name in ("n1", "n2"):
+        _check_min(name, a[name], 1)
+    return a["t"] * np.sqrt(1 / a["n1"] + 1 / a["n2"])
+
+
+def f_to_d(f, n1, n2, sign=1.0) -> np.ndarray:
+    """Cohen's d from F(1, df) comparing two groups: t = sign · sqrt(F), then :func:`t_to_d`.
+
+    Only valid for a one-numerator-df F; the sign comes from the reported direction.
+    """
+    a = _broadcast(f=f, sign=sign)
+    _check_min("F", a["f"], 0)
+    return t_to_d(np.sign(a["sign"]) * np.sqrt(a["f"]), n1, n2)
+
+
+def p_to_d(p, n1, n2, sign=1.0) -> np.ndarray:
+    """Cohen's d from an exact two-sided p of a two-group t test with group sizes.
+
+    t = sign · t⁻¹(1 − p/2; n1+n2−2), then :func:`t_to_d`. Only exact p values convert; a bound
+    ("p < .05") does not give a number and belongs in the box score.
+    """
+    a = _broadcast(p=p, n1=n1, n2=n2, sign=sign)
+    bad = np.flatnonzero((a["p"] <= 0) | (a["p"] >= 1))
+    if bad.size:
+        raise ValueError(f"p[{bad[0]}] = {a['p'][bad[0]]:g}: must be in (0, 1)")
+    t = np.sign(a["sign"]) * stats.t.isf(a["p"] / 2, a["n1"] + a["n2"] - 2)
+    return t_to_d(t, a["n1"], a["n2"])
+
+
+def p_to_r(p, n, sign=1.0) -> np.ndarray:
+    """Correlation from an exact two-sided p and the sample size: r = sign · z(1 − p/2) / sqrt(n).
+
+    Rosenthal (1994), r = Z / sqrt(N). Only exact p values convert.
+    """
+    a = _broadcast(p=p, n=n, sign=sign)
+    bad = np.flatnonzero((a["p"] <= 0) | (a["p"] >= 1))
+    if bad.size:
+        raise ValueError(f"p[{bad[0]}] = {a['p'][bad[0]]:g}: must be in (0, 1)")
+    _check_min("n", a["n"], 4)
+    return np.sign(a["sign"]) * stats.norm.isf(a["p"] / 2) / np.sqrt(a["n"])
+
+
+def or_to_d(odds_ratio, ci_low=None, ci_high=None, level: float = 0.95):
+    """Cohen's d from an odds ratio by the logit method: d = ln(OR) · sqrt(3)/π.
+
+    With a confidence interval also returns vi = v_lnOR · 3/π², where
+    v_lnOR = ((ln ci_high − ln ci_low) / (2 z_{1−α/2}))². Hasselblad & Hedges (1995);
+    Borenstein et al. (2009), ch. 7. Returns d, or (d, vi) when the CI is given.
+    """
+    odds = _as_array("odds_ratio", odds_ratio)
+    _check_min("odds_ratio", odds, 0, strict=True)
+    d = np.log(odds) * math.sqrt(3) / math.pi
+    if ci_low is None:
+        return d
+    a = _broadcast(ci_low=ci_low, ci_high=ci_high)
+    _check_min("ci_low", a["ci_low"], 0, strict=True)
+    width = np.log(a["ci_high"]) - np.log(a["ci_low"])
+    _check_min("ci_high - ci_low", width, 0, strict=True)
+    v_log_or = (width / (2 * stats.norm.isf((1 - level) / 2))) ** 2
+    return d, v_log_or * 3 / math.pi ** 2
+
+
+def beta_to_r(beta) -> np.ndarray:
+    """Correlation from a standardised regression coefficient: r = β + 0.05 λ, λ = 1 if β ≥ 0 else 0.
+
+    Peterson & Brown (2005); intended for |β| < 0.5, a ValueError otherwise.
+    """
+    b = _as_array("beta", beta)
+    bad = np.flatnonzero(np.abs(b) >= 0.5)
+    if bad.size:
+        raise ValueError(f"beta[{bad[0]}] = {b[bad[0]]:g}: Peterson & Brown's formula needs |beta| < 0.5")
+    return b + 0.05 * (b >= 0)
+
+
+def d_to_r(d, n1=None, n2=None) -> np.ndarray:
+    """Point-biserial r from d: r = d / sqrt(d² + a), a = (n1+n2)² / (n1 n2) (a = 4 if sizes unknown).
+
+    Borenstein et al. (2009), eq. 7.7.
+    """
+    d = _as_array("d", d)
+    if n1 is None or n2 is None:
+        a = np.full_like(d, 4.0)
+    else:
+        s = _broadcast(n1=n1, n2=n2)
+        for name in ("n1", "n2"):
+            _check_min(name, s[name], 1)
+        a = (s["n1"] + s["n2"]) ** 2 / (s["n1"] * s["n2"])
+    return d / np.sqrt(d ** 2 + a)
+
+
+def r_to_d(r) -> np.ndarray:
+    """Cohen's d from r: d = 2r / sqrt(1 − r²). Borenstein et al. (2009), eq. 7.5."""
+    r = _as_array("r", r)
+    bad = np.flatnonzero(np.abs(r) >= 1)
+    if bad.size:
+        raise ValueError(f"r[{bad[0]}] = {r[bad[0]]:g}: |r| must be < 1")
+    return 2 * r / np.sqrt(1 - r ** 2)
+
+
+def t_to_r(t, df) -> np.ndarray:
+    """Correlation from a t statistic with its df (e.g. a regression or correlation test):
+    r = t / sqrt(t² + df). Rosenthal (1994)."""
+    a = _broadcast(t=t, df=df)
+    _check_min("df", a["df"], 1)
+    return a["t"] / np.sqrt(a["t"] ** 2 + a["df"])
+
+
+def chi2_to_r(chi2, n, sign=1.0) -> np.ndarray:
+    """Phi coefficient from a 1-df chi-square and the sample size: r = sign · sqrt(χ² / n).
+    Rosenthal (1994); Lipsey & Wilson (2001)."""
+    a = _broadcast(chi2=chi2, n=n, sign=sign)
+    _check_min("chi2", a["chi2"], 0)
+    _check_min("n", a["n"], 1, strict=True)
+    return np.sign(a["sign"]) * np.sqrt(a["chi2"] / a["n"])
+
+
+def proportions_to_or(p1, n1, p2, n2) -> np.ndarray:
+    """Odds ratio from two printed percentages (0–100) with their group sizes.
+
+    The cell counts are p·n/100; OR = (a/b)/(c/d). Used only when counts are implied by the print.
+    """
+    a = _broadcast(p1=p1, n1=n1, p2=p2, n2=n2)
+    for name in ("p1", "p2"):
+        bad = np.flatnonzero((a[name] <= 0) | (a[name] >= 100))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}] = {a[name][bad[0]]:g}: percentage must be in (0, 100)")
+    x1, x2 = a["p1"] / 100, a["p2"] / 100
+    return (x1 / (1 - x1)) / (x2 / (1 - x2))

@@ -1,0 +1,28 @@
+"""Vote counting (votes.py).
+"""
+import math
+
+import pytest
+
+import meta_analysis as ma
+
+
+def test_vote_count_sign_test_and_wilson_interval():
+    vc = ma.vote_count(["positive"] * 8 + ["negative"] * 2 + ["null"] * 3 + ["unclear"])
+    assert (vc.n_positive, vc.n_negative, vc.n_null, vc.n_unclear) == (8, 2, 3, 1)
+    assert vc.sign_test_p == pytest.approx(0.109375)  # 2 * P(X <= 2), X ~ Bin(10, 0.5)
+    z = 1.959963984540054
+    p, n = 0.8, 10
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert vc.ci_low == pytest.approx(centre - half) and vc.ci_high == pytest.approx(centre + half)
+
+
+def test_vote_count_rejects_unknown_direction():
+    with pytest.raises(ValueError, match=r"directions\[1\] = 'up'"):
+        ma.vote_count(["positive", "up"])
+
+
+def test_vote_count_without_directions():
+    vc = ma.vote_count(["null", "null"])
+    assert vc.n_null == 2 and math.isnan(vc.sign_test_p)
