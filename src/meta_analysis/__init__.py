@@ -14,34 +14,24 @@ module                 what it holds (metafor's verb in brackets)
 ``regression``         meta-regression and subgroup analysis (``rma(mods = )``)
 ``influence``          leave-one-out refits (``leave1out``)
 ``small_study``        Egger's test and trim-and-fill (``regtest``, ``trimfill``)
-``votes``              vote counting with a sign test
+``votes``              one vote per study, vote counting with a sign test
 =====================  ==================================================================
 """
-from .conversions import (
-                          beta_to_r,
-                          chi2_to_r,
-                          d_to_r,
-                          f_to_d,
-                          or_to_d,
-                          p_to_d,
-                          p_to_r,
-                          proportions_to_or,
-                          r_to_d,
-                          t_to_d,
-                          t_to_r,
-)
+from .conversions import (beta_to_r, chi2_to_r, d_to_r, d_to_r_variance, f_to_d, or_to_d, p_to_d, p_to_r,
+                          proportions_to_or, r_to_d, r_to_z_variance, t_to_d, t_to_r, variance_from_ci)
 from .effect_sizes import cmicalc, d_to_g, hedges_g, r_to_z, smcc, smcr, smd_variance, z_to_r
 from .heterogeneity import Tau2CI, tau2_ci
 from .influence import leave_one_out
 from .models import TAU2_METHODS, MetaResult, compare_estimators, fit_meta
 from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
 from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
-from .votes import VoteCount, vote_count
+from .votes import STUDY_DIRECTIONS, VoteCount, study_direction, vote_count
 
 __all__ = [
-    "beta_to_r", "chi2_to_r", "d_to_r", "f_to_d", "or_to_d", "p_to_d", "p_to_r", "proportions_to_or", "r_to_d",
-    "t_to_d", "t_to_r", "cmicalc", "d_to_g", "hedges_g", "r_to_z", "smcc", "smcr", "smd_variance", "z_to_r",
+    "beta_to_r", "chi2_to_r", "d_to_r", "d_to_r_variance", "f_to_d", "or_to_d", "p_to_d", "p_to_r",
+    "proportions_to_or", "r_to_d", "r_to_z_variance", "t_to_d", "t_to_r", "variance_from_ci",
+    "cmicalc", "d_to_g", "hedges_g", "r_to_z", "smcc", "smcr", "smd_variance", "z_to_r",
     "Tau2CI", "tau2_ci", "leave_one_out", "TAU2_METHODS", "MetaResult", "compare_estimators", "fit_meta",
     "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",
-    "egger_test", "trim_and_fill", "VoteCount", "vote_count",
+    "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "study_direction", "vote_count",
 ]

@@ -146,3 +146,60 @@ def proportions_to_or(p1, n1, p2, n2) -> np.ndarray:
             raise ValueError(f"{name}[{bad[0]}] = {a[name][bad[0]]:g}: percentage must be in (0, 100)")
     x1, x2 = a["p1"] / 100, a["p2"] / 100
     return (x1 / (1 - x1)) / (x2 / (1 - x2))
+
+
+# -- variances: from a printed confidence interval, and carried through a conversion ------------
+
+def variance_from_ci(ci_low, ci_high, level: float = 0.95, scale: str = "identity") -> np.ndarray:
+    """Sampling variance implied by a symmetric Wald confidence interval.
+
+    v = ((g(ci_high) − g(ci_low)) / (2 z_{1−α/2}))², with g the scale on which the interval is
+    symmetric: ``"identity"`` (d, g, β), ``"log"`` (odds and risk ratios), ``"atanh"`` (r, whose
+    interval is symmetric on Fisher's z). Higgins et al. (2023), Cochrane Handbook 6.3.1.
+    """
+    a = _broadcast(ci_low=ci_low, ci_high=ci_high)
+    transforms = {"identity": lambda x: x, "log": np.log, "atanh": np.arctanh}
+    if scale not in transforms:
+        raise ValueError(f"scale = {scale!r}: use one of {sorted(transforms)}")
+    if scale == "log":
+        _check_min("ci_low", a["ci_low"], 0, strict=True)
+    if scale == "atanh":
+        for name in ("ci_low", "ci_high"):
+            bad = np.flatnonzero(np.abs(a[name]) >= 1)
+            if bad.size:
+                raise ValueError(f"{name}[{bad[0]}] = {a[name][bad[0]]:g}: |r| must be < 1")
+    width = transforms[scale](a["ci_high"]) - transforms[scale](a["ci_low"])
+    _check_min("ci_high - ci_low", width, 0, strict=True)
+    return (width / (2 * stats.norm.isf((1 - level) / 2))) ** 2
+
+
+def d_to_r_variance(d, vd, n1=None, n2=None) -> np.ndarray:
+    """Variance of the point-biserial r from d and its variance (delta method).
+
+    v_r = a² v_d / (d² + a)³, a = (n1+n2)²/(n1 n2) (a = 4 if sizes unknown). Borenstein et al.
+    (2009), eq. 7.8.
+    """
+    d = _as_array("d", d)
+    vd = _as_array("vd", vd)
+    _check_min("vd", vd, 0, strict=True)
+    if n1 is None or n2 is None:
+        a = np.full_like(d, 4.0)
+    else:
+        s = _broadcast(n1=n1, n2=n2)
+        a = (s["n1"] + s["n2"]) ** 2 / (s["n1"] * s["n2"])
+    return a ** 2 * vd / (d ** 2 + a) ** 3
+
+
+def r_to_z_variance(r, vr) -> np.ndarray:
+    """Variance of Fisher's z from r and its variance (delta method): v_z = v_r / (1 − r²)².
+
+    Used when the variance of r comes from a printed interval rather than from n
+    (otherwise v_z = 1/(n − 3)); Borenstein et al. (2009), ch. 6.
+    """
+    r = _as_array("r", r)
+    vr = _as_array("vr", vr)
+    bad = np.flatnonzero(np.abs(r) >= 1)
+    if bad.size:
+        raise ValueError(f"r[{bad[0]}] = {r[bad[0]]:g}: |r| must be < 1")
+    _check_min("vr", vr, 0, strict=True)
+    return vr / (1 - r ** 2) ** 2

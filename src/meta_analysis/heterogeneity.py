@@ -26,6 +26,8 @@ class Tau2CI:
     h2_low: float
     h2_high: float
     level: float
+    search_limit: float = math.inf
+    tau2_high_at_limit: bool = False
 
     @property
     def tau_low(self) -> float:
@@ -44,7 +46,8 @@ def tau2_ci(result: MetaResult, level: float | None = None) -> Tau2CI:
 
     The bounds solve Q_gen(τ²) = Σ (y_i − μ̂(τ²))²/(v_i + τ²) = χ²_{k−1; 1−α/2} (lower) and
     χ²_{k−1; α/2} (upper), each set to 0 when Q_gen(0) already lies below. I² and H² bounds follow
-    from τ² bounds with the model's ṽ. The search interval is [0, max(100, 10τ²̂)] as in metafor.
+    from τ² bounds with the model's ṽ. The search interval is [0, max(100, 10τ²̂)] as in metafor;
+    a bound that reaches it is not an estimate, and ``tau2_high_at_limit`` says so.
     """
     if result.method == "FE":
         raise ValueError("the FE model has no tau2 to give an interval for")
@@ -72,4 +75,5 @@ def tau2_ci(result: MetaResult, level: float | None = None) -> Tau2CI:
     low, high = bounds
     vt = result.vt
     return Tau2CI(tau2=result.tau2, tau2_low=low, tau2_high=high, i2_low=100 * low / (vt + low),
-                  i2_high=100 * high / (vt + high), h2_low=low / vt + 1, h2_high=high / vt + 1, level=level)
+                  i2_high=100 * high / (vt + high), h2_low=low / vt + 1, h2_high=high / vt + 1, level=level,
+                  search_limit=upper_limit, tau2_high_at_limit=bool(high >= upper_limit))

@@ -50,3 +50,29 @@ def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
     test = stats.binomtest(pos, pos + neg, 0.5)
     ci = test.proportion_ci(confidence_level=level, method="wilson")
     return VoteCount(pos, neg, null, unclear, pos / (pos + neg), float(ci.low), float(ci.high), float(test.pvalue))
+
+
+STUDY_DIRECTIONS = ("positive", "negative", "null", "mixed")
+
+
+def study_direction(directions: Iterable[str], threshold: float = 0.7) -> str:
+    """One vote for one study from its results in one cell of a box score.
+
+    The study votes for the direction that at least ``threshold`` of its results share
+    (``positive``, ``negative`` or ``null``); otherwise, or when most results are unclear, it
+    votes ``mixed``. The 70 % rule follows Boon & Thomson (2021) and Thomson & Thomas (2013).
+    A study with a single result votes with that result (``unclear`` → ``mixed``).
+    """
+    directions = list(directions)
+    if not directions:
+        raise ValueError("a study needs at least one result to vote")
+    if not 0.5 < threshold <= 1:
+        raise ValueError(f"threshold = {threshold!r}: must be in (0.5, 1]")
+    allowed = {"positive", "negative", "null", "mixed", "unclear"}
+    for i, d in enumerate(directions):
+        if d not in allowed:
+            raise ValueError(f"directions[{i}] = {d!r}: use one of {sorted(allowed)}")
+    for candidate in ("positive", "negative", "null"):
+        if directions.count(candidate) >= threshold * len(directions):
+            return candidate
+    return "mixed"

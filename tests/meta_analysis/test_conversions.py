@@ -77,3 +77,41 @@ def test_proportions_to_or():
 def test_conversions_reject_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# -- variances from a printed interval and through a conversion (delta method) ---------------------
+
+def test_variance_from_ci_on_each_scale():
+    z = 1.959963984540054
+    assert math.isclose(ma.variance_from_ci(0.1, 0.5)[0], (0.4 / (2 * z)) ** 2, rel_tol=1e-12)
+    assert math.isclose(ma.variance_from_ci(1.36, 4.09, scale="log")[0],
+                        ((math.log(4.09) - math.log(1.36)) / (2 * z)) ** 2, rel_tol=1e-12)
+    assert math.isclose(ma.variance_from_ci(0.1, 0.5, scale="atanh")[0],
+                        ((math.atanh(0.5) - math.atanh(0.1)) / (2 * z)) ** 2, rel_tol=1e-12)
+    z90 = 1.6448536269514722
+    assert math.isclose(ma.variance_from_ci(0.1, 0.5, level=0.90)[0], (0.4 / (2 * z90)) ** 2, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: ma.variance_from_ci(0.5, 0.1), r"ci_high - ci_low\[0\] = -0.4: must be > 0"),
+    (lambda: ma.variance_from_ci(0.0, 2.0, scale="log"), r"ci_low\[0\] = 0: must be > 0"),
+    (lambda: ma.variance_from_ci(-0.2, 1.0, scale="atanh"), r"ci_high\[0\] = 1: \|r\| must be < 1"),
+    (lambda: ma.variance_from_ci(0.1, 0.2, scale="logit"), "scale = 'logit'"),
+])
+def test_variance_from_ci_rejects_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_delta_method_variances_match_numerical_derivatives():
+    d, vd, n1, n2 = 0.6, 0.04, 30, 50
+    h = 1e-6
+    slope = (ma.d_to_r(d + h, n1, n2)[0] - ma.d_to_r(d - h, n1, n2)[0]) / (2 * h)
+    assert math.isclose(ma.d_to_r_variance(d, vd, n1, n2)[0], slope ** 2 * vd, rel_tol=1e-8)
+    slope4 = (ma.d_to_r(d + h)[0] - ma.d_to_r(d - h)[0]) / (2 * h)
+    assert math.isclose(ma.d_to_r_variance(d, vd)[0], slope4 ** 2 * vd, rel_tol=1e-8)
+    r, vr = 0.3, 0.005
+    assert math.isclose(ma.r_to_z_variance(r, vr)[0], vr / (1 - r ** 2) ** 2, rel_tol=1e-12)
+    # with the variance of r implied by n (≈ (1 − r²)²/(n − 1)), v_z comes close to 1/(n − 3)
+    n = 400
+    assert math.isclose(ma.r_to_z_variance(r, (1 - r ** 2) ** 2 / (n - 1))[0], 1 / (n - 3), rel_tol=0.01)

@@ -26,3 +26,26 @@ def test_vote_count_rejects_unknown_direction():
 def test_vote_count_without_directions():
     vc = ma.vote_count(["null", "null"])
     assert vc.n_null == 2 and math.isnan(vc.sign_test_p)
+
+
+@pytest.mark.parametrize("directions,vote", [
+    (["positive"], "positive"),
+    (["unclear"], "mixed"),
+    (["null", "null"], "null"),
+    (["positive", "negative"], "mixed"),
+    (["positive", "positive", "null"], "mixed"),            # 2/3 < 70 %
+    (["positive"] * 7 + ["negative"] * 3, "positive"),      # exactly 70 %
+    (["negative"] * 3 + ["null"], "negative"),
+    (["mixed", "positive", "positive", "positive"], "positive"),
+])
+def test_one_vote_per_study_by_the_70_percent_rule(directions, vote):
+    assert ma.study_direction(directions) == vote
+
+
+def test_study_direction_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least one result"):
+        ma.study_direction([])
+    with pytest.raises(ValueError, match=r"directions\[1\] = 'up'"):
+        ma.study_direction(["positive", "up"])
+    with pytest.raises(ValueError, match="threshold"):
+        ma.study_direction(["positive"], threshold=0.5)
