@@ -1,5 +1,6 @@
-"""The analyses that a review's ``review.json`` lists: which rows enter, the fits, and the tables
-of notebooks 03 and 04.
+"""The pooled analyses that a review's ``review.json`` lists (notebook 03): which studies enter,
+the fits under z and Hartung–Knapp, and the machine tables that notebook 04 reads instead of
+refitting.
 """
 from __future__ import annotations
 
@@ -12,152 +13,173 @@ from meta_analysis.heterogeneity import tau2_ci
 from meta_analysis.influence import leave_one_out
 from meta_analysis.models import MetaResult, compare_estimators, fit_meta
 from meta_analysis.regression import subgroup_analysis
-from meta_analysis.small_study import egger_test, trim_and_fill
 
+from .admission import admission_flags, admit, admit_rule, filter_rows, flag_counts, one_effect_per_study, with_scope
 from .sheets import Review
-
-
-def select_one_per_study(effects: pd.DataFrame) -> pd.DataFrame:
-    """Keep one effect per study for a pooled analysis, so that no sample counts twice.
-
-    Priority: the construct measured directly over a proxy; post over follow-up; unadjusted over
-    adjusted; then the lowest effect id. (The rule is stated, not tuned.)
-    """
-    if effects.empty:
-        return effects
-    keys = pd.DataFrame(index=effects.index)
-    keys["proxy"] = (effects["outcome_proxy"] != "none") if "outcome_proxy" in effects else False
-    keys["follow"] = (effects["timepoint"] == "follow_up") if "timepoint" in effects else False
-    keys["adjusted"] = (effects["adjusted"] == "yes") if "adjusted" in effects else False
-    id_col = "effect_id" if "effect_id" in effects else "outcome_id"
-    keys["id"] = effects[id_col]
-    order = keys.sort_values(["proxy", "follow", "adjusted", "id"]).index
-    return effects.loc[order].drop_duplicates("study_id").sort_values(id_col)
-
-
-def filter_rows(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
-    """Rows whose columns take one of the listed values: ``{"column": [values], ...}``."""
-    mask = pd.Series(True, index=frame.index)
-    for column, values in spec.items():
-        if column not in frame:
-            raise KeyError(f"analysis filter names column {column!r}, which the sheet does not have")
-        values = values if isinstance(values, list) else [values]
-        mask &= frame[column].isin(values)
-    return frame[mask]
-
-
-def with_scope(frame: pd.DataFrame, studies: pd.DataFrame, core_only: bool) -> pd.DataFrame:
-    """Drop edge-of-scope rows (study- or row-level ``scope_flag``) when ``core_only``."""
-    if not core_only or "scope_flag" not in studies:
-        return frame
-    flagged = set(studies.loc[~studies["scope_flag"].isin(["", "none"]), "study_id"])
-    keep = ~frame["study_id"].isin(flagged)
-    if "scope_flag" in frame:
-        keep &= frame["scope_flag"].isin(["", "none"])
-    return frame[keep]
-
+from .small_k import RULES, SmallKRules
 
 TRANSFORMS = {"tanh": np.tanh, None: None, "none": None}
 
 
+def transform_of(review: Review):
+    """The display transform of a review (Fisher z → r for ``"tanh"``), or the identity."""
+    return TRANSFORMS[review.meta.get("transform")] or (lambda x: x)
+
+
 @dataclass(frozen=True)
 class Analysis:
-    """One pooled analysis: its specification, the studies it pooled and the fit (None if k = 0)."""
+    """One pooled analysis.
+
+    ``candidates``: every row the filter and scope let in, with admission flags; ``data``: one row
+    per study that the primary rule admits; ``choices``: which row was kept where a study had
+    several; ``fits``: the model under ``"z"`` and ``"knha"`` (empty below ``min_k_pool``).
+    """
 
     name: str
     label: str
+    spec: dict
+    rule: dict
+    candidates: pd.DataFrame
     data: pd.DataFrame
-    fit: MetaResult | None
-    published: str | None
+    choices: pd.DataFrame
+    fits: dict
+    test: str
     note: str
+
+    @property
+    def fit(self) -> MetaResult | None:
+        """The fit under the chosen test (``ci_method``), None when not pooled."""
+        return self.fits.get(self.test)
+
+    @property
+    def k(self) -> int:
+        return len(self.data)
+
+    @property
+    def published(self) -> str | None:
+        return self.spec.get("published")
+
+
+def fit_both(yi, vi, method: str, level: float, rules: SmallKRules = RULES) -> dict:
+    """The model with a z test and with Hartung–Knapp, or {} when k is below ``min_k_pool``."""
+    if not rules.pooled(len(yi)):
+        return {}
+    return {test: fit_meta(yi, vi, method=method, test=test, level=level) for test in ("z", "knha")}
 
 
 def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", test: str = "z",
-                 level: float = 0.95, core_only: bool = False) -> dict[str, Analysis]:
-    """Fit every analysis that ``review.json`` lists, one effect per study (:func:`select_one_per_study`).
+                 level: float = 0.95, core_only: bool = False, rules: SmallKRules = RULES) -> dict[str, Analysis]:
+    """Fit every analysis of ``review.json`` under its admission rule, one effect per study.
 
-    k = 0: nothing to fit; k = 1: the single study is reported as a common-effect "pool" of one;
-    k = 2 under HKSJ falls back to nothing special (t with 1 df), as metafor would.
+    k = 0: nothing to fit; k = 1: the study is shown, not pooled; k ≥ 2: the model under z and
+    Hartung–Knapp (both kept; ``test`` chooses which one the tables lead with).
     """
     out = {}
     studies = review.sheets["studies"]
+    flagged = admission_flags(converted, review.meta) if len(converted) else converted
     for spec in review.meta["analyses"]:
-        rows = filter_rows(converted, spec["filter"]) if len(converted) else converted
+        rows = filter_rows(flagged, spec["filter"]) if len(flagged) else flagged
         rows = with_scope(rows, studies, core_only) if len(rows) else rows
-        rows = select_one_per_study(rows) if len(rows) else rows
-        note = ""
-        if len(rows) == 0:
-            fit, note = None, "no convertible study in our extraction"
-        elif len(rows) == 1:
-            fit, note = fit_meta(rows["yi"], rows["vi"], method="FE", level=level), "single study, not pooled"
-        else:
-            fit = fit_meta(rows["yi"], rows["vi"], method=method, test=test, level=level)
-        out[spec["name"]] = Analysis(spec["name"], spec["label"], rows, fit, spec.get("published"), note)
+        rule = admit_rule(review, spec)
+        admitted = admit(rows, rule) if len(rows) else rows
+        data, choices = one_effect_per_study(admitted)
+        fits = fit_both(data["yi"], data["vi"], method, level, rules) if len(data) else {}
+        note = ("no convertible study in our extraction" if len(data) == 0 else
+                "single study, shown not pooled" if len(data) == 1 else "")
+        out[spec["name"]] = Analysis(spec["name"], spec["label"], spec, rule, rows, data, choices, fits, test, note)
     return out
 
 
-def analyses_table(analyses: dict[str, Analysis], transform: str | None = None, digits: int = 3) -> pd.DataFrame:
-    """Tidy table of all analyses: k, N, estimate with CI, p, Q, I², τ², prediction interval.
+def _fit_columns(fits: dict, test: str, rules: SmallKRules) -> dict:
+    main = fits[test]
+    row = {"method": main.method, "test": test, "level": main.level, "estimate": main.estimate, "se": main.se,
+           "ci_low": fits["z"].ci_low, "ci_high": fits["z"].ci_high, "pval": fits["z"].pval,
+           "ci_low_knha": fits["knha"].ci_low, "ci_high_knha": fits["knha"].ci_high, "pval_knha": fits["knha"].pval,
+           "tau2": main.tau2, "i2": main.i2, "h2": main.h2, "q": main.q, "q_df": main.q_df, "q_p": main.q_p}
+    if rules.prediction(main.k):
+        row.update(pi_low=main.pi_low, pi_high=main.pi_high, pi_dist="z" if test == "z" else f"t({main.k - 1})")
+    return row
 
-    Estimates and intervals are shown on the display scale (``transform``, e.g. Fisher z → r);
-    τ² stays on the analysis scale.
+
+def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES) -> pd.DataFrame:
+    """One row per analysis on the analysis scale at full precision (``fits.csv``, read by notebook 04).
+
+    Columns: k, n (studies with n), n_missing, the lead test's estimate with both the z and the
+    Hartung–Knapp interval, heterogeneity, the prediction interval from ``min_k_prediction``
+    (with the distribution it uses), and the flag counts of :func:`admission.flag_counts`.
     """
-    f = TRANSFORMS[transform] or (lambda x: x)
     rows = []
     for a in analyses.values():
-        fit = a.fit
-        row = {"analysis": a.label, "k": 0 if fit is None else fit.k,
-               "n": int(a.data["n"].sum()) if len(a.data) else 0}
-        if fit is not None:
-            row.update(estimate=f(fit.estimate), ci_low=f(fit.ci_low), ci_high=f(fit.ci_high), pval=fit.pval,
-                       q=fit.q, i2=fit.i2, tau2=fit.tau2, pi_low=f(fit.pi_low), pi_high=f(fit.pi_high))
+        n = pd.to_numeric(a.data["n"], errors="coerce") if len(a.data) else pd.Series(dtype=float)
+        row = {"analysis": a.name, "label": a.label, "k": a.k, "n": float(n.sum()) if len(n) else 0.0,
+               "n_missing": int(n.isna().sum())}
+        if a.fits:
+            row.update(_fit_columns(a.fits, a.test, rules))
+        elif a.k == 1:
+            row.update(estimate=float(a.data["yi"].iloc[0]), se=float(np.sqrt(a.data["vi"].iloc[0])))
+        row.update(flag_counts(a.data))
         row["note"] = a.note
         rows.append(row)
-    return pd.DataFrame(rows).round(digits)
+    columns = ["analysis", "label", "k", "n", "n_missing", "method", "test", "level", "estimate", "se", "ci_low",
+               "ci_high", "pval", "ci_low_knha", "ci_high_knha", "pval_knha", "tau2", "i2", "h2", "q", "q_df", "q_p",
+               "pi_low", "pi_high", "pi_dist", "proxy", "other_comparator", "later_study", "proxy_share", "note"]
+    return pd.DataFrame(rows).reindex(columns=columns)
 
 
-def reproduction_table(review: Review, analyses: dict[str, Analysis], transform: str | None = None) -> pd.DataFrame:
-    """Every published headline number of the review beside ours, with k and CI."""
-    f = TRANSFORMS[transform] or (lambda x: x)
-    published = review.published
-    by_name = {a.published: a for a in analyses.values() if a.published}
-    subgroup_specs = {s.get("published"): s for s in review.meta.get("subgroups", []) if s.get("published")}
-    rows = []
-    for p in published.itertuples():
-        if p.metric == "count":
-            continue
-        row = {"review": review.review_id, "analysis": p.analysis, "metric": p.metric,
-               "published_estimate": p.estimate, "published_p": p.p}
-        a = by_name.get(p.analysis)
-        if a is None and p.analysis in subgroup_specs:
-            row["note"] = "subgroup: see the subgroup table"
-        elif a is None or a.fit is None:
-            row["note"] = "no convertible study in our extraction" if a else "no matching analysis"
-        else:
-            row.update(our_k=a.fit.k, our_n=int(a.data["n"].sum()), our_estimate=f(a.fit.estimate),
-                       our_ci_low=f(a.fit.ci_low), our_ci_high=f(a.fit.ci_high), our_p=a.fit.pval,
-                       our_i2=a.fit.i2, note=a.note)
-        if pd.isna(p.estimate) and ":" in str(p.source):
-            published_note = "published: " + str(p.source).split(":", 1)[1].strip()
-            row["note"] = "; ".join(x for x in (published_note, row.get("note", "")) if x)
-        rows.append(row)
-    columns = ["review", "analysis", "metric", "published_estimate", "published_p", "our_k", "our_n",
-               "our_estimate", "our_ci_low", "our_ci_high", "our_p", "our_i2", "note"]
-    return pd.DataFrame(rows, columns=columns)
+def analysis_rows(analyses: dict[str, Analysis]) -> pd.DataFrame:
+    """The studies each analysis pooled (one row each), with flags and marks (``analysis_rows.csv``)."""
+    frames = []
+    for a in analyses.values():
+        if len(a.data):
+            frames.append(a.data.assign(analysis=a.name))
+    if not frames:
+        return pd.DataFrame(columns=["analysis", "study_id", "label", "yi", "vi", "n", "marks"])
+    table = pd.concat(frames, ignore_index=True)
+    first = ["analysis", "study_id", "label", "yi", "vi", "n", "marks", "proxy", "other_comparator", "later_study"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def choices_table(analyses: dict[str, Analysis]) -> pd.DataFrame:
+    """Where a study had several effects in an analysis: which one was kept, which dropped, and why."""
+    frames = [a.choices.assign(analysis=a.label) for a in analyses.values() if len(a.choices)]
+    if not frames:
+        return pd.DataFrame(columns=["analysis", "study_id", "kept", "dropped", "decided_by"])
+    table = pd.concat(frames, ignore_index=True)
+    return table[["analysis", "study_id", "kept", "dropped", "decided_by"]]
+
+
+def display_table(fits: pd.DataFrame, transform=None) -> pd.DataFrame:
+    """:func:`fits_table` on the display scale (e.g. r), with the columns a reader needs.
+
+    τ² stays on the analysis scale. Rounding is left to :func:`display.rounded`.
+    """
+    f = transform or (lambda x: x)
+    shown = fits[["label", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha", "ci_high_knha",
+                  "pval_knha", "i2", "tau2", "pi_low", "pi_high", "pi_dist", "note"]].copy()
+    for col in ("estimate", "ci_low", "ci_high", "ci_low_knha", "ci_high_knha", "pi_low", "pi_high"):
+        shown[col] = f(shown[col].astype(float))
+    return shown.rename(columns={"label": "analysis"})
 
 
 def run_subgroups(review: Review, analyses: dict[str, Analysis], method: str = "REML", test: str = "z",
-                  level: float = 0.95, transform: str | None = None) -> pd.DataFrame:
-    """Subgroup tests that ``review.json`` lists; rows say why a test was not possible."""
-    f = TRANSFORMS[transform] or (lambda x: x)
+                  level: float = 0.95, transform=None, rules: SmallKRules = RULES) -> pd.DataFrame:
+    """Subgroup tests that ``review.json`` lists, only when every group has ``min_k_group`` studies.
+
+    Otherwise the groups are shown with their k and the row says which group was too small.
+    """
+    f = transform or (lambda x: x)
     rows = []
     for spec in review.meta.get("subgroups", []):
         data = analyses[spec["analysis"]].data
         data = data[~data[spec["by"]].isin(["", "unknown", "unclear"])] if len(data) else data
-        groups = data[spec["by"]].value_counts() if len(data) else pd.Series(dtype=int)
+        groups = data[spec["by"]].value_counts().sort_index() if len(data) else pd.Series(dtype=int)
         base = {"subgroup_test": spec["label"], "by": spec["by"]}
-        if len(groups) < 2 or len(data) < 3:
-            rows.append({**base, "note": f"not estimable: {len(data)} studies in {len(groups)} group(s) with a known {spec['by']}"})
+        small = [f"{g} (k = {k})" for g, k in groups.items() if k < rules.min_k_group]
+        if len(groups) < 2 or small:
+            why = (f"{len(groups)} group(s) with a known {spec['by']}" if len(groups) < 2 else
+                   f"fewer than {rules.min_k_group} studies in " + ", ".join(small))
+            rows.append({**base, "group": "; ".join(f"{g}: k = {k}" for g, k in groups.items()),
+                         "note": f"not tested: {why}"})
             continue
         res = subgroup_analysis(data["yi"], data["vi"], data[spec["by"]], method=method, test=test, level=level)
         for g in res.groups.itertuples():
@@ -165,40 +187,66 @@ def run_subgroups(review: Review, analyses: dict[str, Analysis], method: str = "
                          "ci_high": f(g.ci_high), "q_between_separate": res.q_between_separate,
                          "p_separate": res.q_between_separate_p, "q_between_common": res.q_between_common,
                          "p_common": res.q_between_common_p, "note": ""})
+    columns = ["subgroup_test", "by", "group", "k", "estimate", "ci_low", "ci_high", "q_between_separate",
+               "p_separate", "q_between_common", "p_common", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def subgroup_fits(review: Review, analyses: dict[str, Analysis], level: float = 0.95,
+                  rules: SmallKRules = RULES) -> pd.DataFrame:
+    """Subtotal fits of each analysis drawn in blocks (``"forest_by"``), for notebook 04's forest plots."""
+    rows = []
+    for spec in review.meta["analyses"]:
+        a, by = analyses[spec["name"]], spec.get("forest_by")
+        if not by or not a.fits:
+            continue
+        for group, block in a.data.groupby(by, sort=True):
+            fits = fit_both(block["yi"], block["vi"], a.fit.method, level, rules)
+            if fits:
+                rows.append({"analysis": a.name, "group": group, "k": len(block), **_fit_columns(fits, a.test, rules)})
     return pd.DataFrame(rows)
 
 
 def heterogeneity_table(analyses: dict[str, Analysis], level: float = 0.95) -> pd.DataFrame:
-    """τ², I² and H² with Q-profile confidence intervals for every random-effects analysis (k ≥ 2)."""
+    """τ², I² and H² with Q-profile intervals for every random-effects analysis (k ≥ 2).
+
+    An upper bound at the Q-profile search limit is not an estimate: ``tau2_ci_high_at_limit``
+    says so, and the display shows it as "> limit".
+    """
     rows = []
     for a in analyses.values():
-        if a.fit is None or a.fit.k < 2 or a.fit.method == "FE":
+        if a.fit is None or a.fit.method == "FE":
             continue
         ci = tau2_ci(a.fit, level=level)
         rows.append({"analysis": a.label, "k": a.fit.k, "tau2": ci.tau2, "tau2_ci_low": ci.tau2_low,
-                     "tau2_ci_high": ci.tau2_high, "i2": a.fit.i2, "i2_ci_low": ci.i2_low,
-                     "i2_ci_high": ci.i2_high, "h2": a.fit.h2, "q": a.fit.q, "q_p": a.fit.q_p})
+                     "tau2_ci_high": ci.tau2_high, "tau2_ci_high_at_limit": ci.tau2_high_at_limit,
+                     "i2": a.fit.i2, "i2_ci_low": ci.i2_low, "i2_ci_high": ci.i2_high, "h2": a.fit.h2,
+                     "q": a.fit.q, "q_p": a.fit.q_p})
     return pd.DataFrame(rows)
 
 
-def leave_one_out_tables(analyses: dict[str, Analysis], method: str = "REML", test: str = "z",
-                         level: float = 0.95, min_k: int = 3, digits: int = 3) -> list:
+def leave_one_out_tables(analyses: dict[str, Analysis], level: float = 0.95, min_k: int = 3,
+                         transform=None) -> list:
     """(label, table) of :func:`leave_one_out` for every analysis with at least ``min_k`` studies."""
+    f = transform or (lambda x: x)
     out = []
     for a in analyses.values():
-        if a.fit is None or a.fit.k < min_k:
+        if a.fit is None or a.k < min_k:
             continue
-        table = leave_one_out(a.data["yi"], a.data["vi"], method=method, test=test, level=level, labels=a.data["label"])
-        out.append((a.label, table[["left_out", "estimate", "ci_low", "ci_high", "pval", "tau2", "i2"]].round(digits)))
+        table = leave_one_out(a.data["yi"], a.data["vi"], method=a.fit.method, test=a.test, level=level,
+                              labels=a.data["label"])
+        for col in ("estimate", "ci_low", "ci_high"):
+            table[col] = f(table[col])
+        out.append((a.label, table[["left_out", "estimate", "ci_low", "ci_high", "pval", "tau2", "i2"]]))
     return out
 
 
-def estimator_table(analyses: dict[str, Analysis], level: float = 0.95, transform: str | None = None) -> pd.DataFrame:
-    """:func:`compare_estimators` for every analysis with k ≥ 2, on the display scale."""
-    f = TRANSFORMS[transform] or (lambda x: x)
+def estimator_table(analyses: dict[str, Analysis], level: float = 0.95, transform=None) -> pd.DataFrame:
+    """:func:`compare_estimators` for every pooled analysis, on the display scale."""
+    f = transform or (lambda x: x)
     frames = []
     for a in analyses.values():
-        if a.fit is None or a.fit.k < 2:
+        if a.fit is None:
             continue
         t = compare_estimators(a.data["yi"], a.data["vi"], level=level)
         for col in ("estimate", "ci_low", "ci_high"):
@@ -206,33 +254,3 @@ def estimator_table(analyses: dict[str, Analysis], level: float = 0.95, transfor
         t.insert(0, "analysis", a.label)
         frames.append(t)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def reproduction_all(reviews: dict[str, Review], results: dict[str, dict]) -> pd.DataFrame:
-    """:func:`reproduction_table` for every review, stacked."""
-    frames = [reproduction_table(r, results[name], r.meta.get("transform")) for name, r in reviews.items()]
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else reproduction_table(next(iter(reviews.values())), {})
-
-
-def small_study_table(analyses: dict, method: str = "REML", min_k: int = 3, transform: str | None = None) -> pd.DataFrame:
-    """Egger's test (rma form) and trim-and-fill for every analysis with at least ``min_k`` studies.
-
-    With fewer than 10 studies both have little power (Sterne et al. 2011): the table says so
-    rather than leaving the numbers to speak alone.
-    """
-    f = TRANSFORMS[transform] or (lambda x: x)
-    rows = []
-    for a in analyses.values():
-        k = 0 if a.fit is None else a.fit.k
-        if k < min_k:
-            rows.append({"analysis": a.label, "k": k, "note": f"not tested: k < {min_k}"})
-            continue
-        eg = egger_test(a.data["yi"], a.data["vi"], model="rma", method=method)
-        tf = trim_and_fill(a.data["yi"], a.data["vi"], method=method)
-        rows.append({"analysis": a.label, "k": k, "egger_z": eg.stat, "egger_p": eg.pval,
-                     "limit_estimate": f(eg.limit_estimate), "k0_filled": tf.k0, "side": tf.side,
-                     "adjusted_estimate": f(tf.fit.estimate), "adjusted_ci_low": f(tf.fit.ci_low),
-                     "adjusted_ci_high": f(tf.fit.ci_high),
-                     "note": "low power: k < 10" if k < 10 else ""})
-    return pd.DataFrame(rows)

@@ -1,9 +1,11 @@
-"""What notebooks show: sub-headings and pandas display options.
+"""What notebooks and the report show: sub-headings, sentences built from numbers, and the one
+place where numbers are rounded for display (machine tables keep full precision).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .figures import set_style
@@ -31,3 +33,61 @@ def notebook_setup() -> Path:
     pd.set_option("display.max_colwidth", 60)
     set_style()
     return project_root()
+
+
+class Text:
+    """A paragraph of Markdown, e.g. a sentence built from the numbers (an f-string)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def bullets(sentences) -> Text:
+    """Sentences as a Markdown list (an empty list says so)."""
+    sentences = list(sentences)
+    return Text("\n".join(f"- {s}" for s in sentences) if sentences else "- (nothing to report)")
+
+
+def _is_p(column: str) -> bool:
+    return column == "pval" or column.startswith("p_") or column.endswith("_p") or column.startswith("pval")
+
+
+def formatted(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The display form of a table: rounding lives here and nowhere else.
+
+    Whole-number columns print without decimals, p values with three decimals or as "<.001",
+    other numbers with ``digits`` decimals, booleans as "yes" or "", missing values as "".
+    """
+    shown = frame.copy()
+    for col in shown.columns:
+        values = shown[col]
+        if pd.api.types.is_bool_dtype(values):
+            shown[col] = values.map(lambda x: "yes" if x else "")
+            continue
+        if not pd.api.types.is_numeric_dtype(values):
+            if values.map(lambda x: isinstance(x, (bool, np.bool_))).any():
+                shown[col] = values.map(lambda x: "yes" if x is True or x is np.True_ else ("" if pd.isna(x) or x is False or x is np.False_ else x))
+            else:
+                shown[col] = values.fillna("")
+            continue
+        present = values.dropna()
+        if _is_p(col):
+            shown[col] = values.map(lambda x: "" if pd.isna(x) else ("<.001" if x < 0.001 else f"{x:.3f}"))
+        elif len(present) and (present == present.round()).all() and not col.startswith(("estimate", "ci_", "pi_")):
+            shown[col] = values.map(lambda x: "" if pd.isna(x) else f"{x:.0f}")
+        else:
+            shown[col] = values.map(lambda x: "" if pd.isna(x) else f"{x:.{digits}f}")
+    return shown
+
+
+def show(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """:func:`formatted` with column names as words, for a notebook cell's output."""
+    shown = formatted(frame, digits)
+    shown.columns = [str(c).replace("_", " ") for c in shown.columns]
+    return shown.reset_index(drop=True)

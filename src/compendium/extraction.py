@@ -6,28 +6,50 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .analyses import filter_rows
+from .admission import filter_rows
 from .sheets import Review
 
 
-def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
-    """Counts for a PRISMA-style flow of our own extraction.
+NOT_RETRIEVED = ("no_reachable_text",)
+NUMERIC_ABSENT = ("p_only", "direction_only")
 
-    Records identified (by route), duplicates removed, records screened, excluded (by reason),
-    studies included, and among them studies with at least one numeric statistic.
+
+def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
+    """Counts for a PRISMA 2020 flow of our own extraction: records, reports and studies apart.
+
+    Identification: records by route, duplicate records removed. Screening: records screened;
+    reports sought for retrieval; reports not retrieved (reason ``no_reachable_text``); reports
+    assessed; reports excluded, by reason. Included: studies (unique ``study_id``), the reports of
+    included studies (``included`` + ``further_report``: a second paper, registry entry,
+    dissertation or preprint linked to its study), and studies with a numeric statistic. Title and
+    abstract are screened together with the report (we read public copies), so records excluded
+    at screening are not counted apart: reports sought = records screened. Page et al. (2021).
     """
-    rows = [("identified", "calibration leads", int((screening["found_via"] == "lead").sum())),
-            ("identified", "own search and citations", int((screening["found_via"] != "lead").sum())),
-            ("removed", "duplicate records", int((screening["decision"] == "duplicate").sum()))]
+    rows = [("identification", "records: calibration leads", int((screening["found_via"] == "lead").sum())),
+            ("identification", "records: own search and citations", int((screening["found_via"] != "lead").sum())),
+            ("identification", "duplicate records removed", int((screening["decision"] == "duplicate").sum()))]
     screened = screening[screening["decision"] != "duplicate"]
-    rows.append(("screened", "records screened", len(screened)))
-    for reason, n in screened.loc[screened["decision"] == "excluded", "reason"].value_counts().sort_index().items():
+    excluded = screened[screened["decision"] == "excluded"]
+    not_retrieved = excluded[excluded["reason"].isin(NOT_RETRIEVED)]
+    assessed_out = excluded[~excluded["reason"].isin(NOT_RETRIEVED)]
+    reports_in = screened[screened["decision"].isin(["included", "further_report"])]
+    rows += [("screening", "records screened", len(screened)),
+             ("screening", "reports sought for retrieval", len(screened)),
+             ("screening", "reports not retrieved", len(not_retrieved)),
+             ("screening", "reports assessed for eligibility", len(screened) - len(not_retrieved))]
+    for reason, n in assessed_out["reason"].value_counts().sort_index().items():
         rows.append(("excluded", reason.replace("_", " "), int(n)))
-    included = screened[screened["decision"] == "included"]
-    rows.append(("included", "studies included", included["study_id"].nunique()))
-    numeric = effects.loc[~effects["statistic_type"].isin(["p_only", "direction_only"]), "study_id"].nunique()
-    rows.append(("included", "with a numeric statistic", int(numeric)))
-    return pd.DataFrame(rows, columns=["stage", "box", "n"])
+    rows += [("included", "studies included", int(reports_in["study_id"].nunique())),
+             ("included", "reports of included studies", len(reports_in))]
+    numeric = effects.loc[~effects["statistic_type"].isin(NUMERIC_ABSENT), "study_id"].nunique()
+    rows.append(("included", "studies with a numeric statistic", int(numeric)))
+    table = pd.DataFrame(rows, columns=["stage", "box", "n"])
+    assessed = len(screened) - len(not_retrieved)
+    if assessed != len(assessed_out) + len(reports_in):
+        unknown = sorted(set(screened["decision"]) - {"included", "further_report", "excluded"})
+        raise ValueError(f"PRISMA counts do not add up: {assessed} reports assessed, {len(assessed_out)} excluded, "
+                         f"{len(reports_in)} of included studies; decisions not counted: {unknown}")
+    return table
 
 
 def study_characteristics(review: Review) -> pd.DataFrame:

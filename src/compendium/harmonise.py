@@ -8,23 +8,25 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from meta_analysis.conversions import (
     beta_to_r,
     chi2_to_r,
     d_to_r,
+    d_to_r_variance,
     f_to_d,
     or_to_d,
     p_to_d,
     proportions_to_or,
+    r_to_z_variance,
     t_to_d,
     t_to_r,
+    variance_from_ci,
 )
-from meta_analysis.effect_sizes import d_to_g, hedges_g, r_to_z, smcr, smd_variance
+from meta_analysis.effect_sizes import d_to_g, hedges_g, smcr, smd_variance
 from meta_analysis.models import fit_meta
 
-from .analyses import select_one_per_study
+from .admission import select_one_per_study
 from .sheets import Review
 
 _SIGN = {"positive": 1.0, "negative": -1.0}
@@ -103,8 +105,37 @@ def _row_to_r(row) -> tuple[float, str]:
     raise NotConvertible(f"statistic type {kind!r} ({'unstandardised b' if kind == 'b' else 'no conversion'}) does not give r")
 
 
-def harmonise_correlational(effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every row of a correlational ``effects`` sheet → r, Fisher z (yi) and vi = 1/(n − 3).
+def _ci_variance_z(row, r: float) -> float | None:
+    """Variance of Fisher's z implied by the printed 95% CI of this row's statistic, or None.
+
+    r, rho: the interval is symmetric on z; β: v_r = v_β; OR (logit): v_lnOR → v_d = v_lnOR·3/π²;
+    d: v_d; then v_r = a² v_d/(d² + a)³ and v_z = v_r/(1 − r²)² (delta method, Borenstein et al.
+    2009, ch. 6–7).
+    """
+    low, high, kind = row["ci_low"], row["ci_high"], row["statistic_type"]
+    if pd.isna(low) or pd.isna(high) or kind not in ("r", "rho", "beta", "or", "aor", "d", "smd"):
+        return None
+    if kind in ("r", "rho"):
+        return float(variance_from_ci(low, high, scale="atanh")[0])
+    if kind == "beta":
+        return float(r_to_z_variance(r, variance_from_ci(low, high))[0])
+    n1, n2 = row["n_group1"], row["n_group2"]
+    sizes = (n1, n2) if not (pd.isna(n1) or pd.isna(n2)) else (None, None)
+    if kind in ("or", "aor"):
+        d = float(or_to_d(row["value"])[0])
+        vd = variance_from_ci(low, high, scale="log") * 3 / math.pi ** 2
+    else:
+        d, vd = row["value"], variance_from_ci(low, high)
+    return float(r_to_z_variance(r, d_to_r_variance(d, vd, *sizes))[0])
+
+
+def harmonise_correlational(effects: pd.DataFrame, level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every row of a correlational ``effects`` sheet → r, Fisher z (``yi``) and its variance ``vi``.
+
+    One variance rule: a printed 95% CI gives the variance on the z scale (see
+    :func:`_ci_variance_z`); otherwise vi = 1/(n − 3) from the row's n. ``variance_from`` says
+    which; ``vi_from_n`` keeps the formula's value for the plausibility screen. A row with neither
+    a CI nor an n is not converted; a missing n stays missing (never 0).
 
     Returns (converted, not_converted). ``converted`` has ``r``, ``yi``, ``vi``, ``n`` and the
     ``conversion`` used; ``not_converted`` keeps each remaining row with its ``reason`` and goes to
@@ -115,16 +146,18 @@ def harmonise_correlational(effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     for _, row in effects.iterrows():
         try:
             r, method = _row_to_r(row)
+            if abs(r) >= 1:
+                raise NotConvertible(f"converted r = {r:g} is not a correlation")
             n = row["n_effect"]
             if pd.isna(n) and not (pd.isna(row["n_group1"]) or pd.isna(row["n_group2"])):
                 n = row["n_group1"] + row["n_group2"]
-            if pd.isna(n):
-                raise NotConvertible("no sample size for this association")
-            if abs(r) >= 1:
-                raise NotConvertible(f"converted r = {r:g} is not a correlation")
-            yi, vi = r_to_z(r, n)
-            done.append({**row.to_dict(), "r": r, "yi": float(yi[0]), "vi": float(vi[0]), "n": int(n),
-                         "conversion": method})
+            vi_n = 1 / (n - 3) if not pd.isna(n) and n > 3 else np.nan
+            vi_ci = _ci_variance_z(row, r)
+            if vi_ci is None and np.isnan(vi_n):
+                raise NotConvertible("neither a sample size nor a confidence interval for this association")
+            vi, source = (vi_ci, "95% CI as printed") if vi_ci is not None else (vi_n, "n")
+            done.append({**row.to_dict(), "r": r, "yi": math.atanh(r), "vi": vi, "variance_from": source,
+                         "vi_from_n": vi_n, "n": n, "conversion": method})
         except NotConvertible as why:
             left.append({**row.to_dict(), "reason": str(why)})
     return pd.DataFrame(done), pd.DataFrame(left)
@@ -160,15 +193,22 @@ def _row_to_smd(row, prepost_r: float) -> tuple[float, float, str]:
         if pd.isna(row["es_value"]):
             raise NotConvertible("effect size named but no value printed")
         d = _signed(row["es_value"], row)
+        has_ci = not (pd.isna(row["ci_low"]) or pd.isna(row["ci_high"]))
         if pd.isna(n1) or pd.isna(n2):
-            if pd.isna(row["ci_low"]) or pd.isna(row["ci_high"]):
+            if not has_ci:
                 raise NotConvertible("effect size printed without group sizes or a confidence interval")
-            vi = ((row["ci_high"] - row["ci_low"]) / (2 * stats.norm.isf(0.025))) ** 2
-            return float(d), float(vi), f"{kind} with its 95% CI (variance from the CI; no small-sample correction)"
+            vi = variance_from_ci(row["ci_low"], row["ci_high"])[0]
+            return float(d), float(vi), f"{kind} as printed (no group sizes: no small-sample correction)"
         if kind == "g":
-            return float(d), float(smd_variance(d, n1, n2)), "g as printed" + by_n
-        g, vi = d_to_g(d, n1, n2)
-        return float(g[0]), float(vi[0]), "d as printed → g" + by_n
+            g, vi = float(d), float(smd_variance(d, n1, n2))
+            method = "g as printed" + by_n
+        else:
+            g, vi = (float(x[0]) for x in d_to_g(d, n1, n2))
+            method = "d as printed → g" + by_n
+        if has_ci:  # one variance rule: the printed interval, rescaled by J² when d became g
+            j2 = (g / d) ** 2 if d != 0 else 1.0
+            vi = float(variance_from_ci(row["ci_low"], row["ci_high"])[0] * j2)
+        return g, vi, method
     if pd.isna(n1) or pd.isna(n2):
         raise NotConvertible("group sizes of both arms are not printed")
     df = row["df1"] if kind == "t" else row["df2"]
@@ -196,9 +236,11 @@ def harmonise_intervention(outcomes: pd.DataFrame, prepost_r: float = 0.5,
     Between groups: g = J·d with vi = 1/n1 + 1/n2 + g²/(2(n1+n2)) (escalc "SMD"); within groups:
     the standardised mean change with pre-test SD and an assumed pre–post correlation
     ``prepost_r`` (escalc "SMCR"; Morris 2008). Positive = more self-efficacy with the intervention.
+    One variance rule: a d or g printed with its 95% CI takes its variance from the CI (times J²
+    when d becomes g), otherwise the formula from n. ``variance_from`` says which.
     When a result row gives no group sizes, the numbers randomized per arm from ``studies`` are
-    used (said in ``conversion``), unless a printed test df shows that another sample was analysed;
-    a d printed only with its 95% CI takes its variance from the CI.
+    used (``n_basis`` = "randomised", and ``conversion`` says so), unless a printed test df shows
+    that another sample was analysed. A missing n stays missing (``n_basis`` = "missing"), never 0.
     Returns (converted, not_converted) as :func:`harmonise_correlational`.
     """
     done, left = [], []
@@ -208,13 +250,20 @@ def harmonise_intervention(outcomes: pd.DataFrame, prepost_r: float = 0.5,
         try:
             yi, vi, method = _row_to_smd(row, prepost_r)
             if row["comparison"] == "within":
-                n = row["n_within"]
+                n, basis = row["n_within"], "analysed"
             elif not (pd.isna(row["n_ig"]) or pd.isna(row["n_cg"])):
-                n = row["n_ig"] + row["n_cg"]
+                n, basis = row["n_ig"] + row["n_cg"], "analysed"
             else:
-                n = row.get("n_randomized_ig", np.nan) + row.get("n_randomized_cg", np.nan)
-            n = 0 if pd.isna(n) else n
-            done.append({**row.to_dict(), "yi": yi, "vi": vi, "n": int(n), "conversion": method})
+                n, basis = row.get("n_randomized_ig", np.nan) + row.get("n_randomized_cg", np.nan), "randomised"
+            basis = "missing" if pd.isna(n) else basis
+            from_ci = "CI" in method or (not (pd.isna(row["ci_low"]) or pd.isna(row["ci_high"]))
+                                         and row["statistic_type"] in ("d", "g", "smd"))
+            n1, n2 = ((row["n_ig"], row["n_cg"]) if not (pd.isna(row["n_ig"]) or pd.isna(row["n_cg"])) else
+                      (row.get("n_randomized_ig", np.nan), row.get("n_randomized_cg", np.nan)))
+            vi_n = (float(smd_variance(yi, n1, n2)) if row["comparison"] == "between" and not (pd.isna(n1) or pd.isna(n2))
+                    else (vi if not from_ci else np.nan))
+            done.append({**row.to_dict(), "yi": yi, "vi": vi, "variance_from": "95% CI as printed" if from_ci else "n",
+                         "vi_from_n": vi_n, "n": n, "n_basis": basis, "conversion": method})
         except NotConvertible as why:
             left.append({**row.to_dict(), "reason": str(why)})
     return pd.DataFrame(done), pd.DataFrame(left)
@@ -287,17 +336,17 @@ def generation_summary(review: Review) -> pd.DataFrame:
 def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert a review's effect rows to its metric and attach study-level columns.
 
-    Correlational reviews: :func:`harmonise_correlational` plus the derived generation;
-    intervention reviews: :func:`harmonise_intervention` plus guidance, control type and scope
-    flags of the trial. Returns (converted, not_converted).
+    Correlational reviews: :func:`harmonise_correlational` plus the derived generation, the
+    study's year and design; intervention reviews: :func:`harmonise_intervention` plus the trial's
+    year, guidance, control type and scope flags. Returns (converted, not_converted).
     """
     studies = review.sheets["studies"]
     if review.design == "correlational":
         converted, left = harmonise_correlational(review.effects)
-        extra = derive_generation(studies)
+        extra = derive_generation(studies).merge(studies[["study_id", "year", "design"]], on="study_id")
     else:
         converted, left = harmonise_intervention(review.effects, prepost_r=prepost_r, studies=studies)
-        extra = studies[["study_id", "guidance", "control_type", "scope_flag"]].rename(
+        extra = studies[["study_id", "year", "guidance", "control_type", "scope_flag"]].rename(
             columns={"scope_flag": "study_scope_flag"})
     frames = []
     for frame in (converted, left):
@@ -334,3 +383,37 @@ def prepost_sensitivity(review: Review, correlations: Sequence[float] = (0.3, 0.
             row.update(estimate=float(within["yi"].iloc[0]), note="single study")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+PLAUSIBLE = {"max_abs_r": 0.7, "max_abs_g": 2.5, "variance_ratio": 2.0}
+
+
+def plausibility_screen(converted: pd.DataFrame, design: str) -> pd.DataFrame:
+    """Converted rows a reader should check against the source; none is dropped.
+
+    Flags |r| > .7 (correlational) or |g| > 2.5 (intervention), and a printed CI whose variance
+    differs from the variance the row's n implies by more than a factor of 2 (either way): a CI
+    that disagrees with n often means an adjusted model, clustering, or a misread number.
+    Thresholds in :data:`PLAUSIBLE`.
+    """
+    columns = ["study_id", "row_id", "statistic_as_printed", "estimate", "vi", "vi_from_n", "check"]
+    if converted.empty:
+        return pd.DataFrame(columns=columns)
+    id_col = "effect_id" if "effect_id" in converted else "outcome_id"
+    rows = []
+    for _, row in converted.iterrows():
+        estimate = row["r"] if design == "correlational" else row["yi"]
+        checks = []
+        if design == "correlational" and abs(estimate) > PLAUSIBLE["max_abs_r"]:
+            checks.append(f"|r| > {PLAUSIBLE['max_abs_r']:g}")
+        if design != "correlational" and abs(estimate) > PLAUSIBLE["max_abs_g"]:
+            checks.append(f"|g| > {PLAUSIBLE['max_abs_g']:g}")
+        ratio = row["vi"] / row["vi_from_n"] if pd.notna(row.get("vi_from_n")) and row["vi_from_n"] > 0 else np.nan
+        if row.get("variance_from") != "n" and pd.notna(ratio) and not (
+                1 / PLAUSIBLE["variance_ratio"] <= ratio <= PLAUSIBLE["variance_ratio"]):
+            checks.append(f"CI implies {ratio:.2g}× the variance that n gives")
+        if checks:
+            rows.append({"study_id": row["study_id"], "row_id": row[id_col],
+                         "statistic_as_printed": row["statistic_as_printed"], "estimate": estimate, "vi": row["vi"],
+                         "vi_from_n": row.get("vi_from_n", np.nan), "check": "; ".join(checks)})
+    return pd.DataFrame(rows, columns=columns)

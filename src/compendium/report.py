@@ -2,10 +2,13 @@
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pandas as pd
 
+from .comparison import what_this_comparison_is
+from .display import show
 from .files import read_table
 
 NOTEBOOKS = ("01_data_extraction", "02_effect_size_harmonisation", "03_pooled_models",
@@ -13,20 +16,8 @@ NOTEBOOKS = ("01_data_extraction", "02_effect_size_harmonisation", "03_pooled_mo
 
 
 def _html_table(frame: pd.DataFrame) -> str:
-    """A compact HTML table: whole numbers without decimals, p values below .001 as "<.001"."""
-    shown = frame.copy()
-    for col in shown.columns:
-        if not pd.api.types.is_float_dtype(shown[col]):
-            continue
-        values = shown[col].dropna()
-        if len(values) and (values == values.round()).all() and not col.endswith("estimate"):
-            shown[col] = shown[col].map(lambda x: "" if pd.isna(x) else f"{x:.0f}")
-        elif col.endswith("_p") or col == "pval":
-            shown[col] = shown[col].map(lambda x: "" if pd.isna(x) else ("<.001" if x < 0.001 else f"{x:.3f}"))
-        else:
-            shown[col] = shown[col].map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
-    shown.columns = [c.replace("_", " ") for c in shown.columns]
-    return shown.fillna("").to_html(index=False, border=0, classes="repro", escape=True)
+    """A compact HTML table in the display form of :func:`display.formatted`."""
+    return show(frame).to_html(index=False, border=0, classes="repro", escape=True)
 
 
 def build_report(root: Path | str, reports_dir: Path | str | None = None) -> Path:
@@ -50,8 +41,16 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None) -> Pat
         (reports_dir / f"{name}.html").write_text(body, encoding="utf-8")
         title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), name)
         links.append(f'<li><a href="{name}.html">{title}</a></li>')
-    repro_path = root / "reports" / "tables" / "reproduction.csv"
-    repro = _html_table(read_table(repro_path)) if repro_path.exists() else "<p>Run the build to make this table.</p>"
+    comparison_path = root / "reports" / "tables" / "comparison.csv"
+    if comparison_path.exists():
+        comparison = read_table(comparison_path)
+        summary = "".join(f"<p>{html.escape(s)}</p>" for s in what_this_comparison_is(comparison))
+        shown = comparison[["review", "published_analysis", "metric", "published_estimate", "published_p", "k", "n",
+                            "estimate", "ci_low", "ci_high", "ci_low_knha", "ci_high_knha", "k_le_3", "single_study",
+                            "later_studies", "proxy_share", "other_comparator", "mapping_uncertain", "note"]]
+        table = _html_table(shown)
+    else:
+        summary, table = "<p>Run the build to make the comparison.</p>", ""
     tables = sorted((root / "reports" / "tables").glob("*.csv")) if (root / "reports" / "tables").exists() else []
     table_links = "".join(f'<li><a href="tables/{p.name}">{p.name}</a></li>' for p in tables) \
         if reports_dir == root / "reports" else "".join(f"<li>{p.name}</li>" for p in tables)
@@ -62,20 +61,26 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None) -> Pat
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Digital mental health meta-analysis compendium</title>
 <style>
-body {{ font-family: "DejaVu Sans", Arial, sans-serif; max-width: 1100px; margin: 2rem auto; padding: 0 1.5rem; color: #222; line-height: 1.45; }}
+body {{ font-family: "DejaVu Sans", Arial, sans-serif; max-width: 1500px; margin: 2rem auto; padding: 0 1.5rem; color: #222; line-height: 1.45; }}
 h1 {{ font-size: 1.6rem; }} h2 {{ font-size: 1.2rem; margin-top: 2rem; }}
 table.repro {{ border-collapse: collapse; font-size: 0.82rem; }}
 table.repro th, table.repro td {{ border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }}
 table.repro th {{ background: #f3f3f3; }}
+table.repro td:last-child {{ min-width: 22rem; }}
+div.wide {{ overflow-x: auto; }}
 </style>
 </head>
 <body>
 <h1>Re-running two meta-analyses in digital mental health</h1>
+<h2>What this comparison is</h2>
+{summary}
 <p>Bizzotto et al. 2023 (web-based help seeking and depressive symptoms) and Behr et al. 2025 (self-efficacy in
 internet-based interventions), re-run from an open extraction of public study reports. Every extracted number
-carries its source; every pooled number agrees with R metafor to 1e-6.</p>
-<h2>Published headline results beside ours</h2>
-{repro}
+carries its source; the engine agrees with R metafor to 1e-6.</p>
+<h2>Published pooled results beside ours (comparison.csv)</h2>
+<p>Our estimate with its z and Hartung–Knapp intervals; the flags say where k is 3 or less, where a single study
+stands alone, and where later studies, proxies, other comparators or an uncertain mapping enter.</p>
+<div class="wide">{table}</div>
 <h2>The notebooks</h2>
 <ol>
 {chr(10).join(links)}

@@ -4,6 +4,8 @@ against the folder's ``codebook.csv`` before anything is derived (notebook 01).
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,10 +141,48 @@ def _check_references(sheets: dict, codebook: pd.DataFrame, folder: Path) -> Non
     if screening is not None:
         known = set(sheets["studies"]["study_id"])
         for i, row in screening.iterrows():
-            if row["decision"] == "included" and row["study_id"] not in known:
+            if row["decision"] in ("included", "further_report") and row["study_id"] not in known:
                 raise SheetError(
-                    f"{folder / 'screening.csv'}: record {row['record_id']!r}: column 'study_id' value "
-                    f"{row['study_id']!r} is included but not in studies.csv")
+                    f"{folder / 'screening.csv'}: record {row['record_id']!r} (line {i + 2}): column 'study_id' value "
+                    f"{row['study_id']!r} is {row['decision'].replace('_', ' ')} but not a study in studies.csv")
+        included = set(screening.loc[screening["decision"] == "included", "study_id"])
+        for i, study in enumerate(sheets["studies"]["study_id"]):
+            if study not in included:
+                raise SheetError(f"{folder / 'studies.csv'}: study {study!r} (line {i + 2}): column 'study_id' value "
+                                 f"{study!r} has no record with decision 'included' in screening.csv")
+
+
+def normalise_title(title: str) -> str:
+    """A title reduced to lower-case letters and digits, so that spelling variants compare equal."""
+    return re.sub(r"[^0-9a-z]", "", unicodedata.normalize("NFKD", str(title)).lower())
+
+
+def normalise_doi(doi: str) -> str:
+    """A DOI without its resolver prefix, lower-case (DOIs are case-insensitive)."""
+    return re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", str(doi).strip().lower())
+
+
+def check_one_study_once(studies: pd.DataFrame, path: str) -> None:
+    """No two study ids may share a DOI, a PMID or a normalised title: one study counts once.
+
+    Raises :class:`SheetError` naming the file, the lines and ids of both rows, the column and the
+    shared value. A second report of the same study belongs in ``screening.csv`` as a
+    ``further_report`` linked to the study, not as a second study.
+    """
+    keys = {"doi": normalise_doi, "pmid": lambda v: str(v).strip(), "title": normalise_title}
+    for column, normalise in keys.items():
+        if column not in studies:
+            continue
+        seen: dict[str, tuple[int, str]] = {}
+        for i, (study, value) in enumerate(zip(studies["study_id"], studies[column])):
+            key = normalise(value) if value not in ("", None) else ""
+            if not key or (column == "title" and len(key) < 12):
+                continue
+            if key in seen:
+                line, other = seen[key]
+                raise SheetError(f"{path}: study {study!r} (line {i + 2}): column {column!r} value {value!r} is also "
+                                 f"the {column} of study {other!r} (line {line}): one study must have one id")
+            seen[key] = (i + 2, study)
 
 
 def load_review(folder: Path | str) -> Review:
@@ -162,6 +202,7 @@ def load_review(folder: Path | str) -> Review:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
         sheets[sheet] = validate_sheet(raw, sheet, codebook, str(path))
     _check_references(sheets, codebook, folder)
+    check_one_study_once(sheets["studies"], str(folder / "studies.csv"))
     published = folder / "published_results.csv"
     sheets["published_results"] = (pd.read_csv(published) if published.exists()
                                    else pd.DataFrame(columns=["review", "analysis", "metric", "estimate", "p", "k", "n", "source"]))

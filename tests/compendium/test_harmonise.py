@@ -61,7 +61,7 @@ def test_percentages_with_group_sizes_give_an_odds_ratio():
 @pytest.mark.parametrize("values,reason", [
     (dict(statistic_type="p_only", p_value=0.05, p_operator="<", n_effect=100), "only direction and significance"),
     (dict(statistic_type="b", value=0.11, n_effect=740), "unstandardised b"),
-    (dict(statistic_type="r", value=0.2), "no sample size"),
+    (dict(statistic_type="r", value=0.2), "neither a sample size nor a confidence interval"),
     (dict(statistic_type="beta", value=0.7, n_effect=100), "outside Peterson & Brown's range"),
     (dict(statistic_type="t", value=2.1, n_effect=100), "without its degrees of freedom"),
     (dict(statistic_type="means", m_group1=40.5, m_group2=37.7, p_value=0.004, p_operator="=", n_group2=109),
@@ -148,3 +148,59 @@ def test_generation_from_survey_year_and_mean_age():
     assert gen.loc["C2015", "generation"] == "Millennials"
     assert "midpoint" in gen.loc["C2015", "generation_basis"]
     assert gen.loc["D2020", "generation"] == "unknown"
+
+
+# -- one variance rule, missing n, the plausibility screen ------------------------------------------
+
+def test_odds_ratio_with_ci_takes_its_variance_from_the_ci_by_the_delta_method():
+    done, _ = convert(statistic_type="aor", value=2.36, ci_low=1.36, ci_high=4.09, n_effect=1214)
+    z = 1.959963984540054
+    v_log = ((math.log(4.09) - math.log(1.36)) / (2 * z)) ** 2
+    d = math.log(2.36) * math.sqrt(3) / math.pi
+    v_d = v_log * 3 / math.pi ** 2
+    r = d / math.sqrt(d ** 2 + 4)
+    v_r = 16 * v_d / (d ** 2 + 4) ** 3
+    assert done["r"].iloc[0] == pytest.approx(r, rel=1e-12)
+    assert done["vi"].iloc[0] == pytest.approx(v_r / (1 - r ** 2) ** 2, rel=1e-12)
+    assert done["variance_from"].iloc[0] == "95% CI as printed"
+    assert done["vi_from_n"].iloc[0] == pytest.approx(1 / 1211)
+
+
+def test_r_with_ci_is_symmetric_on_z_and_without_ci_uses_n():
+    done, _ = convert(statistic_type="r", value=0.3, ci_low=0.1, ci_high=0.48, n_effect=100)
+    z = 1.959963984540054
+    assert done["vi"].iloc[0] == pytest.approx(((math.atanh(0.48) - math.atanh(0.1)) / (2 * z)) ** 2)
+    plain, _ = convert(statistic_type="r", value=0.3, n_effect=100)
+    assert plain["vi"].iloc[0] == pytest.approx(1 / 97) and plain["variance_from"].iloc[0] == "n"
+
+
+def test_a_row_with_a_ci_but_no_n_converts_and_keeps_n_missing():
+    done, left = convert(statistic_type="or", value=2.27, ci_low=1.46, ci_high=3.53)
+    assert left.empty and len(done) == 1
+    assert math.isnan(done["n"].iloc[0])
+
+
+def test_intervention_row_without_any_n_keeps_n_missing_not_zero():
+    done, _ = convert_out(statistic_type="d", es_value=0.04, ci_low=-0.08, ci_high=0.16)
+    assert math.isnan(done["n"].iloc[0]) and done["n_basis"].iloc[0] == "missing"
+    assert done["vi"].iloc[0] == pytest.approx((0.24 / (2 * 1.959963984540054)) ** 2)
+
+
+def test_printed_d_with_ci_and_sizes_takes_the_ci_variance_times_j_squared():
+    done, _ = convert_out(statistic_type="d", es_value=0.44, ci_low=0.19, ci_high=0.70, n_ig=121, n_cg=123)
+    g, _ = h.d_to_g(0.44, 121, 123)
+    j = g[0] / 0.44
+    assert done["vi"].iloc[0] == pytest.approx(j ** 2 * (0.51 / (2 * 1.959963984540054)) ** 2)
+    assert done["n_basis"].iloc[0] == "analysed" and done["n"].iloc[0] == 244
+
+
+def test_plausibility_screen_lists_large_r_and_a_ci_that_disagrees_with_n():
+    rows = [corr_row(effect_id="A_1", statistic_type="r", value=0.8, n_effect=50),
+            corr_row(effect_id="A_2", statistic_type="aor", value=6.01, ci_low=4.70, ci_high=7.70, n_effect=5849),
+            corr_row(effect_id="A_3", statistic_type="r", value=0.2, n_effect=50)]
+    done, _ = h.harmonise_correlational(pd.DataFrame(rows))
+    screen = h.plausibility_screen(done, "correlational")
+    assert list(screen["row_id"]) == ["A_1", "A_2"]
+    assert "|r| > 0.7" in screen["check"].iloc[0]
+    assert "× the variance that n gives" in screen["check"].iloc[1]
+    assert len(done) == 3, "the screen never drops a row"

@@ -145,3 +145,42 @@ def test_raw_sheets_are_not_written_by_the_pipeline(tmp_path):
     review = h.load_review(folder)
     h.harmonise(review)
     assert before == {p.name: p.read_bytes() for p in folder.glob("*.csv")}
+
+
+# -- one study, once --------------------------------------------------------------------------------
+
+def test_every_further_report_is_linked_to_an_included_study(review):
+    screening = review.sheets["screening"]
+    studies = set(review.sheets["studies"]["study_id"])
+    linked = screening[screening["decision"].isin(["included", "further_report"])]
+    assert set(linked["study_id"]) == studies
+
+
+@pytest.mark.parametrize("column,first,second", [
+    ("doi", "10.1037/COU0000014", "https://doi.org/10.1037/cou0000014"),
+    ("pmid", "12345678", " 12345678"),
+    ("title", "Evaluating an online stress-management intervention", "evaluating an Online stress management intervention."),
+])
+def test_two_study_ids_of_one_study_are_refused(column, first, second):
+    studies = pd.DataFrame({"study_id": ["Frazier2015", "Hintz2015"], "doi": ["", ""], "pmid": ["", ""],
+                            "title": ["A first title of a study", "A second title of another study"]})
+    studies.loc[0, column], studies.loc[1, column] = first, second
+    with pytest.raises(h.SheetError, match=rf"study 'Hintz2015' \(line 3\): column '{column}' .* is also the {column} "
+                                           r"of study 'Frazier2015' \(line 2\)"):
+        h.check_one_study_once(studies, "studies.csv")
+
+
+def test_distinct_studies_pass_the_one_study_check():
+    studies = pd.DataFrame({"study_id": ["A2020", "B2021"], "doi": ["10.1/a", "10.1/b"], "pmid": ["1", ""],
+                            "title": ["One study of help seeking", "Another study of help seeking"]})
+    h.check_one_study_once(studies, "studies.csv")
+
+
+def test_a_study_without_an_included_record_is_refused(tmp_path):
+    folder = copy_review(tmp_path)
+    frame = pd.read_csv(folder / "screening.csv", dtype=str, keep_default_na=False)
+    study = frame.loc[frame["decision"] == "included", "study_id"].iloc[0]
+    frame.loc[frame["study_id"] == study, "decision"] = "further_report"
+    frame.to_csv(folder / "screening.csv", index=False)
+    with pytest.raises(h.SheetError, match=rf"study '{study}' .* no record with decision 'included'"):
+        h.load_review(folder)

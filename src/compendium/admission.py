@@ -1,0 +1,163 @@
+"""What enters an analysis: the filter of ``review.json``, the scope, the admission rules for
+proxies, other comparators and later studies, and one effect per study by a stated rule.
+
+``review.json`` says, for the whole review (and an analysis may override it under ``"admit"``):
+
+* ``"direct_measure": {"column": ..., "values": [...]}`` — rows whose column takes one of the
+  values measure the outcome directly; any other value is a proxy;
+* ``"comparator": {"column": ..., "values": [...]}`` — the comparison the review's question names;
+  any other value is "another comparator";
+* ``"review_year"`` — studies published after it could not have been in the review;
+* ``"admit": {"proxies": false, "other_comparators": false, "later_studies": false}`` — what the
+  primary analysis admits. The defaults follow the published review; every variant enters the
+  sensitivity table, and wherever one is admitted it is marked (``marks``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .sheets import Review
+
+DEFAULT_ADMIT = {"proxies": False, "other_comparators": False, "later_studies": False}
+FLAGS = {"proxy": ("proxies", "†", "proxy measure"),
+         "other_comparator": ("other_comparators", "‡", "other comparator"),
+         "later_study": ("later_studies", "§", "published after the review")}
+EXCLUDED_VALUES = ("", "none")
+
+
+def filter_rows(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Rows whose columns take one of the listed values: ``{"column": [values], ...}``."""
+    mask = pd.Series(True, index=frame.index)
+    for column, values in spec.items():
+        if column not in frame:
+            raise KeyError(f"analysis filter names column {column!r}, which the sheet does not have")
+        values = values if isinstance(values, list) else [values]
+        mask &= frame[column].isin(values)
+    return frame[mask]
+
+
+def with_scope(frame: pd.DataFrame, studies: pd.DataFrame, core_only: bool) -> pd.DataFrame:
+    """Drop edge-of-scope rows (study- or row-level ``scope_flag``) when ``core_only``."""
+    if not core_only or "scope_flag" not in studies:
+        return frame
+    flagged = set(studies.loc[~studies["scope_flag"].isin(EXCLUDED_VALUES), "study_id"])
+    keep = ~frame["study_id"].isin(flagged)
+    if "scope_flag" in frame:
+        keep &= frame["scope_flag"].isin(EXCLUDED_VALUES)
+    return frame[keep]
+
+
+def admission_flags(rows: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """Add ``proxy``, ``other_comparator``, ``later_study`` (booleans) and ``marks`` to ``rows``.
+
+    A flag is False where ``review.json`` states no rule for it or the sheet lacks the column, so
+    a drop-in sheet without these columns runs unchanged.
+    """
+    rows = rows.copy()
+    for flag, key in (("proxy", "direct_measure"), ("other_comparator", "comparator")):
+        rule = meta.get(key)
+        if rule and rule["column"] in rows:
+            rows[flag] = ~rows[rule["column"]].isin(rule["values"])
+        else:
+            rows[flag] = False
+    year = meta.get("review_year")
+    rows["later_study"] = (pd.to_numeric(rows["year"], errors="coerce") > year).fillna(False) \
+        if year is not None and "year" in rows else False
+    rows["marks"] = [
+        "".join(FLAGS[f][1] for f in FLAGS if r[f]) for _, r in rows[list(FLAGS)].iterrows()
+    ] if len(rows) else pd.Series(dtype=object)
+    return rows
+
+
+def admit_rule(review: Review, spec: dict | None = None) -> dict:
+    """The admission rule of one analysis: the defaults, then review.json's, then the analysis's own."""
+    rule = {**DEFAULT_ADMIT, **review.meta.get("admit", {})}
+    return {**rule, **((spec or {}).get("admit", {}))}
+
+
+def admit(rows: pd.DataFrame, rule: dict) -> pd.DataFrame:
+    """Rows that ``rule`` admits (``rows`` carries the flags of :func:`admission_flags`)."""
+    keep = pd.Series(True, index=rows.index)
+    for flag, (key, _, _) in FLAGS.items():
+        if not rule.get(key, False):
+            keep &= ~rows[flag].astype(bool)
+    return rows[keep]
+
+
+def describe_rule(rule: dict, review_year: int | None) -> str:
+    """The rule in words, e.g. 'direct measures, named comparator, published up to 2023'."""
+    parts = ["proxies admitted" if rule["proxies"] else "direct measures",
+             "any comparator" if rule["other_comparators"] else "named comparator",
+             "any year" if rule["later_studies"] or review_year is None else f"published up to {review_year}"]
+    return ", ".join(parts)
+
+
+# -- one effect per study -------------------------------------------------------------------------
+
+SELECTION_RULE = (
+    ("proxy", "direct measure before proxy"),
+    ("other_comparator", "named comparator before another"),
+    ("follow_up", "post before follow-up"),
+    ("adjusted", "unadjusted before adjusted"),
+    ("minus_n", "larger n"),
+    ("row_id", "lower row id"),
+)
+
+
+def _row_id_column(rows: pd.DataFrame) -> str:
+    return "effect_id" if "effect_id" in rows else "outcome_id"
+
+
+def one_effect_per_study(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one effect per study, so that no sample counts twice; say which was kept and why.
+
+    The rule, in order: the construct measured directly before a proxy; the named comparator
+    before another; post before follow-up; unadjusted before adjusted; the larger n; and only
+    then the lower row id (:data:`SELECTION_RULE`). Returns (kept rows, choices), where choices
+    has one row per study with more than one candidate: ``kept``, ``dropped`` and ``decided_by``
+    (the first step of the rule that separated the kept row from the runner-up).
+    """
+    choice_cols = ["study_id", "kept", "dropped", "decided_by"]
+    if rows.empty:
+        return rows, pd.DataFrame(columns=choice_cols)
+    id_col = _row_id_column(rows)
+    keys = pd.DataFrame(index=rows.index)
+    keys["proxy"] = rows["proxy"].astype(bool) if "proxy" in rows else False
+    keys["other_comparator"] = rows["other_comparator"].astype(bool) if "other_comparator" in rows else False
+    keys["follow_up"] = (rows["timepoint"] == "follow_up") if "timepoint" in rows else False
+    keys["adjusted"] = (rows["adjusted"] == "yes") if "adjusted" in rows else False
+    keys["minus_n"] = -pd.to_numeric(rows["n"], errors="coerce").fillna(0) if "n" in rows else 0
+    keys["row_id"] = rows[id_col]
+    order = [k for k, _ in SELECTION_RULE]
+    ranked = keys.sort_values(order, kind="stable")
+    choices = []
+    for study, block in ranked.groupby(rows.loc[ranked.index, "study_id"], sort=True):
+        if len(block) < 2:
+            continue
+        best, runner_up = block.iloc[0], block.iloc[1]
+        decided = next(label for key, label in SELECTION_RULE if best[key] != runner_up[key])
+        choices.append({"study_id": study, "kept": best["row_id"],
+                        "dropped": ", ".join(block["row_id"].iloc[1:]), "decided_by": decided})
+    kept = rows.loc[ranked.index].drop_duplicates("study_id").sort_values(id_col)
+    return kept, pd.DataFrame(choices, columns=choice_cols)
+
+
+def select_one_per_study(effects: pd.DataFrame) -> pd.DataFrame:
+    """The rows :func:`one_effect_per_study` keeps (without the table of choices)."""
+    if not effects.empty and "proxy" not in effects and "outcome_proxy" in effects:
+        effects = effects.assign(proxy=~effects["outcome_proxy"].isin(["none", ""]))
+    return one_effect_per_study(effects)[0]
+
+
+def flag_counts(rows: pd.DataFrame) -> dict:
+    """Studies with each flag among ``rows`` and the share of N that proxies carry."""
+    out = {}
+    for flag in FLAGS:
+        out[flag] = int(rows.loc[rows[flag].astype(bool), "study_id"].nunique()) if flag in rows and len(rows) else 0
+    if len(rows) and "proxy" in rows and "n" in rows:
+        n = pd.to_numeric(rows["n"], errors="coerce")
+        out["proxy_share"] = float(n[rows["proxy"].astype(bool)].sum() / n.sum()) if n.sum() > 0 else np.nan
+    else:
+        out["proxy_share"] = 0.0 if len(rows) else np.nan
+    return out

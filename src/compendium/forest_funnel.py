@@ -1,0 +1,242 @@
+"""Forest and funnel plots and the small-study table (notebook 04), drawn from what notebook 03
+wrote: ``analysis_rows.csv`` (the studies of each analysis) and ``fits.csv`` (the fits), so that
+nothing is refitted here.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from meta_analysis.small_study import TrimFillResult, egger_test, trim_and_fill
+
+from .figures import PALETTE, save_figure
+from .small_k import RULES, SmallKRules
+
+
+def _fmt_ci(est: float, low: float, high: float, digits: int = 2) -> str:
+    return f"{est:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _marks(row) -> str:
+    marks = getattr(row, "marks", "")
+    return marks if isinstance(marks, str) else ""
+
+
+def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
+                transform=None, group_col: str | None = None, group_results: dict | None = None):
+    """A forest plot in the manner of metafor's ``forest()``.
+
+    ``studies`` has columns ``label``, ``yi``, ``vi`` (optional ``marks``, and ``group_col`` for
+    subgroup blocks); ``result`` is a fitted model or a row of ``fits.csv`` (anything with
+    ``estimate``, ``ci_low``, ``ci_high``, ``tau2``, ``k``, ``method``, ``level`` and, where shown,
+    ``ci_low_knha``/``ci_high_knha`` and ``pi_low``/``pi_high``). Each study is a square sized by
+    its random-effects weight with its CI; the pooled estimate is a diamond (z interval), the
+    Hartung–Knapp interval a thin bar and the prediction interval (only from k = 3) a thick bar
+    beneath it; the dashed line marks no effect. Studies admitted by a stated rule carry their
+    mark († proxy, ‡ other comparator, § published after the review), explained in a footnote.
+    ``transform`` (e.g. ``np.tanh`` for Fisher z → r) is applied to everything drawn and printed.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Polygon
+
+    f = transform or (lambda x: np.asarray(x, float))
+    crit = stats.norm.isf((1 - result.level) / 2)
+    w = 1 / (studies["vi"].to_numpy() + result.tau2)
+    studies = studies.assign(weight=100 * w / w.sum(), low=studies["yi"] - crit * np.sqrt(studies["vi"]),
+                             high=studies["yi"] + crit * np.sqrt(studies["vi"]))
+    rows = []  # (kind, label, payload)
+    blocks = [(None, studies)] if group_col is None else list(studies.groupby(group_col, sort=True))
+    for group, block in blocks:
+        if group is not None:
+            rows.append(("header", str(group).replace("_", " ").capitalize(), None))
+        rows.extend(("study", f"{r.label} {_marks(r)}".strip(), r) for r in block.itertuples())
+        if group is not None and group_results and group in group_results:
+            rows.append(("diamond", f"Subtotal (k = {len(block)})", group_results[group]))
+        rows.append(("gap", "", None))
+    rows.append(("diamond", f"RE model, {result.method} (k = {result.k})" if result.method != "FE"
+                 else f"Common-effect model (k = {result.k})", result))
+    if pd.notna(getattr(result, "ci_low_knha", np.nan)):
+        rows.append(("knha", "Hartung–Knapp CI", result))
+    if result.method != "FE" and pd.notna(getattr(result, "pi_low", np.nan)):
+        rows.append(("pi", "Prediction interval", result))
+    height = 1.2 + 0.26 * len(rows)
+    fig = plt.figure(figsize=(9.0, height))
+    grid = fig.add_gridspec(1, 3, width_ratios=[3.1, 3.6, 2.3], wspace=0.02)
+    ax_lab, ax, ax_num = (fig.add_subplot(grid[0, i]) for i in range(3))
+    n = len(rows)
+    max_w = studies["weight"].max()
+    xs = []
+    for i, (kind, label, obj) in enumerate(rows):
+        y = n - i
+        weight_text = ""
+        if kind == "study":
+            lo, est, hi = f(obj.low), f(obj.yi), f(obj.high)
+            ax.plot([lo, hi], [y, y], color=PALETTE["ink"], lw=0.9)
+            size = 4 + 10 * math.sqrt(obj.weight / max_w)
+            ax.plot(est, y, marker="s", ms=size, color=PALETTE["accent"], mec=PALETTE["ink"], mew=0.4)
+            text, weight_text, xs = _fmt_ci(est, lo, hi), f"{obj.weight:.1f}%", xs + [lo, hi]
+        elif kind == "diamond":
+            lo, est, hi = f(obj.ci_low), f(obj.estimate), f(obj.ci_high)
+            ax.add_patch(Polygon([[lo, y], [est, y + 0.32], [hi, y], [est, y - 0.32]], closed=True,
+                                 fc=PALETTE["ink"] if obj is result else PALETTE["muted"], ec=PALETTE["ink"]))
+            text, xs = _fmt_ci(est, lo, hi), xs + [lo, hi]
+            weight_text = "100%" if obj is result else ""
+        elif kind == "knha":
+            lo, hi = f(obj.ci_low_knha), f(obj.ci_high_knha)
+            ax.plot([lo, hi], [y, y], color=PALETTE["ink"], lw=1.0)
+            ax.plot([lo, lo, hi, hi], [y - 0.15, y, y, y - 0.15], color=PALETTE["ink"], lw=1.0)
+            text, xs = f"[{lo:.2f}, {hi:.2f}]", xs + [lo, hi]
+        elif kind == "pi":
+            lo, hi = f(obj.pi_low), f(obj.pi_high)
+            ax.plot([lo, hi], [y, y], color=PALETTE["accent2"], lw=2.2, solid_capstyle="butt")
+            text, xs = f"[{lo:.2f}, {hi:.2f}]", xs + [lo, hi]
+        else:
+            text = ""
+        weight = "bold" if kind in ("header", "diamond") else "normal"
+        ax_lab.text(0.0, y, label, ha="left", va="center", fontsize=8.5, fontweight=weight)
+        ax_num.text(0.62, y, text, ha="right", va="center", fontsize=8.5, family="DejaVu Sans Mono")
+        ax_num.text(0.98, y, weight_text, ha="right", va="center", fontsize=8.5, family="DejaVu Sans Mono")
+    top = n + 1
+    ax_lab.text(0.0, top, "Study", fontweight="bold", va="center")
+    ax_num.text(0.62, top, "Estimate [95% CI]", fontweight="bold", va="center", ha="right")
+    ax_num.text(0.98, top, "Weight", fontweight="bold", va="center", ha="right")
+    for a in (ax_lab, ax_num):
+        a.set_xlim(0, 1)
+        a.set_axis_off()
+    for a in (ax_lab, ax, ax_num):
+        a.set_ylim(0.3, top + 0.6)
+    span = (min(xs + [0.0]), max(xs + [0.0]))
+    pad = 0.08 * (span[1] - span[0] or 1)
+    ax.set_xlim(span[0] - pad, span[1] + pad)
+    ax.axvline(float(f(0.0)), color=PALETTE["muted"], ls="--", lw=0.8)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel(xlabel)
+    used = "".join(studies["marks"].fillna("").astype(str)) if "marks" in studies else ""
+    notes = [f"{mark} {words}" for mark, words in (("†", "proxy measure"), ("‡", "other comparator"),
+                                                   ("§", "published after the review")) if mark in used]
+    if notes:
+        fig.text(0.02, 0.15 / height, "; ".join(notes), fontsize=7.5, color=PALETTE["muted"])
+    fig.subplots_adjust(top=1 - 0.42 / height, bottom=0.5 / height, left=0.02, right=0.98)
+    fig.suptitle(title, x=0.02, y=1 - 0.12 / height, ha="left", va="top", fontsize=10, fontweight="bold")
+    return fig
+
+
+def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult | None = None,
+                descriptive: bool = False):
+    """Contour-enhanced funnel plot (Peters et al. 2008): effect against its SE (inverted axis).
+
+    Shaded bands mark where a study's two-sided p against 0 lies in (.10, .05], (.05, .01] and
+    ≤ .01; asymmetry that follows the bands hints at selective reporting rather than other causes.
+    Studies added by trim-and-fill are drawn as open circles. ``descriptive`` labels a plot drawn
+    below the small-study rule's k (no test, no trim-and-fill).
+    """
+    import matplotlib.pyplot as plt
+
+    yi, vi = np.asarray(yi, float), np.asarray(vi, float)
+    sei = np.sqrt(vi)
+    se_max = max(sei.max(), *(np.sqrt(filled.filled_vi) if filled and filled.k0 else [0])) * 1.08
+    se_grid = np.linspace(0, se_max, 100)
+    fig, ax = plt.subplots(figsize=(7.4, 4.6))
+    shades = [(0.10, "#ffffff"), (0.05, "#e6e6e6"), (0.01, "#c8c8c8")]
+    reach = max(np.abs(yi).max(), stats.norm.isf(0.005) * se_max) * 1.15
+    ax.fill_betweenx(se_grid, -reach, reach, color="#a9a9a9", lw=0, label="p ≤ .01")
+    for p, colour in reversed(shades):
+        z = stats.norm.isf(p / 2)
+        label = {0.10: "p > .10", 0.05: ".05 < p ≤ .10", 0.01: ".01 < p ≤ .05"}[p]
+        ax.fill_betweenx(se_grid, -z * se_grid, z * se_grid, color=colour, lw=0, label=label)
+    ax.axvline(result.estimate, color=PALETTE["ink"], lw=0.9, label="pooled estimate")
+    ax.axvline(0, color=PALETTE["muted"], ls="--", lw=0.7)
+    ax.scatter(yi, sei, s=26, color=PALETTE["accent"], edgecolor=PALETTE["ink"], lw=0.4, zorder=3, label="studies")
+    if filled is not None and filled.k0:
+        ax.scatter(filled.filled_yi, np.sqrt(filled.filled_vi), s=26, facecolor="white",
+                   edgecolor=PALETTE["accent2"], lw=1.0, zorder=3, label="filled (trim-and-fill)")
+    ax.set_ylim(se_max, 0)
+    ax.set_xlim(-reach, reach)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Standard error")
+    ax.set_title(title + (" — descriptive only (k below the small-study rule)" if descriptive else ""))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    return fig
+
+
+def _fit_of(fits: pd.DataFrame, analysis: str, group=None):
+    """The row of ``fits`` for one analysis (and subgroup), or None."""
+    sel = fits[fits["analysis"] == analysis]
+    if "group" in sel:
+        sel = sel[sel["group"].fillna("").astype(str) == ("" if group is None else str(group))]
+    return sel.iloc[0] if len(sel) else None
+
+
+def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFrame, subtotals: pd.DataFrame,
+                 figures_dir: Path, root: Path | None = None, transform=None) -> list:
+    """A forest plot for every pooled analysis of one review (see :func:`forest_plot`).
+
+    An analysis spec with ``"forest_by": column`` is drawn in subgroup blocks with the subtotals
+    that notebook 03 fitted (``subgroup_fits.csv``).
+    """
+    out = []
+    specs = {s["name"]: s for s in meta["analyses"]}
+    for name, data in rows.groupby("analysis", sort=False):
+        fit = _fit_of(fits, name)
+        if fit is None or pd.isna(fit.get("ci_low")):
+            continue
+        by = specs[name].get("forest_by")
+        groups = None
+        if by and len(subtotals):
+            groups = {r.group: r for r in subtotals[subtotals["analysis"] == name].itertuples()}
+        fig = forest_plot(data, fit, f"{fit['label']} ({review_id})", meta["xlabel"], transform=transform,
+                          group_col=by, group_results=groups)
+        out.append(save_figure(fig, f"{review_id}_forest_{name}", figures_dir, f"forest plot, {fit['label']}", root))
+    return out
+
+
+def small_study_table(rows: pd.DataFrame, fits: pd.DataFrame, transform=None,
+                      rules: SmallKRules = RULES) -> pd.DataFrame:
+    """Egger's test (rma form) and trim-and-fill, only from ``rules.min_k_small_study`` studies.
+
+    Below it the row says "not tested" (Sterne et al. 2011: with fewer than 10 studies the tests
+    cannot tell asymmetry from chance).
+    """
+    f = transform or (lambda x: x)
+    out = []
+    for name, data in rows.groupby("analysis", sort=False):
+        fit = _fit_of(fits, name)
+        k = len(data)
+        row = {"analysis": fit["label"], "k": k}
+        if not rules.small_study_tests(k):
+            out.append({**row, "note": f"not tested: k < {rules.min_k_small_study}"})
+            continue
+        eg = egger_test(data["yi"], data["vi"], model="rma", method=fit["method"])
+        tf = trim_and_fill(data["yi"], data["vi"], method=fit["method"])
+        out.append({**row, "egger_z": eg.stat, "egger_p": eg.pval, "limit_estimate": f(eg.limit_estimate),
+                    "k0_filled": tf.k0, "side": tf.side, "adjusted_estimate": f(tf.fit.estimate),
+                    "adjusted_ci_low": f(tf.fit.ci_low), "adjusted_ci_high": f(tf.fit.ci_high), "note": ""})
+    columns = ["analysis", "k", "egger_z", "egger_p", "limit_estimate", "k0_filled", "side", "adjusted_estimate",
+               "adjusted_ci_low", "adjusted_ci_high", "note"]
+    return pd.DataFrame(out, columns=columns)
+
+
+def funnel_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFrame, figures_dir: Path,
+                 root: Path | None = None, min_k_funnel: int = 3, rules: SmallKRules = RULES) -> list:
+    """A contour-enhanced funnel plot for every analysis with at least ``min_k_funnel`` studies.
+
+    Trim-and-fill is added only from ``rules.min_k_small_study``; below it the plot is labelled
+    descriptive.
+    """
+    scale = "Fisher z" if meta.get("transform") == "tanh" else meta.get("display_metric", "effect")
+    out = []
+    for name, data in rows.groupby("analysis", sort=False):
+        fit = _fit_of(fits, name)
+        if fit is None or len(data) < min_k_funnel or pd.isna(fit.get("ci_low")):
+            continue
+        tested = rules.small_study_tests(len(data))
+        filled = trim_and_fill(data["yi"], data["vi"], method=fit["method"]) if tested else None
+        fig = funnel_plot(data["yi"], data["vi"], fit, f"{fit['label']} ({review_id})", f"Effect size ({scale})",
+                          filled=filled, descriptive=not tested)
+        out.append(save_figure(fig, f"{review_id}_funnel_{name}", figures_dir, f"funnel plot, {fit['label']}", root))
+    return out

@@ -1,0 +1,111 @@
+"""Sensitivity, not a single number: every pooled analysis under the variants a reviewer asks for,
+and sentences built from those numbers (notebook 03).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from meta_analysis.influence import leave_one_out
+
+from .admission import FLAGS, admit, one_effect_per_study
+from .analyses import Analysis, fit_both
+from .small_k import RULES, SmallKRules
+
+WITHOUT = {"proxy": "without proxies", "other_comparator": "without other comparators",
+           "later_study": "without later studies"}
+VARIANT_COLUMNS = ["analysis", "variant", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha",
+                   "ci_high_knha", "pval_knha", "tau2", "i2", "studies_added", "studies_removed"]
+
+
+def most_influential(a: Analysis) -> str | None:
+    """The study whose omission moves the pooled estimate most (leave-one-out), for k ≥ 3."""
+    if a.fit is None or a.k < 3:
+        return None
+    loo = leave_one_out(a.data["yi"], a.data["vi"], method=a.fit.method, test=a.test, level=a.fit.level,
+                        labels=a.data["study_id"])
+    shift = (loo["estimate"] - a.fit.estimate).abs()
+    return str(loo["left_out"].iloc[int(np.argmax(shift.to_numpy()))])
+
+
+def _variant_row(a: Analysis, name: str, rows: pd.DataFrame, primary_ids: set, rules: SmallKRules,
+                 transform) -> dict:
+    data, _ = one_effect_per_study(rows)
+    ids = set(data["study_id"]) if len(data) else set()
+    row = {"analysis": a.label, "variant": name, "k": len(data),
+           "n": float(pd.to_numeric(data["n"], errors="coerce").sum()) if len(data) else 0.0,
+           "studies_added": ", ".join(sorted(ids - primary_ids)),
+           "studies_removed": ", ".join(sorted(primary_ids - ids))}
+    fits = fit_both(data["yi"], data["vi"], a.fit.method if a.fit else "REML", a.fit.level if a.fit else 0.95,
+                    rules) if len(data) else {}
+    if fits:
+        z, hk = fits["z"], fits["knha"]
+        row.update(estimate=transform(z.estimate), ci_low=transform(z.ci_low), ci_high=transform(z.ci_high),
+                   pval=z.pval, ci_low_knha=transform(hk.ci_low), ci_high_knha=transform(hk.ci_high),
+                   pval_knha=hk.pval, tau2=z.tau2, i2=z.i2)
+    elif len(data) == 1:
+        row.update(estimate=transform(float(data["yi"].iloc[0])))
+    return row
+
+
+def sensitivity_table(analyses: dict[str, Analysis], transform=None, rules: SmallKRules = RULES) -> pd.DataFrame:
+    """For every analysis: the primary rule and the variants around it, each under z and Hartung–Knapp.
+
+    Variants: the primary analysis; all admitted studies (proxies, other comparators and later
+    studies in); without proxies; without other comparators; without later studies; the primary
+    without its most influential study (named). ``studies_added`` / ``studies_removed`` say how
+    each variant differs from the primary. Estimates and intervals on the display scale.
+    """
+    f = transform or (lambda x: x)
+    out = []
+    everything = {key: True for key, _, _ in FLAGS.values()}
+    for a in analyses.values():
+        primary_ids = set(a.data["study_id"]) if len(a.data) else set()
+        pool = a.candidates
+        variants = [("primary: " + _rule_words(a.rule), admit(pool, a.rule) if len(pool) else pool),
+                    ("all admitted studies", pool)]
+        for flag, (key, _, _) in FLAGS.items():
+            variants.append((WITHOUT[flag], admit(pool, {**everything, key: False}) if len(pool) else pool))
+        top = most_influential(a)
+        if top is not None:
+            variants.append((f"primary without the most influential study ({top})",
+                             a.data[a.data["study_id"] != top]))
+        for name, rows in variants:
+            out.append(_variant_row(a, name, rows, primary_ids, rules, f))
+    return pd.DataFrame(out, columns=VARIANT_COLUMNS)
+
+
+def _rule_words(rule: dict) -> str:
+    admitted = [words for flag, (key, _, words) in FLAGS.items() if rule.get(key)]
+    return "as published" if not admitted else "with " + ", ".join(admitted)
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    text = f"{x:.{digits}f}"
+    text = text.replace("0.", ".", 1) if abs(x) < 1 else text
+    return text.replace("-", "−")
+
+
+def sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
+    """One sentence per distinct change of studies that moves an estimate, built from the table.
+
+    E.g. "Online support groups: adding Klemm2002 (all admitted studies; without proxies) moves r
+    from −.01 to .32 (k 2 → 3)." Variants with the same studies as the primary, or with nothing
+    to pool, give no sentence; variants with the same studies share one sentence.
+    """
+    sentences = []
+    for label, block in table.groupby("analysis", sort=False):
+        primary = block.iloc[0]
+        if pd.isna(primary["estimate"]):
+            continue
+        changes: dict[tuple, list] = {}
+        for _, v in block.iloc[1:].iterrows():
+            if (v["studies_added"] or v["studies_removed"]) and pd.notna(v["estimate"]):
+                changes.setdefault((v["studies_added"], v["studies_removed"]), []).append(v)
+        for (added, removed), variants in changes.items():
+            v = variants[0]
+            what = " and ".join(([f"adding {added}"] if added else []) + ([f"leaving out {removed}"] if removed else []))
+            names = "; ".join(x["variant"] for x in variants)
+            sentences.append(f"{label}: {what} ({names}) moves {metric} from {_fmt(primary['estimate'])} to "
+                             f"{_fmt(v['estimate'])} (k {primary['k']} → {v['k']}).")
+    return sentences

@@ -1,0 +1,56 @@
+"""Small-k rules, stated once and applied by every analysis, table and figure of the compendium.
+
+With few studies, τ² is poorly estimated, Wald (z) intervals are too narrow, prediction intervals
+are unstable and tests of funnel asymmetry have almost no power. The rules below say what is shown
+at which k; each table row and figure caption says which rule applied.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SmallKRules:
+    """What the compendium computes at a given number of studies k.
+
+    Attributes
+    ----------
+    min_k_pool : int
+        No pooling below this k: a single study is shown, not pooled (default 2).
+    min_k_prediction : int
+        Prediction interval from this k (default 3). It uses the model's own critical value: z
+        under the z test and t(k − 1) under Hartung–Knapp, as metafor's ``predict()``.
+    min_k_small_study : int
+        Egger's test and trim-and-fill from this k (default 10; Sterne et al. 2011). Funnel plots
+        may be drawn below it, labelled descriptive.
+    min_k_group : int
+        A subgroup test only when every group has at least this many studies (default 2).
+    knha_below : int
+        Below this k every pooled row shows Hartung–Knapp beside z (default 10; IntHout et al.
+        2014). The compendium shows both at every k.
+    min_studies_sign_test : int
+        A sign test and Wilson interval of a vote count only from this many studies with a
+        direction (positive or negative) in the cell (default 5).
+    """
+
+    min_k_pool: int = 2
+    min_k_prediction: int = 3
+    min_k_small_study: int = 10
+    min_k_group: int = 2
+    knha_below: int = 10
+    min_studies_sign_test: int = 5
+
+    def pooled(self, k: int) -> bool:
+        return k >= self.min_k_pool
+
+    def prediction(self, k: int) -> bool:
+        return k >= self.min_k_prediction
+
+    def small_study_tests(self, k: int) -> bool:
+        return k >= self.min_k_small_study
+
+    def sign_test(self, k_direction: int) -> bool:
+        return k_direction >= self.min_studies_sign_test
+
+
+RULES = SmallKRules()

@@ -1,0 +1,45 @@
+"""What enters an analysis: admission flags, the primary rule, and one effect per study by a stated rule."""
+import pandas as pd
+
+import helpers as h
+from made_up import effect, review
+
+
+def flagged(rows, **meta):
+    return h.admission_flags(pd.DataFrame(rows), review(meta).meta)
+
+
+def test_flags_mark_proxies_other_comparators_and_later_studies():
+    rows = flagged([effect("A", "A_1"), effect("B", "B_1", outcome_proxy="distress"),
+                    effect("C", "C_1", comparator="other_help"), effect("D", "D_1", year=2024)])
+    assert list(rows["proxy"]) == [False, True, False, False]
+    assert list(rows["other_comparator"]) == [False, False, True, False]
+    assert list(rows["later_study"]) == [False, False, False, True]
+    assert list(rows["marks"]) == ["", "†", "‡", "§"]
+
+
+def test_the_primary_rule_admits_only_direct_named_and_timely_studies():
+    rows = flagged([effect("A", "A_1"), effect("B", "B_1", outcome_proxy="distress"),
+                    effect("C", "C_1", comparator="other_help"), effect("D", "D_1", year=2024)])
+    assert list(h.admit(rows, h.DEFAULT_ADMIT)["study_id"]) == ["A"]
+    assert list(h.admit(rows, {**h.DEFAULT_ADMIT, "proxies": True})["study_id"]) == ["A", "B"]
+    everything = {"proxies": True, "other_comparators": True, "later_studies": True}
+    assert len(h.admit(rows, everything)) == 4
+
+
+def test_a_sheet_without_the_rule_columns_runs_unflagged():
+    rows = h.admission_flags(pd.DataFrame([{"study_id": "A", "yi": 0.1}]), {})
+    assert not rows[["proxy", "other_comparator", "later_study"]].any(axis=None)
+
+
+def test_one_effect_per_study_follows_the_rule_and_says_why():
+    rows = flagged([effect("A", "A_1", outcome_proxy="distress", n=500), effect("A", "A_2", n=100),
+                    effect("B", "B_1", adjusted="yes", n=900), effect("B", "B_2", n=100),
+                    effect("C", "C_1", n=100), effect("C", "C_2", n=300),
+                    effect("D", "D_2", n=100), effect("D", "D_1", n=100)])
+    kept, choices = h.one_effect_per_study(rows)
+    assert list(kept["effect_id"]) == ["A_2", "B_2", "C_2", "D_1"]
+    decided = dict(zip(choices["study_id"], choices["decided_by"]))
+    assert decided == {"A": "direct measure before proxy", "B": "unadjusted before adjusted", "C": "larger n",
+                       "D": "lower row id"}
+    assert dict(zip(choices["study_id"], choices["dropped"]))["A"] == "A_1"

@@ -1,0 +1,67 @@
+"""Vote counting that is a vote count: one vote per study per cell, outcomes apart, converted studies
+voting, and a sign test only from enough studies (compendium/box_scores.py)."""
+import math
+
+import pandas as pd
+import pytest
+
+import helpers as h
+from made_up import effect, review
+
+
+def coded(study, row_id, direction, significant="yes", **extra):
+    return effect(study, row_id, direction=direction, significant=significant, **extra)
+
+
+def votes_of(converted, not_converted, rules=h.RULES, **meta):
+    r = review(meta)
+    rows = h.admitted_votes(r, h.vote_rows(r, pd.DataFrame(converted), pd.DataFrame(not_converted)))
+    votes = h.study_votes(rows, h.cells_of(r))
+    return votes, h.vote_count_table(votes, h.cells_of(r), rules=rules)
+
+
+def test_outcomes_of_opposite_meaning_never_share_a_cell():
+    rows = [coded("A", "A_1", "negative"), coded("B", "B_1", "positive", outcome="empowerment")]
+    _, table = votes_of([], rows)
+    assert list(table["outcome"]) == ["depressive_symptoms", "empowerment"]
+    assert list(table["k_studies"]) == [1, 1]
+
+
+def test_one_vote_per_study_by_the_70_percent_rule():
+    rows = [coded("A", "A_1", "negative"), coded("A", "A_2", "negative"), coded("A", "A_3", "negative"),
+            coded("B", "B_1", "positive"), coded("B", "B_2", "null")]
+    votes, table = votes_of([], rows)
+    assert dict(zip(votes["study_id"], votes["vote"])) == {"A": "negative", "B": "mixed"}
+    row = table.iloc[0]
+    assert (row["k_studies"], row["negative"], row["mixed"], row["results"]) == (2, 1, 1, 5)
+    assert row[["positive", "negative", "null", "mixed"]].sum() == row["k_studies"]
+
+
+def test_converted_studies_vote_with_the_sign_of_their_estimate():
+    converted = [effect("C", "C_1", yi=-0.3, vi=0.01, direction="positive"),   # the estimate decides, not the code
+                 effect("D", "D_1", yi=0.05, vi=0.01)]                          # CI includes 0: not significant
+    votes, table = votes_of(converted, [])
+    assert dict(zip(votes["study_id"], votes["vote"])) == {"C": "negative", "D": "positive"}
+    assert dict(zip(votes["study_id"], votes["significant"])) == {"C": "yes", "D": "no"}
+    assert table["converted_studies"].iloc[0] == 2
+
+
+def test_sign_test_only_from_five_studies_with_a_direction():
+    four = [coded(s, f"{s}_1", "positive") for s in "ABCD"] + [coded("E", "E_1", "null")]
+    _, table = votes_of([], four)
+    assert math.isnan(table["sign_test_p"].iloc[0]) and "not tested: 4 studies" in table["note"].iloc[0]
+    five = four + [coded("F", "F_1", "positive")]
+    _, table = votes_of([], five)
+    assert table["sign_test_p"].iloc[0] == pytest.approx(2 * 0.5 ** 5)
+    assert table["ci_low"].iloc[0] == pytest.approx(0.5655, abs=1e-4)   # Wilson interval of 5/5
+    _, table = votes_of([], four, rules=h.SmallKRules(min_studies_sign_test=4))
+    assert table["sign_test_p"].iloc[0] == pytest.approx(2 * 0.5 ** 4)
+
+
+def test_flagged_results_vote_only_when_the_rule_admits_them_and_are_counted():
+    rows = [coded("A", "A_1", "negative"), coded("B", "B_1", "negative", outcome_proxy="distress"),
+            coded("C", "C_1", "positive", comparator="other_help")]
+    _, table = votes_of([], rows)
+    assert table["k_studies"].iloc[0] == 1
+    _, table = votes_of([], rows, box_score_admit={"proxies": True})
+    assert (table["k_studies"].iloc[0], table["proxy"].iloc[0], table["other_comparator"].iloc[0]) == (2, 1, 0)

@@ -1,0 +1,38 @@
+"""Sensitivity variants and the sentences built from them (compendium/sensitivity.py)."""
+import pandas as pd
+import pytest
+
+import helpers as h
+from made_up import effect, review
+
+ROWS = [effect("A", "A_1", yi=0.05, vi=0.01), effect("B", "B_1", yi=-0.1, vi=0.01), effect("C", "C_1", yi=0.0, vi=0.02),
+        effect("Klemm", "K_1", yi=1.1, vi=0.03, comparator="other_help")]
+
+
+def table_and_sentences():
+    r = review()
+    res = h.run_analyses(r, pd.DataFrame(ROWS))
+    table = h.sensitivity_table(res, h.transform_of(r))
+    return res, table, h.sensitivity_sentences(table, "r")
+
+
+def test_variants_are_fitted_on_the_right_studies():
+    res, table, _ = table_and_sentences()
+    by = table.set_index("variant")
+    assert by.loc["primary: as published", "k"] == 3
+    assert by.loc["all admitted studies", "k"] == 4 and by.loc["all admitted studies", "studies_added"] == "Klemm"
+    assert by.loc["without other comparators", "k"] == 3
+    everything = h.fit_meta([0.05, -0.1, 0.0, 1.1], [0.01, 0.01, 0.02, 0.03])
+    assert by.loc["all admitted studies", "estimate"] == pytest.approx(float(h.z_to_r(everything.estimate)[0]))
+    top = h.most_influential(res["osg"])
+    assert f"primary without the most influential study ({top})" in by.index
+
+
+def test_sentences_state_the_numbers_of_the_table():
+    _, table, sentences = table_and_sentences()
+    moved = [s for s in sentences if "adding Klemm" in s]
+    assert len(moved) == 1
+    all_in = table.set_index("variant").loc["all admitted studies", "estimate"]
+    primary = table.set_index("variant").loc["primary: as published", "estimate"]
+    assert f"{primary:.2f}".replace("-0.", "−.").replace("0.", ".") in moved[0]
+    assert f"{all_in:.2f}".replace("0.", ".") in moved[0] and "(k 3 → 4)" in moved[0]
