@@ -35,7 +35,7 @@ from compendium.analyses import (TRANSFORMS, Analysis, analysis_rows, choices_ta
 from compendium.box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table,  # noqa: F401
                                    vote_rows)
 from compendium.comparison import comparison_all, comparison_table, what_this_comparison_is  # noqa: F401
-from compendium.display import Text, bullets, formatted, heading, notebook_setup, show  # noqa: F401
+from compendium.display import Text, bullets, count_text, formatted, heading, notebook_setup, p_text, show  # noqa: F401
 from compendium.extraction import (extraction_overview, extraction_summary, prisma_counts,  # noqa: F401
                                    published_overview, study_characteristics)
 from compendium.figures import PALETTE, FigureOutput, effect_direction_plot, plot_prisma, save_figure, set_style  # noqa: F401,E501

@@ -91,3 +91,14 @@ def show(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     shown = formatted(frame, digits)
     shown.columns = [str(c).replace("_", " ") for c in shown.columns]
     return shown.reset_index(drop=True)
+
+
+def p_text(p: float) -> str:
+    """A p value in a sentence: "= .032" or "< .001" (APA style, no leading zero)."""
+    return "< .001" if p < 0.001 else f"= {p:.3f}".replace("0.", ".", 1)
+
+
+def count_text(n: int, noun: str, plural: str | None = None) -> str:
+    """ "1 study", "3 studies": a count with its noun in the right number."""
+    plural = plural or (noun[:-1] + "ies" if noun.endswith("y") else noun + "s")
+    return f"{int(n)} {noun if int(n) == 1 else plural}"

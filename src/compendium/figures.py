@@ -119,19 +119,23 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     Rows are studies, columns the cells of the box score (e.g. help-seeking type × outcome); the
     mark is the study's vote by the 70 % rule: ▲ positive, ▼ negative, ● no effect, ◆ mixed.
     Filled = at least one statistically significant result in the cell; open = none. The legend
-    draws only the marks the plot uses.
+    draws only the marks the plot uses; a study admitted by a stated rule carries its mark after its
+    name († proxy, ‡ other comparator, § published after the review).
     """
     import matplotlib.pyplot as plt
 
-    votes = votes.assign(cell=votes[cells].astype(str).agg(" · ".join, axis=1).str.replace("_", " "))
+    marks = votes.groupby("study_id")["marks"].agg(lambda m: "".join(dict.fromkeys("".join(m.fillna("").astype(str)))))
+    votes = votes.assign(cell=votes[cells].astype(str).agg(" · ".join, axis=1).str.replace("_", " "),
+                         study_label=votes["study_id"] + " " + votes["study_id"].map(marks))
+    votes["study_label"] = votes["study_label"].str.strip()
     columns = sorted(votes["cell"].unique())
-    labels = sorted(votes["study_id"].unique(), key=str.lower, reverse=True)
+    labels = sorted(votes["study_label"].unique(), key=str.lower, reverse=True)
     colour = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
               "mixed": PALETTE["muted"]}
     fig, ax = plt.subplots(figsize=(2.4 + 1.0 * len(columns), 1.2 + 0.19 * len(labels)))
     for r in votes.itertuples():
         filled = r.significant == "yes"
-        ax.scatter(columns.index(r.cell), labels.index(r.study_id), marker=MARKS[r.vote][0], s=40,
+        ax.scatter(columns.index(r.cell), labels.index(r.study_label), marker=MARKS[r.vote][0], s=40,
                    edgecolor=colour[r.vote], facecolor=colour[r.vote] if filled else "white", lw=1.0, zorder=3)
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels(columns, rotation=35, ha="right", fontsize=7.5)
@@ -148,6 +152,9 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     if (votes["significant"] != "yes").any():
         handles.append(plt.Line2D([], [], marker="s", ls="", color=PALETTE["ink"], mfc="white",
                                   label="open: no significant result"))
+    for mark, words in (("†", "proxy measure"), ("‡", "other comparator"), ("§", "published after the review")):
+        if mark in "".join(marks):
+            handles.append(plt.Line2D([], [], ls="", label=f"{mark} {words}"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     ax.set_title(title)
     return fig
