@@ -47,6 +47,6 @@ from compendium.harmonise import (GENERATIONS, PLAUSIBLE, NotConvertible, conver
                                   plausibility_screen, prepost_sensitivity)
 from compendium.report import NOTEBOOKS, build_report  # noqa: F401
 from compendium.sensitivity import most_influential, sensitivity_sentences, sensitivity_table  # noqa: F401
-from compendium.sheets import (SHEETS, Review, SheetError, check_one_study_once, list_reviews,  # noqa: F401
+from compendium.sheets import (SHEETS, Review, SheetError, check_one_study_once, check_same_sample, list_reviews,  # noqa: F401
                                load_review, load_reviews, validate_sheet, validation_demo)
 from compendium.small_k import RULES, SmallKRules  # noqa: F401

@@ -114,7 +114,8 @@ def one_effect_per_study(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
     The rule, in order: the construct measured directly before a proxy; the named comparator
     before another; post before follow-up; unadjusted before adjusted; the larger n; and only
-    then the lower row id (:data:`SELECTION_RULE`). Returns (kept rows, choices), where choices
+    then the lower row id (:data:`SELECTION_RULE`). Two papers on one sample (``sample_id``)
+    count as one study. Returns (kept rows, choices), where choices
     has one row per study with more than one candidate: ``kept``, ``dropped`` and ``decided_by``
     (the first step of the rule that separated the kept row from the runner-up).
     """
@@ -131,15 +132,16 @@ def one_effect_per_study(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     keys["row_id"] = rows[id_col]
     order = [k for k, _ in SELECTION_RULE]
     ranked = keys.sort_values(order, kind="stable")
+    unit = "sample_id" if "sample_id" in rows else "study_id"
     choices = []
-    for study, block in ranked.groupby(rows.loc[ranked.index, "study_id"], sort=True):
+    for study, block in ranked.groupby(rows.loc[ranked.index, unit], sort=True):
         if len(block) < 2:
             continue
         best, runner_up = block.iloc[0], block.iloc[1]
         decided = next(label for key, label in SELECTION_RULE if best[key] != runner_up[key])
         choices.append({"study_id": study, "kept": best["row_id"],
                         "dropped": ", ".join(block["row_id"].iloc[1:]), "decided_by": decided})
-    kept = rows.loc[ranked.index].drop_duplicates("study_id").sort_values(id_col)
+    kept = rows.loc[ranked.index].drop_duplicates(unit).sort_values(id_col)
     return kept, pd.DataFrame(choices, columns=choice_cols)
 
 

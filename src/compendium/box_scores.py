@@ -17,10 +17,11 @@ from scipy import stats
 from meta_analysis.votes import study_direction, vote_count
 
 from .admission import DEFAULT_ADMIT, FLAGS, admission_flags, admit, filter_rows
+from .harmonise import sample_ids
 from .sheets import Review
 from .small_k import RULES, SmallKRules
 
-ROW_COLUMNS = ["study_id", "result_id", "outcome", "direction", "significant", "basis", "statistic_as_printed",
+ROW_COLUMNS = ["study_id", "sample_id", "result_id", "outcome", "direction", "significant", "basis", "statistic_as_printed",
                "source", "location", "proxy", "other_comparator", "later_study", "marks"]
 VOTE_COLUMNS = ["k_studies", "positive", "negative", "null", "mixed", "sign_test_p", "ci_low", "ci_high",
                 "results", "converted_studies", "proxy", "other_comparator", "later_study", "note"]
@@ -69,6 +70,7 @@ def vote_rows(review: Review, converted: pd.DataFrame, not_converted: pd.DataFra
         frames.append(frame)
     if review.design == "intervention" and len(review.sheets.get("box_scores", [])):
         box = review.sheets["box_scores"].merge(review.sheets["studies"][["study_id", "year"]], on="study_id", how="left")
+        box = box.merge(sample_ids(review.sheets["studies"]), on="study_id", how="left")
         frames.append(box.assign(basis="as coded", result_id=box["box_id"], outcome_as_printed=box["outcome"],
                                  outcome="benefit on mental-health outcomes"))
     if not frames:
@@ -76,6 +78,7 @@ def vote_rows(review: Review, converted: pd.DataFrame, not_converted: pd.DataFra
     rows = pd.concat(frames, ignore_index=True)
     rows = admission_flags(rows, review.meta)
     cells = cells_of(review)
+    rows["sample_id"] = rows["sample_id"].fillna(rows["study_id"]) if "sample_id" in rows else rows["study_id"]
     keep = [c for c in cells if c not in ROW_COLUMNS] + ROW_COLUMNS
     return rows[keep].sort_values(cells + ["study_id", "result_id"]).reset_index(drop=True)
 
@@ -89,15 +92,17 @@ def study_votes(rows: pd.DataFrame, cells: list[str], threshold: float = 0.7) ->
     """One vote per study per cell by :func:`meta_analysis.votes.study_direction` (the 70 % rule).
 
     ``significant`` is "yes" when at least one of the study's results in the cell was
-    significant; ``results`` counts them.
+    significant; ``results`` counts them. Papers on one sample (``sample_id``) vote once, under
+    "A + B".
     """
     columns = cells + ["study_id", "vote", "results", "significant", "converted", "results_as_printed", "source",
                        "proxy", "other_comparator", "later_study", "marks"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
+    unit = "sample_id" if "sample_id" in rows else "study_id"
     out = []
-    for key, block in rows.groupby(cells + ["study_id"], sort=True):
-        out.append({**dict(zip(cells + ["study_id"], key)),
+    for key, block in rows.groupby(cells + [unit], sort=True):
+        out.append({**dict(zip(cells, key)), "study_id": " + ".join(dict.fromkeys(block["study_id"])),
                     "vote": study_direction(block["direction"], threshold=threshold),
                     "results": len(block), "significant": "yes" if (block["significant"] == "yes").any() else "no",
                     "converted": bool((block["basis"] == "estimate and CI").any()),

@@ -14,7 +14,7 @@ NOT_RETRIEVED = ("no_reachable_text",)
 NUMERIC_ABSENT = ("p_only", "direction_only")
 
 
-def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFrame:
+def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame, studies: pd.DataFrame | None = None) -> pd.DataFrame:
     """Counts for a PRISMA 2020 flow of our own extraction: records, reports and studies apart.
 
     Identification: records by route, duplicate records removed. Screening: records screened;
@@ -23,8 +23,11 @@ def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFram
     included studies (``included`` + ``further_report``: a second paper, registry entry,
     dissertation or preprint linked to its study), and studies with a numeric statistic. Title and
     abstract are screened together with the report (we read public copies), so records excluded
-    at screening are not counted apart: reports sought = records screened. Page et al. (2021).
+    at screening are not counted apart: reports sought = records screened. With ``studies``, papers
+    on one sample (``same_sample_as``) count as one study. Page et al. (2021).
     """
+    sample = {} if studies is None or "same_sample_as" not in studies else {
+        s: t for s, t in zip(studies["study_id"], studies["same_sample_as"]) if t}
     rows = [("identification", "records: calibration leads", int((screening["found_via"] == "lead").sum())),
             ("identification", "records: own search and citations", int((screening["found_via"] != "lead").sum())),
             ("identification", "duplicate records removed", int((screening["decision"] == "duplicate").sum()))]
@@ -39,9 +42,9 @@ def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame) -> pd.DataFram
              ("screening", "reports assessed for eligibility", len(screened) - len(not_retrieved))]
     for reason, n in assessed_out["reason"].value_counts().sort_index().items():
         rows.append(("excluded", reason.replace("_", " "), int(n)))
-    rows += [("included", "studies included", int(reports_in["study_id"].nunique())),
+    rows += [("included", "studies included", int(reports_in["study_id"].map(lambda s: sample.get(s, s)).nunique())),
              ("included", "reports of included studies", len(reports_in))]
-    numeric = effects.loc[~effects["statistic_type"].isin(NUMERIC_ABSENT), "study_id"].nunique()
+    numeric = effects.loc[~effects["statistic_type"].isin(NUMERIC_ABSENT), "study_id"].map(lambda s: sample.get(s, s)).nunique()
     rows.append(("included", "studies with a numeric statistic", int(numeric)))
     table = pd.DataFrame(rows, columns=["stage", "box", "n"])
     assessed = len(screened) - len(not_retrieved)

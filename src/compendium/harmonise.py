@@ -333,12 +333,22 @@ def generation_summary(review: Review) -> pd.DataFrame:
     return table.sort_values(["generation", "generation_basis"]).reset_index(drop=True)
 
 
+def sample_ids(studies: pd.DataFrame) -> pd.DataFrame:
+    """``study_id`` → ``sample_id``: the study named in ``same_sample_as``, or the study itself.
+
+    Two papers on the same participants count as one study in pooling and in vote counts.
+    """
+    same = studies["same_sample_as"] if "same_sample_as" in studies else pd.Series("", index=studies.index)
+    return pd.DataFrame({"study_id": studies["study_id"], "sample_id": same.where(same != "", studies["study_id"])})
+
+
 def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert a review's effect rows to its metric and attach study-level columns.
 
     Correlational reviews: :func:`harmonise_correlational` plus the derived generation, the
     study's year and design; intervention reviews: :func:`harmonise_intervention` plus the trial's
-    year, guidance, control type and scope flags. Returns (converted, not_converted).
+    year, guidance, control type and scope flags. Both get ``sample_id`` (:func:`sample_ids`).
+    Returns (converted, not_converted).
     """
     studies = review.sheets["studies"]
     if review.design == "correlational":
@@ -348,6 +358,7 @@ def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.
         converted, left = harmonise_intervention(review.effects, prepost_r=prepost_r, studies=studies)
         extra = studies[["study_id", "year", "guidance", "control_type", "scope_flag"]].rename(
             columns={"scope_flag": "study_scope_flag"})
+    extra = extra.merge(sample_ids(studies), on="study_id", how="left")
     frames = []
     for frame in (converted, left):
         frames.append(frame if frame.empty else

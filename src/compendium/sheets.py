@@ -152,6 +152,18 @@ def _check_references(sheets: dict, codebook: pd.DataFrame, folder: Path) -> Non
                                  f"{study!r} has no record with decision 'included' in screening.csv")
 
 
+def check_same_sample(studies: pd.DataFrame, path: str) -> None:
+    """``same_sample_as`` names another study that is itself independent (no self-links, no chains)."""
+    if "same_sample_as" not in studies:
+        return
+    links = dict(zip(studies["study_id"], studies["same_sample_as"]))
+    for i, (study, target) in enumerate(links.items()):
+        if target and (target == study or links.get(target)):
+            why = "names the study itself" if target == study else f"names {target!r}, which names {links[target]!r}"
+            raise SheetError(f"{path}: study {study!r} (line {i + 2}): column 'same_sample_as' value {target!r} {why}; "
+                             "link every paper on one sample to the same independent study")
+
+
 def normalise_title(title: str) -> str:
     """A title reduced to lower-case letters and digits, so that spelling variants compare equal."""
     return re.sub(r"[^0-9a-z]", "", unicodedata.normalize("NFKD", str(title)).lower())
@@ -203,6 +215,7 @@ def load_review(folder: Path | str) -> Review:
         sheets[sheet] = validate_sheet(raw, sheet, codebook, str(path))
     _check_references(sheets, codebook, folder)
     check_one_study_once(sheets["studies"], str(folder / "studies.csv"))
+    check_same_sample(sheets["studies"], str(folder / "studies.csv"))
     published = folder / "published_results.csv"
     sheets["published_results"] = (pd.read_csv(published) if published.exists()
                                    else pd.DataFrame(columns=["review", "analysis", "metric", "estimate", "p", "k", "n", "source"]))

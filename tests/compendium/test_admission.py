@@ -43,3 +43,11 @@ def test_one_effect_per_study_follows_the_rule_and_says_why():
     assert decided == {"A": "direct measure before proxy", "B": "unadjusted before adjusted", "C": "larger n",
                        "D": "lower row id"}
     assert dict(zip(choices["study_id"], choices["dropped"]))["A"] == "A_1"
+
+
+def test_two_papers_on_one_sample_count_as_one_study():
+    rows = flagged([effect("Mo2010", "Mo2010_1", n=340, sample_id="Mo2010"),
+                    effect("Mo2013", "Mo2013_1", n=340, sample_id="Mo2010"), effect("X", "X_1", sample_id="X")])
+    kept, choices = h.one_effect_per_study(rows)
+    assert list(kept["study_id"]) == ["Mo2010", "X"]
+    assert choices["decided_by"].iloc[0] == "lower row id"

@@ -65,3 +65,11 @@ def test_flagged_results_vote_only_when_the_rule_admits_them_and_are_counted():
     assert table["k_studies"].iloc[0] == 1
     _, table = votes_of([], rows, box_score_admit={"proxies": True})
     assert (table["k_studies"].iloc[0], table["proxy"].iloc[0], table["other_comparator"].iloc[0]) == (2, 1, 0)
+
+
+def test_papers_on_one_sample_vote_once():
+    rows = [coded("Mo2010", "Mo2010_1", "negative", sample_id="Mo2010"),
+            coded("Mo2013", "Mo2013_1", "negative", sample_id="Mo2010"), coded("X", "X_1", "positive", sample_id="X")]
+    votes, table = votes_of([], rows)
+    assert list(votes["study_id"]) == ["Mo2010 + Mo2013", "X"]
+    assert table["k_studies"].iloc[0] == 2

@@ -37,3 +37,9 @@ def test_counts_that_do_not_add_up_are_refused():
     broken = SCREENING.assign(decision=SCREENING["decision"].replace({"further_report": "unknown"}))
     with pytest.raises(ValueError, match=r"do not add up.*\['unknown'\]"):
         h.prisma_counts(broken, EFFECTS)
+
+
+def test_two_papers_on_one_sample_count_as_one_study_in_prisma():
+    studies = pd.DataFrame({"study_id": ["A", "B"], "same_sample_as": ["", "A"]})
+    n = dict(zip(*h.prisma_counts(SCREENING, EFFECTS, studies)[["box", "n"]].T.values))
+    assert n["studies included"] == 1 and n["reports of included studies"] == 4

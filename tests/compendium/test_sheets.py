@@ -184,3 +184,10 @@ def test_a_study_without_an_included_record_is_refused(tmp_path):
     frame.to_csv(folder / "screening.csv", index=False)
     with pytest.raises(h.SheetError, match=rf"study '{study}' .* no record with decision 'included'"):
         h.load_review(folder)
+
+
+def test_same_sample_links_must_name_an_independent_study():
+    studies = pd.DataFrame({"study_id": ["A", "B", "C"], "same_sample_as": ["", "A", "B"]})
+    with pytest.raises(h.SheetError, match=r"study 'C' \(line 4\): column 'same_sample_as' value 'B' names 'B', which names 'A'"):
+        h.check_same_sample(studies, "studies.csv")
+    h.check_same_sample(studies.assign(same_sample_as=["", "A", "A"]), "studies.csv")
