@@ -28,6 +28,10 @@ def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame, studies: pd.Da
     """
     sample = {} if studies is None or "same_sample_as" not in studies else {
         s: t for s, t in zip(studies["study_id"], studies["same_sample_as"]) if t}
+    numeric = effects.loc[~effects["statistic_type"].isin(NUMERIC_ABSENT), "study_id"].map(lambda s: sample.get(s, s)).nunique()
+    if screening.empty:  # no screening.csv: only what the effect rows show can be counted
+        return pd.DataFrame([("included", "studies with a result", int(effects["study_id"].map(lambda s: sample.get(s, s)).nunique())),
+                             ("included", "studies with a numeric statistic", int(numeric))], columns=["stage", "box", "n"])
     rows = [("identification", "records: calibration leads", int((screening["found_via"] == "lead").sum())),
             ("identification", "records: own search and citations", int((screening["found_via"] != "lead").sum())),
             ("identification", "duplicate records removed", int((screening["decision"] == "duplicate").sum()))]
@@ -44,7 +48,6 @@ def prisma_counts(screening: pd.DataFrame, effects: pd.DataFrame, studies: pd.Da
         rows.append(("excluded", reason.replace("_", " "), int(n)))
     rows += [("included", "studies included", int(reports_in["study_id"].map(lambda s: sample.get(s, s)).nunique())),
              ("included", "reports of included studies", len(reports_in))]
-    numeric = effects.loc[~effects["statistic_type"].isin(NUMERIC_ABSENT), "study_id"].map(lambda s: sample.get(s, s)).nunique()
     rows.append(("included", "studies with a numeric statistic", int(numeric)))
     table = pd.DataFrame(rows, columns=["stage", "box", "n"])
     assessed = len(screened) - len(not_retrieved)

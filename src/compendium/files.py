@@ -17,10 +17,14 @@ def project_root(start: Path | str | None = None) -> Path:
 
 
 def write_table(frame: pd.DataFrame, path: Path | str) -> Path:
-    """Write a CSV byte-identically on every run: fixed float format, LF line ends, no index."""
+    """Write a CSV byte-identically on every run, at full precision: LF line ends, no index.
+
+    Floats are written as Python's shortest round-trip form, so a machine table loses nothing
+    (rounding is for display: ``display.formatted``). An empty table keeps its header row.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    frame.to_csv(path, index=False, lineterminator="\n")
     return path
 
 
@@ -29,6 +33,8 @@ def read_table(path: Path | str) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run the earlier notebooks first (make build)")
+    if not path.read_text(encoding="utf-8").strip():
+        return pd.DataFrame()  # a table with no columns at all (written from an empty result)
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""])  # keep words such as "null" and "none"
     for col in frame.columns:
         if frame[col].dtype == object or str(frame[col].dtype).startswith("str"):

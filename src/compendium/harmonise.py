@@ -105,6 +105,11 @@ def _row_to_r(row) -> tuple[float, str]:
     raise NotConvertible(f"statistic type {kind!r} ({'unstandardised b' if kind == 'b' else 'no conversion'}) does not give r")
 
 
+def _frame(records: list[dict], sheet: pd.DataFrame, added: list[str]) -> pd.DataFrame:
+    """Rows as a frame that keeps its columns when empty, so that an empty result writes a header."""
+    return pd.DataFrame(records, columns=list(sheet.columns) + [c for c in added if c not in sheet.columns])
+
+
 def _ci_variance_z(row, r: float) -> float | None:
     """Variance of Fisher's z implied by the printed 95% CI of this row's statistic, or None.
 
@@ -160,7 +165,8 @@ def harmonise_correlational(effects: pd.DataFrame, level: float = 0.95) -> tuple
                          "vi_from_n": vi_n, "n": n, "conversion": method})
         except NotConvertible as why:
             left.append({**row.to_dict(), "reason": str(why)})
-    return pd.DataFrame(done), pd.DataFrame(left)
+    added = ["r", "yi", "vi", "variance_from", "vi_from_n", "n", "conversion"]
+    return _frame(done, effects, added), _frame(left, effects, ["reason"])
 
 
 def _row_to_smd(row, prepost_r: float) -> tuple[float, float, str]:
@@ -266,7 +272,8 @@ def harmonise_intervention(outcomes: pd.DataFrame, prepost_r: float = 0.5,
                          "vi_from_n": vi_n, "n": n, "n_basis": basis, "conversion": method})
         except NotConvertible as why:
             left.append({**row.to_dict(), "reason": str(why)})
-    return pd.DataFrame(done), pd.DataFrame(left)
+    added = ["yi", "vi", "variance_from", "vi_from_n", "n", "n_basis", "conversion"]
+    return _frame(done, outcomes, added), _frame(left, outcomes, ["reason"])
 
 
 GENERATIONS = (("Baby Boomers", 1946, 1964), ("Generation X", 1965, 1980),
@@ -308,7 +315,7 @@ def converted_view(converted: pd.DataFrame) -> pd.DataFrame:
     cols = [id_col, "statistic_as_printed", "conversion", "n"] + (["r"] if "r" in converted else []) + ["yi", "vi"]
     view = converted[cols].copy()
     view["statistic_as_printed"] = view["statistic_as_printed"].str.slice(0, 60)
-    return view.round(4).reset_index(drop=True)
+    return view.reset_index(drop=True)
 
 
 def not_converted_view(not_converted: pd.DataFrame) -> pd.DataFrame:
@@ -361,8 +368,7 @@ def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.
     extra = extra.merge(sample_ids(studies), on="study_id", how="left")
     frames = []
     for frame in (converted, left):
-        frames.append(frame if frame.empty else
-                      frame.merge(extra, on="study_id", how="left").assign(label=lambda d: d["study_id"]))
+        frames.append(frame.merge(extra, on="study_id", how="left").assign(label=lambda d: d["study_id"]))
     return frames[0], frames[1]
 
 

@@ -13,10 +13,15 @@ from typing import Sequence
 
 import pandas as pd
 
+from .value_checks import describe_range, in_range, parse_range, row_problems
+
 SHEETS = {
     "correlational": ("studies", "effects", "screening"),
     "intervention": ("studies", "outcomes", "box_scores", "screening"),
 }
+
+
+OPTIONAL_SHEETS = ("screening", "box_scores")
 
 
 class SheetError(ValueError):
@@ -116,6 +121,7 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
             parsed.append(result)
         out[spec.column] = parsed
     frame = pd.DataFrame(out, columns=expected)
+    _check_values(frame, book, label_col, path)
     for unique_col in unique_cols:
         dup = frame[unique_col][frame[unique_col].duplicated()]
         if len(dup):
@@ -124,6 +130,32 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
         if book.loc[book["column"] == col, "type"].iloc[0] in ("string", "category", "id"):
             frame[col] = frame[col].astype(object).where(frame[col].notna(), "")
     return frame
+
+
+def _number(value) -> str:
+    return f"{float(value):g}" if isinstance(value, (int, float)) else repr(value)
+
+
+def _check_values(frame: pd.DataFrame, book: pd.DataFrame, label_col: str | None, path: str) -> None:
+    """Codebook ranges (column ``range``, e.g. ``(0,1]``) and the cross-column rules of a row."""
+    def where(i: int) -> str:
+        label = frame[label_col].iloc[i] if label_col else f"row {i + 2}"
+        return f"{path}: study {label!r} (line {i + 2})"
+
+    ranges = dict(zip(book["column"], book["range"])) if "range" in book else {}
+    for column, text in ranges.items():
+        if not text:
+            continue
+        bounds = parse_range(text)
+        for i, value in enumerate(frame[column]):
+            if value is not None and not pd.isna(value) and not in_range(value, bounds):
+                raise SheetError(f"{where(i)}: column {column!r} value {_number(value)} is out of range: "
+                                 f"allowed {describe_range(text)}")
+    for i in range(len(frame)):
+        problems = row_problems(frame.iloc[i], "")
+        if problems:
+            column, value, allowed = problems[0]
+            raise SheetError(f"{where(i)}: column {column!r} value {_number(value)} is not allowed: {allowed}")
 
 
 def _check_references(sheets: dict, codebook: pd.DataFrame, folder: Path) -> None:
@@ -138,7 +170,7 @@ def _check_references(sheets: dict, codebook: pd.DataFrame, folder: Path) -> Non
                     f"{folder / (spec.sheet + '.csv')}: line {i + 2}: column {spec.column!r} value {value!r} "
                     f"is not a {target_col} in {target_sheet}.csv")
     screening = sheets.get("screening")
-    if screening is not None:
+    if screening is not None and len(screening):
         known = set(sheets["studies"]["study_id"])
         for i, row in screening.iterrows():
             if row["decision"] in ("included", "further_report") and row["study_id"] not in known:
@@ -204,14 +236,30 @@ def load_review(folder: Path | str) -> Review:
     so a bad cell stops the pipeline with the study id, column and value (nothing half-written).
     """
     folder = Path(folder)
-    meta = json.loads((folder / "review.json").read_text(encoding="utf-8"))
+    for name in ("review.json", "codebook.csv"):
+        if not (folder / name).exists():
+            raise SheetError(f"{folder / name}: file not found; a review folder needs review.json, codebook.csv and "
+                             "the sheets its design names (README, drop-in section)")
+    try:
+        meta = json.loads((folder / "review.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise SheetError(f"{folder / 'review.json'}: line {error.lineno}: not valid JSON ({error.msg})") from None
     if meta.get("design") not in SHEETS:
         raise SheetError(f"{folder / 'review.json'}: key 'design' value {meta.get('design')!r} is not one of {list(SHEETS)}")
     codebook = pd.read_csv(folder / "codebook.csv", dtype=str, keep_default_na=False)
     sheets = {}
     for sheet in SHEETS[meta["design"]]:
         path = folder / f"{sheet}.csv"
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if not path.exists() and sheet in OPTIONAL_SHEETS:
+            raw = pd.DataFrame(columns=list(codebook.loc[codebook["sheet"] == sheet, "column"]), dtype=str)
+        elif not path.exists():
+            required = [s for s in SHEETS[meta["design"]] if s not in OPTIONAL_SHEETS]
+            raise SheetError(f"{path}: file not found; a {meta['design']} review needs {', '.join(required)} "
+                             f"(optional: {', '.join(OPTIONAL_SHEETS)})")
+        elif not path.read_text(encoding="utf-8").strip():
+            raise SheetError(f"{path}: line 1: the file is empty; it needs at least the header row of the codebook")
+        else:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
         sheets[sheet] = validate_sheet(raw, sheet, codebook, str(path))
     _check_references(sheets, codebook, folder)
     check_one_study_once(sheets["studies"], str(folder / "studies.csv"))

@@ -191,3 +191,70 @@ def test_same_sample_links_must_name_an_independent_study():
     with pytest.raises(h.SheetError, match=r"study 'C' \(line 4\): column 'same_sample_as' value 'B' names 'B', which names 'A'"):
         h.check_same_sample(studies, "studies.csv")
     h.check_same_sample(studies.assign(same_sample_as=["", "A", "A"]), "studies.csv")
+
+
+# -- values out of range, empty and missing sheets: one line each, naming file, line, study, column --
+
+def first_row_of(folder, sheet, kind):
+    frame = pd.read_csv(folder / f"{sheet}.csv", dtype=str, keep_default_na=False)
+    return int(frame.index[frame["statistic_type"] == kind][0])
+
+
+@pytest.mark.parametrize("kind,column,value,message", [
+    ("percent", "m_group1", "45", None),                              # a percentage of 45 is fine
+    ("aor", "value", "-2", "column 'value' value -2 is not allowed: an aor must be greater than 0"),
+    ("aor", "ci_low", "9", "is not allowed: the lower limit must not exceed ci_high"),
+    ("aor", "n_effect", "2", "column 'n_effect' value 2 is out of range: allowed at least 4"),
+    ("aor", "p_value", "1.5", "column 'p_value' value 1.5 is out of range: allowed in (0, 1]"),
+    ("means", "sd_group1", "0", "column 'sd_group1' value 0 is out of range: allowed greater than 0"),
+])
+def test_out_of_range_values_stop_at_the_door(tmp_path, kind, column, value, message):
+    folder = copy_review(tmp_path)
+    i = first_row_of(folder, "effects", kind)
+    row = edit_cell(folder / "effects.csv", i, column, value)
+    if message is None:
+        h.load_review(folder)
+        return
+    with pytest.raises(h.SheetError, match=re.escape(message)) as error:
+        h.load_review(folder)
+    text = str(error.value)
+    assert "effects.csv" in text and f"(line {i + 2})" in text and repr(row["study_id"]) in text
+    assert "\n" not in text
+
+
+def test_a_correlation_outside_minus_one_one_is_refused(tmp_path):
+    folder = copy_review(tmp_path)
+    frame = pd.read_csv(folder / "effects.csv", dtype=str, keep_default_na=False)
+    frame.loc[0, ["statistic_type", "value"]] = ["r", "1.5"]
+    frame.to_csv(folder / "effects.csv", index=False)
+    with pytest.raises(h.SheetError, match=r"line 2\): column 'value' value 1.5 is not allowed: a r must lie in \(-1, 1\)"):
+        h.load_review(folder)
+
+
+def test_an_empty_sheet_and_a_missing_required_sheet_are_named(tmp_path):
+    folder = copy_review(tmp_path)
+    (folder / "effects.csv").write_text("")
+    with pytest.raises(h.SheetError, match=r"effects.csv: line 1: the file is empty"):
+        h.load_review(folder)
+    (folder / "effects.csv").unlink()
+    with pytest.raises(h.SheetError, match=r"effects.csv: file not found; a correlational review needs studies, effects"):
+        h.load_review(folder)
+
+
+def test_screening_is_optional_and_prisma_says_what_it_cannot_count(tmp_path):
+    folder = copy_review(tmp_path)
+    (folder / "screening.csv").unlink()
+    review = h.load_review(folder)
+    counts = h.prisma_counts(review.sheets["screening"], review.effects, review.sheets["studies"])
+    assert list(counts["box"]) == ["studies with a result", "studies with a numeric statistic"]
+
+
+def test_a_header_only_effects_sheet_harmonises_to_header_only_tables(tmp_path):
+    folder = copy_review(tmp_path)
+    header = (folder / "effects.csv").read_text().split("\n")[0]
+    (folder / "effects.csv").write_text(header + "\n")
+    review = h.load_review(folder)
+    done, left = h.harmonise(review)
+    assert done.empty and left.empty and "yi" in done.columns and "reason" in left.columns
+    h.write_table(done, tmp_path / "done.csv")
+    assert list(h.read_table(tmp_path / "done.csv").columns) == list(done.columns)
