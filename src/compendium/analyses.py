@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from meta_analysis.heterogeneity import tau2_ci
 from meta_analysis.influence import leave_one_out
@@ -101,12 +102,13 @@ def _fit_columns(fits: dict, test: str, rules: SmallKRules) -> dict:
     return row
 
 
-def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES) -> pd.DataFrame:
+def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level: float = 0.95) -> pd.DataFrame:
     """One row per analysis on the analysis scale at full precision (``fits.csv``, read by notebook 04).
 
     Columns: k, n (studies with n), n_missing, the lead test's estimate with both the z and the
     Hartung–Knapp interval, heterogeneity, the prediction interval from ``min_k_prediction``
-    (with the distribution it uses), and the flag counts of :func:`admission.flag_counts`.
+    (with the distribution it uses), and the flag counts of :func:`admission.flag_counts`. A
+    single study shows its own estimate and z interval (at ``level``), marked "not pooled".
     """
     rows = []
     for a in analyses.values():
@@ -115,8 +117,10 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES) -> pd.
                "n_missing": int(n.isna().sum())}
         if a.fits:
             row.update(_fit_columns(a.fits, a.test, rules))
-        elif a.k == 1:
-            row.update(estimate=float(a.data["yi"].iloc[0]), se=float(np.sqrt(a.data["vi"].iloc[0])))
+        elif a.k == 1:  # the study's own estimate and interval, not a pooled one
+            yi, se = float(a.data["yi"].iloc[0]), float(np.sqrt(a.data["vi"].iloc[0]))
+            crit = stats.norm.isf((1 - level) / 2)
+            row.update(estimate=yi, se=se, ci_low=yi - crit * se, ci_high=yi + crit * se, level=level)
         row.update(flag_counts(a.data))
         row["note"] = a.note
         rows.append(row)

@@ -23,7 +23,7 @@ def set_style() -> None:
         "font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold",
         "axes.labelsize": 9, "axes.spines.top": False, "axes.spines.right": False,
         "axes.edgecolor": PALETTE["ink"], "xtick.color": PALETTE["ink"], "ytick.color": PALETTE["ink"],
-        "savefig.dpi": 150, "figure.dpi": 100, "svg.hashsalt": "compendium", "svg.fonttype": "path",
+        "savefig.dpi": 150, "figure.dpi": 100, "svg.hashsalt": "compendium", "svg.fonttype": "none",
     })
 
 

@@ -183,7 +183,7 @@ def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
     specs = {s["name"]: s for s in meta["analyses"]}
     for name, data in rows.groupby("analysis", sort=False):
         fit = _fit_of(fits, name)
-        if fit is None or pd.isna(fit.get("ci_low")):
+        if fit is None or pd.isna(fit.get("ci_low_knha")):  # not pooled (k < 2)
             continue
         by = specs[name].get("forest_by")
         groups = None
@@ -232,7 +232,7 @@ def funnel_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
     out = []
     for name, data in rows.groupby("analysis", sort=False):
         fit = _fit_of(fits, name)
-        if fit is None or len(data) < min_k_funnel or pd.isna(fit.get("ci_low")):
+        if fit is None or len(data) < min_k_funnel or pd.isna(fit.get("ci_low_knha")):
             continue
         tested = rules.small_study_tests(len(data))
         filled = trim_and_fill(data["yi"], data["vi"], method=fit["method"]) if tested else None

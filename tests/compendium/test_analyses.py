@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import helpers as h
 from made_up import effect, review
@@ -26,7 +27,8 @@ def test_k_of_one_is_shown_not_pooled():
     a = res["osg"]
     assert a.fit is None and a.k == 1 and "not pooled" in a.note
     fits = h.fits_table(res)
-    assert math.isnan(fits["ci_low"].iloc[0]) and fits["estimate"].iloc[0] == 0.2
+    assert fits["estimate"].iloc[0] == 0.2 and fits["ci_low"].iloc[0] == pytest.approx(0.2 - 1.959963984540054 * 0.1)
+    assert math.isnan(fits["ci_low_knha"].iloc[0]) and math.isnan(fits["tau2"].iloc[0])
 
 
 def test_two_studies_have_both_intervals_but_no_prediction_interval():
