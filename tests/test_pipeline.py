@@ -1,9 +1,15 @@
-"""End to end: the five notebooks on a drop-in review, byte-identical reruns, the pinned
-environment, and the HTML report in headless Chromium."""
+"""End to end, on one build shared by every test here: a copy of the repository's tracked files built
+by the build command's own function, which must give back the committed notebooks, tables, processed
+data, figures and report byte for byte. Also: a drop-in review runs through all five notebooks without
+code changes, the build's order and atomicity, the pinned environment, and the HTML report in headless
+Chromium."""
 import filecmp
+import importlib.util
 import os
 import re
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -12,39 +18,31 @@ import pytest
 import helpers as h
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
+BUILT = ("notebooks", "data/processed", "figures", "reports")  # what the build writes (tables in reports/)
 
 
-def run_pipeline(out: Path, reviews: list[str], raw_dir: Path) -> None:
-    """Run notebooks 01-05 with papermill, writing every output under ``out``."""
-    import papermill
-
-    params = {"reviews": reviews, "raw_dir": str(raw_dir), "processed_dir": str(out / "processed"),
-              "figures_dir": str(out / "figures"), "tables_dir": str(out / "tables")}
-    for name in h.NOTEBOOKS:
-        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out / f"{name}.ipynb"), parameters=params,
-                                   cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
+def load_tool(name: str = "compendium_tool"):
+    """tools/compendium.py as a module (under its own name: src/compendium is a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "compendium.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-# -- the pinned environment ----------------------------------------------------------------------
-
-def pins(lines):
-    return dict(re.findall(r"^\s*-?\s*([A-Za-z0-9_.-]+)==([^\s#]+)", lines, flags=re.M))
+tool = load_tool()
 
 
-def test_environment_yml_and_requirements_pin_the_same_versions():
-    req = pins((ROOT / "requirements.txt").read_text())
-    env = pins((ROOT / "environment.yml").read_text())
-    assert req, "requirements.txt pins nothing"
-    assert req == env
+def fresh_copy(target: Path) -> Path:
+    """The tracked files in ``target`` without the build's outputs, so the build must make every one.
 
+    The notebooks find the copy as their repository root themselves: the kernels start in its
+    notebooks/ folder, and they walk up from there to the folder that holds src/helpers.py.
+    """
+    tool.copy_tracked(ROOT, target)
+    for folder in BUILT[1:]:
+        shutil.rmtree(target / folder, ignore_errors=True)
+    return target
 
-def test_required_packages_are_pinned():
-    req = {k.lower() for k in pins((ROOT / "requirements.txt").read_text())}
-    assert {"jupyterlab", "pandas", "numpy", "statsmodels", "matplotlib", "seaborn", "papermill", "nbval", "scipy"} <= req
-
-
-# -- a drop-in review runs through all five notebooks without code changes -------------------------
 
 def make_dropin(raw: Path, name: str = "dropin_demo", n_studies: int = 12) -> Path:
     """A small review in the intervention schema: the first trials of behr2025, copied under a new name.
@@ -67,61 +65,138 @@ def make_dropin(raw: Path, name: str = "dropin_demo", n_studies: int = 12) -> Pa
     return target
 
 
-@pytest.fixture(scope="module")
-def dropin_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dropin")
-    make_dropin(out / "raw")
-    run_pipeline(out, ["dropin_demo"], out / "raw")
-    return out
+@pytest.fixture(scope="session")
+def builds(tmp_path_factory):
+    """The one build of the repository, and the drop-in review's, run at the same time.
+
+    Returns a dict: ``repo`` and ``dropin`` (the two copies) and ``seconds`` (the drop-in's timings).
+    """
+    repo = fresh_copy(tmp_path_factory.mktemp("build"))
+    dropin = fresh_copy(tmp_path_factory.mktemp("dropin"))
+    make_dropin(dropin / "data" / "raw")
+    with ThreadPoolExecutor(2) as pool:
+        whole = pool.submit(tool.build, root=repo)
+        small = pool.submit(tool.build, {"reviews": ["dropin_demo"]}, root=dropin, report=False)
+        whole.result()
+        return {"repo": repo, "dropin": dropin, "seconds": small.result()}
 
 
-def test_dropin_review_runs_through_all_notebooks(dropin_run):
-    for name in h.NOTEBOOKS:
-        assert (dropin_run / f"{name}.ipynb").exists()
-    assert (dropin_run / "processed" / "dropin_demo" / "effect_sizes.csv").exists()
-    assert (dropin_run / "tables" / "dropin_demo_analyses.csv").exists()
-    assert (dropin_run / "tables" / "dropin_demo_box_scores.csv").exists()
-    assert (dropin_run / "figures" / "dropin_demo_prisma.png").exists()
-    repro = pd.read_csv(dropin_run / "tables" / "reproduction.csv")
-    assert set(repro["review"]) == {"dropin_demo"}
+# -- what is committed is what the current code makes, byte for byte ------------------------------
+
+def differences(built: Path, folder: str) -> list[str]:
+    """How ``folder`` in the build differs from its tracked files in the repository."""
+    committed = {p for p in tool.tracked_files(ROOT) if p.startswith(folder + "/")}
+    made = {p.relative_to(built).as_posix() for p in (built / folder).rglob("*") if p.is_file()}
+    problems = [f"made by the build, not committed: {n}" for n in sorted(made - committed)]
+    problems += [f"committed, not made by the build: {n}" for n in sorted(committed - made)]
+    problems += [f"differs: {n}" for n in sorted(made & committed)
+                 if not filecmp.cmp(built / n, ROOT / n, shallow=False)]
+    return problems
 
 
-def test_dropin_review_pools_what_it_holds(dropin_run):
-    table = pd.read_csv(dropin_run / "tables" / "dropin_demo_analyses.csv")
+@pytest.mark.parametrize("folder", BUILT)
+def test_build_gives_the_committed_files_byte_for_byte(builds, folder):
+    assert differences(builds["repo"], folder) == []
+
+
+def test_comparison_table_lists_every_published_estimate(builds):
+    comparison = pd.read_csv(builds["repo"] / "reports" / "tables" / "comparison.csv")
+    published = pd.concat([pd.read_csv(p) for p in (ROOT / "data" / "raw").glob("*/published_results.csv")])
+    expected = set(published.loc[published["metric"] != "count", "analysis"])
+    assert set(comparison["published_analysis"]) == expected
+
+
+# -- a drop-in review runs through all five notebooks without code changes -------------------------
+
+def test_dropin_review_runs_through_all_notebooks(builds):
+    out = builds["dropin"]
+    assert set(builds["seconds"]) >= set(h.NOTEBOOKS)
+    assert (out / "data" / "processed" / "dropin_demo" / "effect_sizes.csv").exists()
+    assert (out / "reports" / "tables" / "dropin_demo_analyses.csv").exists()
+    assert (out / "reports" / "tables" / "dropin_demo_vote_counts.csv").exists()
+    assert (out / "figures" / "dropin_demo_prisma.png").exists()
+    comparison = pd.read_csv(out / "reports" / "tables" / "comparison.csv")
+    assert set(comparison["review"]) == {"dropin_demo"}
+
+
+def test_dropin_review_pools_what_it_holds(builds):
+    table = pd.read_csv(builds["dropin"] / "reports" / "tables" / "dropin_demo_analyses.csv")
     between = table[table["analysis"].str.startswith("Between groups (intervention")]
     assert int(between["k"].iloc[0]) >= 2
 
 
-# -- reruns are byte-identical, and what is committed is the output of the current code -------------
+# -- the build's order and atomicity (kernels and papermill stood in for) --------------------------
 
-@pytest.fixture(scope="module")
-def fresh_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fresh")
-    run_pipeline(out, [], ROOT / "data" / "raw")
-    return out
-
-
-def same_tree(a: Path, b: Path) -> list[str]:
-    names = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
-    other = sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
-    problems = [f"only in one run: {n}" for n in sorted(set(names) ^ set(other))]
-    problems += [f"differs: {n}" for n in names if n in other and not filecmp.cmp(a / n, b / n, shallow=False)]
-    return problems
+def test_graph_names_every_notebook_once_after_its_inputs():
+    assert list(tool.GRAPH) == list(h.NOTEBOOKS)
+    for i, name in enumerate(tool.NOTEBOOKS):
+        assert set(tool.GRAPH[name]) <= set(tool.NOTEBOOKS[:i]), name
 
 
-def test_rerun_gives_byte_identical_processed_data(fresh_run):
-    assert same_tree(fresh_run / "processed", ROOT / "data" / "processed") == []
+@pytest.fixture
+def fake_build(tmp_path, monkeypatch):
+    """A separate copy of the tool whose kernels and papermill are stand-ins that record each run.
+
+    Returns (tool, root, runs); ``runs`` maps a notebook to its (start, end, parameters).
+    """
+    fake = load_tool("compendium_tool_fake")
+    (tmp_path / "notebooks").mkdir()
+    for name in fake.NOTEBOOKS:
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("committed")
+    runs = {}
+
+    def run_notebook(km, source, target, name, parameters):
+        start = time.perf_counter()
+        time.sleep(0.05)
+        if name == getattr(fake, "FAIL", None):
+            raise ValueError("no fits\nsecond line")
+        target.write_text("executed")
+        runs[name] = (start, time.perf_counter(), parameters)
+
+    monkeypatch.setattr(fake, "start_kernel", lambda root, log: object())
+    monkeypatch.setattr(fake, "run_notebook", run_notebook)
+    return fake, tmp_path, runs
 
 
-def test_rerun_gives_byte_identical_tables(fresh_run):
-    assert same_tree(fresh_run / "tables", ROOT / "reports" / "tables") == []
+def test_notebooks_start_when_their_inputs_are_done_and_run_side_by_side(fake_build):
+    fake, root, runs = fake_build
+    fake.build({"level": 0.9}, root=root, report=False)
+    for name, inputs in fake.GRAPH.items():
+        assert all(runs[i][1] <= runs[name][0] for i in inputs), name
+        assert runs[name][2] == {"level": 0.9}
+    if (os.cpu_count() or 1) >= 2:  # 03 and 05 both need only 02
+        (start3, end3, _), (start5, end5, _) = runs["03_pooled_models"], runs["05_box_score_mediator_synthesis"]
+        assert start3 < end5 and start5 < end3
+    assert all((root / "notebooks" / f"{n}.ipynb").read_text() == "executed" for n in fake.NOTEBOOKS)
 
 
-def test_reproduction_table_lists_every_published_estimate(fresh_run):
-    repro = pd.read_csv(fresh_run / "tables" / "reproduction.csv")
-    published = pd.concat([pd.read_csv(p) for p in (ROOT / "data" / "raw").glob("*/published_results.csv")])
-    expected = set(published.loc[published["metric"] != "count", "analysis"])
-    assert set(repro["analysis"]) == expected
+def test_a_failed_build_leaves_the_committed_notebooks_unchanged(fake_build):
+    fake, root, runs = fake_build
+    fake.FAIL = "03_pooled_models"
+    with pytest.raises(fake.BuildError) as failure:
+        fake.build(root=root, report=False)
+    assert failure.value.step == "03_pooled_models"
+    assert failure.value.line == "ValueError: no fits second line"
+    assert "04_forest_funnel_plots" not in runs
+    assert all((root / "notebooks" / f"{n}.ipynb").read_text() == "committed" for n in fake.NOTEBOOKS)
+
+
+# -- the pinned environment ----------------------------------------------------------------------
+
+def pins(lines):
+    return dict(re.findall(r"^\s*-?\s*([A-Za-z0-9_.-]+)==([^\s#]+)", lines, flags=re.M))
+
+
+def test_environment_yml_and_requirements_pin_the_same_versions():
+    req = pins((ROOT / "requirements.txt").read_text())
+    env = pins((ROOT / "environment.yml").read_text())
+    assert req, "requirements.txt pins nothing"
+    assert req == env
+
+
+def test_required_packages_are_pinned():
+    req = {k.lower() for k in pins((ROOT / "requirements.txt").read_text())}
+    assert {"jupyterlab", "pandas", "numpy", "statsmodels", "matplotlib", "seaborn", "papermill", "nbval", "scipy"} <= req
 
 
 # -- the HTML report in headless Chromium ----------------------------------------------------------
@@ -145,9 +220,9 @@ def chromium_driver():
     return webdriver.Chrome(service=Service(chromedriver), options=options)
 
 
-def test_report_opens_without_missing_images_broken_links_or_console_errors(tmp_path):
-    reports = tmp_path / "reports"
-    index = h.build_report(ROOT, reports)
+def test_report_opens_without_missing_images_broken_links_or_console_errors(builds):
+    reports = builds["repo"] / "reports"
+    index = reports / "index.html"
     driver = chromium_driver()
     try:
         pages = [index] + sorted(p for p in reports.glob("*.html") if p != index)
@@ -163,8 +238,9 @@ def test_report_opens_without_missing_images_broken_links_or_console_errors(tmp_
                     assert (page.parent / href.split("#")[0]).exists(), f"{page.name}: broken link {href}"
             errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             assert errors == [], f"{page.name}: console errors {errors}"
-        driver.get(index.as_uri())
-        assert "Published headline results beside ours" in driver.page_source
+        driver.get(index.as_uri())  # the landing page: the published results beside ours, and every notebook
+        assert driver.find_elements("css selector", "table tr td")
+        assert all(f'href="{name}.html"' in driver.page_source for name in h.NOTEBOOKS)
     finally:
         driver.quit()
 

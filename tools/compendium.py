@@ -1,34 +1,66 @@
 """The compendium's two commands. Needs only Python 3.11+ with pip and venv.
 
-    python3 tools/compendium.py build   # set up .venv, run notebooks 01-05 with papermill, write the HTML report
-    python3 tools/compendium.py test    # set up .venv, run pytest (unit tests, metafor agreement) and nbval
+    python3 tools/compendium.py build [--verbose]   # set up .venv, run notebooks 01-05 with papermill, write the HTML report
+    python3 tools/compendium.py test [pytest args]  # set up .venv, run pytest (unit, metafor agreement, pipeline, report) and nbval
 
 Both create (or reuse) a local virtual environment in .venv from the pinned requirements.txt;
 the environment is rebuilt when requirements.txt changes.
+
+The build runs the notebooks as a dependency graph (``GRAPH``): notebooks whose inputs are ready run at
+the same time, and each notebook's kernel is started (and has imported ``helpers``) while the notebooks it
+depends on still run. Every notebook executes into a temporary file; the committed notebooks are replaced
+only when all of them succeeded. It prints one line per notebook, one for the report and the total;
+``--verbose`` adds everything else (pip, papermill's log, the kernels' own output, full tracebacks).
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import traceback
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-NOTEBOOKS = ["01_data_extraction", "02_effect_size_harmonisation", "03_pooled_models",
-             "04_forest_funnel_plots", "05_box_score_mediator_synthesis"]
+
+# Each notebook and the notebooks it must wait for: 01 checks the sheets all others read (a sheet that
+# breaks its codebook stops the build there), 03 and 05 read what 02 writes (05 nothing else), 04 reads
+# the fits 03 writes. The report comes after all five.
+GRAPH: dict[str, tuple[str, ...]] = {
+    "01_data_extraction": (),
+    "02_effect_size_harmonisation": ("01_data_extraction",),
+    "03_pooled_models": ("02_effect_size_harmonisation",),
+    "04_forest_funnel_plots": ("03_pooled_models",),
+    "05_box_score_mediator_synthesis": ("02_effect_size_harmonisation",),
+}
+NOTEBOOKS = list(GRAPH)
+
+# What a kernel imports while it waits for its inputs: the notebooks' one import and the matplotlib
+# modules behind pyplot (not pyplot itself: the notebooks choose the backend before importing it).
+WARM_UP_IMPORTS = ("helpers", "matplotlib.figure", "matplotlib.backends.backend_agg")
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]  # as nbclient starts kernels: no history file
+# Imports from several threads at once can fail (pyzmq's do), so the build imports under this lock.
+IMPORTING = threading.Lock()
 
 
-def say(message: str) -> None:
-    print(f"[compendium] {message}", flush=True)
+def say(message: str, stream=None) -> None:
+    """Print one line of the build's output."""
+    print(f"[compendium] {message}", file=stream or sys.stdout, flush=True)
 
 
-def ensure_venv() -> None:
+# -- the virtual environment ---------------------------------------------------------------------
+
+def ensure_venv(verbose: bool = False) -> None:
     """Create .venv and install requirements.txt unless the installed set already matches it."""
     requirements = ROOT / "requirements.txt"
     digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
@@ -39,57 +71,455 @@ def ensure_venv() -> None:
         say(f"creating virtual environment {VENV.relative_to(ROOT)}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     say("installing pinned packages from requirements.txt (first run only; a few minutes)")
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-r", str(requirements)], check=True)
+    pip_install(["--upgrade", "pip"], verbose)
+    pip_install(["-r", str(requirements)], verbose)
     stamp.write_text(digest)
 
 
-def in_venv(code: str, *args: str) -> None:
-    subprocess.run([str(PY), "-c", code, *args], check=True, cwd=ROOT)
+def pip_install(args: list[str], verbose: bool) -> None:
+    """``pip install`` into .venv; its output is shown only with ``--verbose`` or when it fails."""
+    command = [str(PY), "-m", "pip", "install", *([] if verbose else ["--quiet"]), *args]
+    done = subprocess.run(command, capture_output=not verbose, text=True)
+    if done.returncode:
+        if not verbose:
+            sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"[compendium] pip install {' '.join(args)} failed (exit {done.returncode})")
 
 
-def build(parameters: dict | None = None) -> None:
-    """Run the five notebooks in order with papermill, strip run-time metadata, write the report."""
-    ensure_venv()
+def running_in_venv() -> bool:
+    """True when this interpreter is the one in .venv (papermill and the notebooks' packages are here)."""
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+# -- tracked files (for the tests and the benchmark, which build in a copy) ------------------------
+
+IGNORED = {".git", ".venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+
+
+def tracked_files(root: Path) -> list[str]:
+    """The repository's tracked files (``git ls-files``); outside git, every file but caches and .venv.
+
+    Parameters
+    ----------
+    root : Path
+        The repository root.
+
+    Returns
+    -------
+    list of str
+        Paths relative to ``root``, with forward slashes.
+    """
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+        files = [p for p in listed.decode().split("\0") if p and (root / p).is_file()]
+    except (OSError, subprocess.CalledProcessError):
+        files = []
+    if files:
+        return files
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in IGNORED]
+        files += [(Path(folder) / n).relative_to(root).as_posix() for n in names]
+    return files
+
+
+def copy_tracked(root: Path, target: Path) -> Path:
+    """Copy the tracked files of ``root`` into ``target`` (created) and return ``target``."""
+    for name in tracked_files(root):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, target / name)
+    return target
+
+
+# -- the build -------------------------------------------------------------------------------------
+
+class BuildError(Exception):
+    """A notebook (or the report) failed.
+
+    Attributes
+    ----------
+    step : str
+        The notebook's name, or ``"report"``.
+    line : str
+        One line: the exception's last line, for a notebook the cell's error and its cell number.
+    detail : str
+        The full traceback.
+    """
+
+    def __init__(self, step: str, line: str, detail: str):
+        super().__init__(f"{step}: {line}")
+        self.step, self.line, self.detail = step, line, detail
+
+
+def build_error(step: str, exc: BaseException) -> BuildError:
+    """Summarise ``exc`` (a papermill cell error or any other exception) as a :class:`BuildError`."""
+    if hasattr(exc, "ename"):  # papermill.PapermillExecutionError: the error the cell raised
+        line = " ".join(f"{exc.ename}: {exc.evalue}".split()) + f" (cell [{exc.exec_count}])"
+        return BuildError(step, line, str(exc))
+    line = " ".join(traceback.format_exception_only(exc)[-1].split())
+    return BuildError(step, line, "".join(traceback.format_exception(exc)))
+
+
+def strip_run_metadata(nb, name: str):
+    """Drop the timestamps and durations papermill and nbclient write, and number the cells.
+
+    With these removed a rerun writes a byte-identical notebook.
+    """
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        cell["id"] = f"{name[:2]}-{i:02d}"
+    return nb
+
+
+@functools.cache
+def kernel_manager_class() -> type:
+    """jupyter_client's AsyncKernelManager, keeping the clients it makes so :func:`stop_kernel` can close
+    them (papermill leaves a kernel it was given running, and its client open)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        def client(self, **kwargs):
+            client = super().client(**kwargs)
+            self.__dict__.setdefault("clients_made", []).append(client)
+            return client
+
+    return KernelManager
+
+
+def import_kernel_machinery() -> None:
+    """Import all that :func:`start_kernel` needs (kernel spec included), so its threads import nothing."""
+    import jupyter_client.blocking  # noqa: F401
+    import jupyter_core.utils  # noqa: F401
+
+    kernel_manager_class()(kernel_name="python3").kernel_spec  # noqa: B018 - loads ipykernel's spec code
+
+
+def start_kernel(root: Path, log) -> object:
+    """Start a Python kernel in ``root/notebooks`` and let it import :data:`WARM_UP_IMPORTS`.
+
+    The imports run silently (no output, no execution count, names removed afterwards), so the
+    notebook later finds them in ``sys.modules`` and nothing else differs.
+
+    Parameters
+    ----------
+    root : Path
+        The repository root.
+    log : file or None
+        Where the kernel process writes its own stdout and stderr; None inherits the terminal.
+
+    Returns
+    -------
+    jupyter_client.AsyncKernelManager
+        The running kernel (of :func:`kernel_manager_class`), for ``papermill.execute_notebook(km=...)``.
+    """
+    from jupyter_core.utils import run_sync
+
+    km = kernel_manager_class()(kernel_name="python3")
+    run_sync(km.start_kernel)(cwd=str(root / "notebooks"), extra_arguments=KERNEL_ARGUMENTS,
+                              stdout=log, stderr=log)
+    src = str(root / "src")
+    code = (f"import importlib as _i, sys as _s\n_s.path.insert(0, {src!r})\n"
+            f"for _m in {WARM_UP_IMPORTS!r}:\n    try:\n        _i.import_module(_m)\n"
+            f"    except Exception:\n        pass\n_s.path.remove({src!r})\ndel _i, _s, _m\n")
+    client = km.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        client.execute_interactive(code, silent=True, store_history=False, timeout=120)
+    except BaseException:
+        stop_kernel(km)
+        raise
+    finally:
+        client.stop_channels()
+    return km
+
+
+def stop_kernel(km) -> None:
+    """Close the kernel's clients and shut it down (it has finished its notebook, or the build stopped)."""
+    from jupyter_core.utils import run_sync
+
+    with contextlib.suppress(Exception):
+        for client in km.__dict__.get("clients_made", []):
+            client.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)
+
+
+def run_notebook(km, source: Path, target: Path, name: str, parameters: dict | None) -> None:
+    """Run ``source`` with papermill in the kernel ``km``; write it, metadata stripped, to ``target``."""
+    import nbformat
+    import papermill
+
+    nb = nbformat.read(source, as_version=4)
+    nb = papermill.execute_notebook(nb, None, parameters=parameters or None, kernel_name="python3",
+                                    progress_bar=False, request_save_on_cell_execute=False, km=km)
+    nbformat.write(strip_run_metadata(nb, name), target)
+
+
+class _Run:
+    """One build: a thread per notebook, each starting its kernel, waiting, then running its notebook.
+
+    The threads take turns for the cores (``os.cpu_count()`` steps at a time): a notebook whose
+    inputs are done and whose kernel is ready runs first; otherwise the next kernel starts, in the
+    order of :data:`NOTEBOOKS`; the report's imports come last.
+    """
+
+    def __init__(self, root: Path, parameters: dict | None, verbose: bool, staging: Path, report: bool):
+        self.root, self.parameters, self.verbose, self.staging = root, parameters, verbose, staging
+        self.report = report
+        self.free = os.cpu_count() or 1
+        self.changed = threading.Condition()
+        self.starting: set[str] = set()  # kernel started or starting
+        self.ready: set[str] = set()     # kernel has its imports
+        self.running: set[str] = set()   # notebook running or done
+        self.seconds: dict[str, float] = {}  # notebook done
+        self.failure: BuildError | None = None
+        self.finished = False  # all notebooks done or stopped: the report's imports are no longer wanted
+        self.imported = threading.Event()  # papermill and nbformat, imported by the main thread
+
+    # -- whose turn it is (called with self.changed held) --
+
+    def runnable(self, name: str) -> bool:
+        return name in self.ready and name not in self.running and all(d in self.seconds for d in GRAPH[name])
+
+    def may_start_kernel(self, name: str) -> bool:
+        before = NOTEBOOKS[:NOTEBOOKS.index(name)]
+        return self.starting.issuperset(before) and not any(map(self.runnable, NOTEBOOKS))
+
+    def may_prepare_report(self) -> bool:
+        return self.starting.issuperset(NOTEBOOKS) and not any(map(self.runnable, NOTEBOOKS))
+
+    # -- taking and giving back a core --
+
+    def claim(self, turn, name: str | None = None, into: set | None = None) -> bool:
+        """Wait for a free core and ``turn()``; record ``name`` in ``into``. False if the build is over."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.failure or self.finished or (self.free and turn()))
+            if self.failure or self.finished:
+                return False
+            self.free -= 1
+            if into is not None:
+                into.add(name)
+            return True
+
+    def release(self, name: str | None = None, into: set | None = None) -> None:
+        with self.changed:
+            self.free += 1
+            if into is not None:
+                into.add(name)
+            self.changed.notify_all()
+
+    def fail(self, step: str, exc: BaseException) -> None:
+        with self.changed:
+            self.failure = self.failure or build_error(step, exc)
+            self.changed.notify_all()
+
+    # -- the threads --
+
+    def notebook(self, name: str) -> None:
+        """Start the kernel, wait for the inputs, run the notebook, record its time."""
+        km, log, holding = None, None, False
+        try:
+            if not self.verbose:
+                log = open(self.staging / f"{name}.kernel.log", "wb")
+            if not self.claim(lambda: self.may_start_kernel(name), name, self.starting):
+                return
+            holding = True
+            km = start_kernel(self.root, log)
+            holding = False
+            self.release(name, self.ready)
+            self.imported.wait()
+            if not self.claim(lambda: self.runnable(name), name, self.running):
+                return
+            holding = True
+            start = time.perf_counter()
+            run_notebook(km, self.root / "notebooks" / f"{name}.ipynb", self.staging / f"{name}.ipynb",
+                         name, self.parameters)
+            seconds = time.perf_counter() - start
+            say(f"{name:<34}{seconds:6.1f} s")
+            with self.changed:
+                self.seconds[name] = seconds
+            holding = False
+            self.release()
+        except BaseException as exc:  # noqa: BLE001 - build() raises it
+            self.fail(name, exc)
+            if holding:
+                self.release()
+        finally:
+            if km is not None:
+                stop_kernel(km)
+            if log is not None:
+                log.close()
+
+    def prepare_report(self) -> None:
+        """Import what the report needs while a core is free."""
+        if self.claim(self.may_prepare_report):
+            with contextlib.suppress(Exception), IMPORTING:
+                load_helpers(self.root)
+                import nbconvert  # noqa: F401
+            self.release()
+
+    def run(self) -> dict[str, float]:
+        """Run every notebook; return their wall seconds or raise the first :class:`BuildError`."""
+        try:
+            return self.run_notebooks()
+        finally:
+            with self.changed:
+                self.finished = True
+                self.changed.notify_all()
+
+    def run_notebooks(self) -> dict[str, float]:
+        """Start the notebooks' threads, import papermill meanwhile, wait for all of them."""
+        with IMPORTING:
+            import_kernel_machinery()
+        threads = [threading.Thread(target=self.notebook, args=(name,), daemon=True) for name in NOTEBOOKS]
+        for thread in threads:
+            thread.start()
+        try:
+            with IMPORTING:  # while the first kernels start
+                import nbformat  # noqa: F401
+                import papermill  # noqa: F401
+        except Exception as exc:
+            self.fail("papermill", exc)
+        self.imported.set()
+        if self.report:
+            threading.Thread(target=self.prepare_report, daemon=True).start()
+        with self.changed:
+            self.changed.wait_for(lambda: self.failure or len(self.seconds) == len(NOTEBOOKS))
+        for thread in threads:
+            thread.join()
+        if self.failure:
+            raise self.failure
+        return dict(self.seconds)
+
+
+def load_helpers(root: Path):
+    """Import the notebooks' ``helpers`` module from ``root/src`` (once per process)."""
+    if "helpers" not in sys.modules:
+        sys.path.insert(0, str(root / "src"))
+    import helpers
+
+    return helpers
+
+
+def commit(root: Path, staging: Path) -> dict[Path, bytes]:
+    """Replace the committed notebooks with the executed ones; return the old contents."""
+    old = {}
+    for name in NOTEBOOKS:
+        target = root / "notebooks" / f"{name}.ipynb"
+        old[target] = target.read_bytes()
+        partial = target.with_name(f".{name}.ipynb.partial")
+        shutil.copyfile(staging / f"{name}.ipynb", partial)
+        os.replace(partial, target)
+    return old
+
+
+_QUIET = {"builds": 0, "level": logging.NOTSET}  # builds hiding papermill's log, its level before them
+_QUIET_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_papermill(verbose: bool):
+    """Hide papermill's (and nbclient's) log messages unless ``verbose``, while any quiet build runs."""
+    logger = logging.getLogger("papermill")
+    if not verbose:
+        with _QUIET_LOCK:
+            if not _QUIET["builds"]:
+                _QUIET["level"] = logger.level
+                logger.setLevel(logging.ERROR)
+            _QUIET["builds"] += 1
+    try:
+        yield
+    finally:
+        if not verbose:
+            with _QUIET_LOCK:
+                _QUIET["builds"] -= 1
+                if not _QUIET["builds"]:
+                    logger.setLevel(_QUIET["level"])
+
+
+def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: bool = False,
+          report: bool = True) -> dict[str, float]:
+    """Run the notebooks of :data:`GRAPH` with papermill, then write the HTML report.
+
+    Must run in the environment of .venv (``main`` sees to that). Notebooks whose inputs are ready run
+    in parallel, one per core. Each executes into a temporary file; only when all succeeded do they
+    replace the notebooks in ``root/notebooks`` (and they are put back if the report fails).
+
+    Parameters
+    ----------
+    parameters : dict, optional
+        Papermill parameters given to every notebook (see their ``parameters`` cells); default none.
+    root : Path or str
+        The repository to build (default: this one). The notebooks write their tables, figures and
+        processed data under it.
+    verbose : bool
+        Show papermill's log and the kernels' own output.
+    report : bool
+        Write ``reports/`` after the notebooks.
+
+    Returns
+    -------
+    dict
+        Wall seconds per notebook, ``"report"`` and ``"total"``.
+
+    Raises
+    ------
+    BuildError
+        Naming the notebook (or the report) that failed and its error.
+    """
+    root = Path(root).resolve()
     start = time.perf_counter()
-    for i, name in enumerate(NOTEBOOKS, 1):
+    with tempfile.TemporaryDirectory(prefix="compendium-build-") as staging, quiet_papermill(verbose):
+        seconds = _Run(root, parameters, verbose, Path(staging), report).run()
+        old = commit(root, Path(staging))
+    if report:
         t0 = time.perf_counter()
-        say(f"[{i}/{len(NOTEBOOKS)}] running notebooks/{name}.ipynb")
-        in_venv(RUN_NOTEBOOK, name, json.dumps(parameters or {}))
-        say(f"[{i}/{len(NOTEBOOKS)}] done in {time.perf_counter() - t0:.1f} s")
-    say("writing the HTML report (reports/index.html)")
-    in_venv("import sys; sys.path.insert(0, 'src'); import helpers; print(helpers.build_report('.'))")
-    say(f"build finished in {time.perf_counter() - start:.1f} s")
+        try:
+            with IMPORTING:
+                helpers = load_helpers(root)
+            index = helpers.build_report(root)
+        except Exception as exc:
+            for path, content in old.items():
+                path.write_bytes(content)
+            raise build_error("report", exc) from exc
+        seconds["report"] = time.perf_counter() - t0
+        say(f"{'report ' + index.relative_to(root).as_posix():<34}{seconds['report']:6.1f} s")
+    seconds["total"] = time.perf_counter() - start
+    say(f"{'build finished':<34}{seconds['total']:6.1f} s")
+    return seconds
 
 
-# Runs inside .venv: execute one notebook in place with papermill from notebooks/, then remove the
-# timestamps and durations papermill and nbclient write into the metadata, so reruns are identical.
-RUN_NOTEBOOK = r"""
-import json, sys
-from pathlib import Path
-import nbformat, papermill
+# -- the commands ----------------------------------------------------------------------------------
 
-name, params = sys.argv[1], json.loads(sys.argv[2])
-path = Path("notebooks") / f"{name}.ipynb"
-papermill.execute_notebook(str(path), str(path), parameters=params, cwd="notebooks", kernel_name="python3",
-                           progress_bar=False, report_mode=False)
-nb = nbformat.read(path, as_version=4)
-nb.metadata.pop("papermill", None)
-nb.metadata.pop("widgets", None)
-for i, cell in enumerate(nb.cells):
-    cell.metadata.pop("papermill", None)
-    cell.metadata.pop("execution", None)
-    cell["id"] = f"{name[:2]}-{i:02d}"
-nbformat.write(nb, path)
-"""
+def build_command(verbose: bool) -> int:
+    """``build``: run :func:`build` here in .venv; on failure one line (and the traceback if verbose)."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
+    else:
+        import warnings
+
+        warnings.simplefilter("ignore")
+    try:
+        build(verbose=verbose)
+    except BuildError as error:
+        if verbose:
+            print(error.detail, file=sys.stderr)
+        say(f"{error.step} failed: {error.line}" + ("" if verbose else " (--verbose shows the traceback)"),
+            sys.stderr)
+        return 1
+    return 0
 
 
 def test(extra: list[str]) -> int:
-    """pytest over tests/ (unit tests, metafor agreement, data checks, report) and nbval over notebooks/."""
-    ensure_venv()
+    """pytest over tests/ (unit tests, metafor agreement, data checks, pipeline, report) and nbval over notebooks/.
+
+    nbval reruns every committed notebook and compares its outputs cell by cell; the pipeline tests
+    also build a copy of the repository and compare it with the committed files byte for byte.
+    """
     command = [str(PY), "-m", "pytest", "tests", "notebooks", "--nbval", "--nbval-current-env",
                "-p", "no:cacheprovider", "-q", *extra]
-    say("running: " + " ".join(command[1:]))
     return subprocess.run(command, cwd=ROOT).returncode
 
 
@@ -97,14 +527,22 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("build", "test"):
         print(__doc__)
         return 2
-    if argv[0] == "build":
-        build()
-        return 0
-    code = test(argv[1:])
-    if code == 5:
-        say("pytest collected no tests: that is a failure here")
-        return 1
-    return code
+    command, options = argv[0], argv[1:]
+    verbose = "--verbose" in options
+    if command == "build" and set(options) - {"--verbose"}:
+        print(__doc__)
+        return 2
+    ensure_venv(verbose)
+    if command == "test":
+        code = test(options)
+        if code == 5:
+            say("pytest collected no tests: that is a failure here")
+            return 1
+        return code
+    if not running_in_venv():  # one interpreter in .venv runs the whole build
+        return subprocess.run([str(PY), str(Path(__file__).resolve()), *argv]).returncode
+    sys.path.insert(0, str(ROOT / "src"))  # before tools/: src/compendium is a package of that name
+    return build_command(verbose)
 
 
 if __name__ == "__main__":
