@@ -44,24 +44,45 @@ def fresh_copy(target: Path) -> Path:
     return target
 
 
-def make_dropin(raw: Path, name: str = "dropin_demo", n_studies: int = 12) -> Path:
-    """A small review in the intervention schema: the first trials of behr2025, copied under a new name.
+MOLLOY = "https://wviechtb.github.io/metadat/reference/dat.molloy2014.html"
 
-    It stands for an extraction sheet another team drops in (no numbers are invented).
+
+def make_dropin(raw: Path, name: str = "dropin_demo") -> Path:
+    """A classic public data set dropped in as a correlational review: Molloy et al. (2014),
+    conscientiousness and medication adherence, 16 studies with r and n (R package metadat).
+
+    Every row converts, there is no screening.csv (an optional sheet), the codebook extends the
+    outcome categories, and the pooled estimate has a known metafor value (tests/reference/).
     """
-    src = ROOT / "data" / "raw" / "behr2025"
+    import json
+
+    ref = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())["molloy"]
+    src = ROOT / "data" / "raw" / "bizzotto2023"
     target = raw / name
     target.mkdir(parents=True)
-    studies = pd.read_csv(src / "studies.csv", dtype=str, keep_default_na=False)
-    outcomes = pd.read_csv(src / "outcomes.csv", dtype=str, keep_default_na=False)
-    numeric = outcomes.loc[~outcomes["statistic_type"].isin(["p_only", "direction_only"]), "study_id"].unique()
-    keep = list(dict.fromkeys(list(numeric) + list(studies["study_id"])))[:n_studies]
-    for sheet in ("studies", "outcomes", "box_scores", "screening"):
-        frame = pd.read_csv(src / f"{sheet}.csv", dtype=str, keep_default_na=False)
-        frame = frame[frame["study_id"].isin(keep)]
-        frame.to_csv(target / f"{sheet}.csv", index=False)
-    for other in ("codebook.csv", "review.json", "published_results.csv"):
-        shutil.copy(src / other, target / other)
+    book = pd.read_csv(src / "codebook.csv", dtype=str, keep_default_na=False)
+    book = book[book["sheet"] != "screening"]
+    book.loc[(book["sheet"] == "effects") & (book["column"] == "outcome"), "allowed"] += "|adherence"
+    book.to_csv(target / "codebook.csv", index=False)
+    columns = {sheet: list(book.loc[book["sheet"] == sheet, "column"]) for sheet in ("studies", "effects")}
+    ids = [f"Molloy{i + 1:02d}" for i in range(len(ref["ri"]))]
+    studies = pd.DataFrame({c: "" for c in columns["studies"]}, index=range(len(ids)))
+    studies = studies.assign(study_id=ids, authors="see source", year="2014", title=[f"study {i}" for i in ids],
+                             url=MOLLOY, design="cross_sectional", population="adults taking medication")
+    effects = pd.DataFrame({c: "" for c in columns["effects"]}, index=range(len(ids)))
+    effects = effects.assign(
+        study_id=ids, effect_id=[f"{i}_1" for i in ids], help_seeking_type="other",
+        help_seeking_as_printed="conscientiousness", comparator="continuous", outcome="adherence",
+        outcome_proxy="none", statistic_type="r", statistic_as_printed=[f"r = {r}" for r in ref["ri"]],
+        value=[str(r) for r in ref["ri"]], n_effect=[str(n) for n in ref["ni"]], adjusted="no",
+        direction=["positive" if r > 0 else "negative" if r < 0 else "null" for r in ref["ri"]],
+        significant="unclear", source=MOLLOY, location="dat.molloy2014, columns ri and ni")
+    studies.to_csv(target / "studies.csv", index=False)
+    effects.to_csv(target / "effects.csv", index=False)
+    meta = {"design": "correlational", "transform": "tanh", "display_metric": "r", "xlabel": "r",
+            "analyses": [{"name": "all", "label": "Conscientiousness ~ adherence", "filter": {}}],
+            "box_score_by": ["outcome"]}
+    (target / "review.json").write_text(json.dumps(meta, indent=2))
     return target
 
 
@@ -111,18 +132,58 @@ def test_comparison_table_lists_every_published_estimate(builds):
 def test_dropin_review_runs_through_all_notebooks(builds):
     out = builds["dropin"]
     assert set(builds["seconds"]) >= set(h.NOTEBOOKS)
-    assert (out / "data" / "processed" / "dropin_demo" / "effect_sizes.csv").exists()
-    assert (out / "reports" / "tables" / "dropin_demo_analyses.csv").exists()
-    assert (out / "reports" / "tables" / "dropin_demo_vote_counts.csv").exists()
-    assert (out / "figures" / "dropin_demo_prisma.png").exists()
-    comparison = pd.read_csv(out / "reports" / "tables" / "comparison.csv")
-    assert set(comparison["review"]) == {"dropin_demo"}
+    processed = out / "data" / "processed" / "dropin_demo"
+    assert len(h.read_table(processed / "effect_sizes.csv")) == 16
+    left = h.read_table(processed / "not_converted.csv")
+    assert left.empty and "reason" in left.columns, "every row converted: a header-only table"
+    for table in ("analyses", "vote_counts", "sensitivity", "small_study"):
+        assert (out / "reports" / "tables" / f"dropin_demo_{table}.csv").exists()
+    assert not (out / "figures" / "dropin_demo_prisma.png").exists(), "no screening.csv, no flow diagram"
+    assert (out / "figures" / "dropin_demo_forest_all.png").exists()
 
 
-def test_dropin_review_pools_what_it_holds(builds):
-    table = pd.read_csv(builds["dropin"] / "reports" / "tables" / "dropin_demo_analyses.csv")
-    between = table[table["analysis"].str.startswith("Between groups (intervention")]
-    assert int(between["k"].iloc[0]) >= 2
+def test_dropin_review_gives_the_metafor_estimate(builds):
+    import json
+
+    ref = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())["molloy"]["fits"]["REML_z"]
+    fits = h.read_table(builds["dropin"] / "data" / "processed" / "dropin_demo" / "fits.csv").iloc[0]
+    assert fits["k"] == 16
+    for field in ("estimate", "ci_low", "ci_high", "tau2", "pi_low", "pi_high"):
+        assert fits[field] == pytest.approx(ref[field], rel=1e-6, abs=1e-10), field
+
+
+# -- a failed build changes nothing; a run with other parameters goes to a folder of its own ----------
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and ".build-" not in p.as_posix()}
+
+
+def test_a_broken_sheet_stops_the_build_and_leaves_the_tree_as_it_was(builds, tmp_path, capsys):
+    root = tool.copy_tracked(ROOT, tmp_path / "repo")
+    sheet = root / "data" / "raw" / "bizzotto2023" / "effects.csv"
+    frame = pd.read_csv(sheet, dtype=str, keep_default_na=False)
+    frame.loc[0, ["statistic_type", "value"]] = ["r", "1.5"]
+    frame.to_csv(sheet, index=False)
+    before = snapshot(root)
+    assert tool.build_command(False, root=root) == 1
+    assert snapshot(root) == before
+    message = capsys.readouterr().err
+    assert "01_data_extraction failed: SheetError: data/raw/bizzotto2023/effects.csv: study 'Aardoom2014' (line 2): " \
+           "column 'value' value 1.5 is not allowed" in message
+    assert "Traceback" not in message
+
+
+def test_a_run_with_other_parameters_leaves_the_committed_results_alone(builds):
+    root = builds["dropin"]
+    before = snapshot(root)
+    assert tool.build_command(False, {"reviews": ["dropin_demo"], "tau2_method": "DL"}, root=root) == 0
+    run = root / "runs" / "reviews-dropin_demo_tau2_method-DL"
+    after = {k: v for k, v in snapshot(root).items() if not k.startswith("runs/")}
+    assert after == before
+    fits = h.read_table(run / "data" / "processed" / "dropin_demo" / "fits.csv")
+    assert fits["method"].iloc[0] == "DL"
+    assert "tau2_method = &#x27;DL&#x27;" in (run / "reports" / "index.html").read_text()
 
 
 # -- the build's order and atomicity (kernels and papermill stood in for) --------------------------

@@ -1,6 +1,8 @@
 """The compendium's two commands. Needs only Python 3.11+ with pip and venv.
 
     python3 tools/compendium.py build [--verbose]   # set up .venv, run notebooks 01-05 with papermill, write the HTML report
+    python3 tools/compendium.py build -p tau2_method=PM -p ci_method=knha [--out DIR]
+                                                    # the same with other parameters, into runs/<parameters> or DIR
     python3 tools/compendium.py test [pytest args]  # set up .venv, run pytest (unit, metafor agreement, pipeline, report) and nbval
 
 Both create (or reuse) a local virtual environment in .venv from the pinned requirements.txt;
@@ -440,7 +442,7 @@ def quiet_papermill(verbose: bool):
 
 
 def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: bool = False,
-          report: bool = True) -> dict[str, float]:
+          report: bool = True, report_parameters: dict | None = None) -> dict[str, float]:
     """Run the notebooks of :data:`GRAPH` with papermill, then write the HTML report.
 
     Must run in the environment of .venv (``main`` sees to that). Notebooks whose inputs are ready run
@@ -458,6 +460,8 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
         Show papermill's log and the kernels' own output.
     report : bool
         Write ``reports/`` after the notebooks.
+    report_parameters : dict, optional
+        The parameters the report's landing page names (default: ``parameters``).
 
     Returns
     -------
@@ -479,7 +483,7 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
         try:
             with IMPORTING:
                 helpers = load_helpers(root)
-            index = helpers.build_report(root)
+            index = helpers.build_report(root, parameters=report_parameters or parameters)
         except Exception as exc:
             for path, content in old.items():
                 path.write_bytes(content)
@@ -493,22 +497,101 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
 
 # -- the commands ----------------------------------------------------------------------------------
 
-def build_command(verbose: bool) -> int:
-    """``build``: run :func:`build` here in .venv; on failure one line (and the traceback if verbose)."""
+OUTPUTS = ("notebooks", "data/processed", "figures", "reports")  # what a build writes; all else is input
+RUNS = "runs"  # where a build with other parameters goes unless --out says otherwise
+
+
+def working_files(root: Path) -> list[str]:
+    """Every file of the working tree but caches, .venv, earlier runs and derived outputs (not notebooks).
+
+    Untracked drop-in folders under ``data/raw/`` are included, so a new review builds before it is
+    committed; derived outputs are left out, so outputs of a review that no longer exists vanish.
+    """
+    derived = ("data/processed/", "figures/", "reports/", f"{RUNS}/")
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in IGNORED and not d.startswith(".build-")]
+        for name in names:
+            rel = (Path(folder) / name).relative_to(root).as_posix()
+            if not rel.startswith(derived) or rel.startswith("reports/tables/.keep"):
+                files.append(rel)
+    return files
+
+
+def publish(staging: Path, target: Path) -> None:
+    """Replace the outputs under ``target`` with those built in ``staging`` (stale ones disappear)."""
+    for name in OUTPUTS:
+        source, dest = staging / name, target / name
+        if name == "notebooks":
+            dest.mkdir(parents=True, exist_ok=True)
+            for nb in source.glob("*.ipynb"):
+                shutil.copyfile(nb, dest / nb.name)
+            continue
+        if dest.exists():
+            shutil.rmtree(dest)
+        if source.exists():
+            shutil.copytree(source, dest)
+
+
+def parse_parameters(pairs: list[str]) -> dict:
+    """``["tau2_method=PM", "level=0.9"]`` → {"tau2_method": "PM", "level": 0.9} (numbers, lists, booleans parsed)."""
+    import ast
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"-p {pair!r}: write -p name=value, e.g. -p tau2_method=PM")
+        key, value = pair.split("=", 1)
+        try:
+            out[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value
+    return out
+
+
+def run_folder(parameters: dict) -> str:
+    """The default folder of a run with other parameters, e.g. ``runs/ci_method-knha_tau2_method-PM``."""
+    def text(value) -> str:
+        value = "+".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        return "".join(c for c in value if c.isalnum() or c in "._+-")
+
+    return f"{RUNS}/" + "_".join(f"{k}-{text(v)}" for k, v in sorted(parameters.items()))
+
+
+def build_command(verbose: bool, parameters: dict | None = None, out: str | None = None, root: Path = ROOT) -> int:
+    """``build``: build a copy of the working tree in .venv and publish its outputs only on success.
+
+    Without parameters and ``--out`` the outputs replace those of the working tree (a failed build
+    leaves the tree as it was, and outputs of removed reviews disappear). With parameters other
+    than the notebooks' defaults, or with ``--out DIR``, everything goes to that folder (default
+    ``runs/<parameters>``) and the committed results stay untouched.
+    """
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
     else:
         import warnings
 
         warnings.simplefilter("ignore")
-    try:
-        build(verbose=verbose)
-    except BuildError as error:
-        if verbose:
-            print(error.detail, file=sys.stderr)
-        say(f"{error.step} failed: {error.line}" + ("" if verbose else " (--verbose shows the traceback)"),
-            sys.stderr)
-        return 1
+    parameters = parameters or {}
+    root = Path(root)
+    target = root / out if out else (root / run_folder(parameters) if parameters else root)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=root) as work:
+        work = Path(work)
+        for name in working_files(root):
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, work / name)
+        try:
+            build(parameters or None, root=work, verbose=verbose, report_parameters=parameters)
+        except BuildError as error:
+            if verbose:
+                print(error.detail, file=sys.stderr)
+            line = error.line.replace(str(work) + os.sep, "")  # name files as the reader sees them
+            say(f"{error.step} failed: {line}" + ("" if verbose else " (--verbose shows the traceback)"), sys.stderr)
+            say("nothing was written: the working tree is as it was", sys.stderr)
+            return 1
+        publish(work, target)
+    if target != root:
+        say(f"written to {target.relative_to(root) if target.is_relative_to(root) else target}")
     return 0
 
 
@@ -529,9 +612,25 @@ def main(argv: list[str]) -> int:
         return 2
     command, options = argv[0], argv[1:]
     verbose = "--verbose" in options
-    if command == "build" and set(options) - {"--verbose"}:
-        print(__doc__)
-        return 2
+    parameters, out = {}, None
+    if command == "build":
+        rest = [o for o in options if o != "--verbose"]
+        pairs = []
+        while rest:
+            flag = rest.pop(0)
+            if flag not in ("-p", "--out") or not rest:
+                print(__doc__)
+                return 2
+            value = rest.pop(0)
+            if flag == "-p":
+                pairs.append(value)
+            else:
+                out = value
+        try:
+            parameters = parse_parameters(pairs)
+        except ValueError as error:
+            say(str(error), sys.stderr)
+            return 2
     ensure_venv(verbose)
     if command == "test":
         code = test(options)
@@ -542,7 +641,7 @@ def main(argv: list[str]) -> int:
     if not running_in_venv():  # one interpreter in .venv runs the whole build
         return subprocess.run([str(PY), str(Path(__file__).resolve()), *argv]).returncode
     sys.path.insert(0, str(ROOT / "src"))  # before tools/: src/compendium is a package of that name
-    return build_command(verbose)
+    return build_command(verbose, parameters, out)
 
 
 if __name__ == "__main__":

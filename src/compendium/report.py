@@ -20,10 +20,11 @@ def _html_table(frame: pd.DataFrame) -> str:
     return show(frame).to_html(index=False, border=0, classes="repro", escape=True)
 
 
-def build_report(root: Path | str, reports_dir: Path | str | None = None) -> Path:
+def build_report(root: Path | str, reports_dir: Path | str | None = None, parameters: dict | None = None) -> Path:
     """Render each executed notebook to HTML (inputs hidden, images embedded) and write ``index.html``.
 
-    The template is nbconvert's lab template without the scripts it would fetch from the network
+    ``parameters`` (those a build was run with, if not the notebooks' defaults) are named at the
+    top of the landing page. The template is nbconvert's lab template without the scripts it would fetch from the network
     (``tools/report_template``), so the report opens offline and without console errors.
     """
     import nbformat
@@ -51,6 +52,8 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None) -> Pat
         table = _html_table(shown)
     else:
         summary, table = "<p>Run the build to make the comparison.</p>", ""
+    made_with = ("<p><strong>Built with parameters other than the defaults:</strong> " +
+                 html.escape(", ".join(f"{k} = {v!r}" for k, v in sorted(parameters.items()))) + "</p>") if parameters else ""
     tables = sorted((root / "reports" / "tables").glob("*.csv")) if (root / "reports" / "tables").exists() else []
     table_links = "".join(f'<li><a href="tables/{p.name}">{p.name}</a></li>' for p in tables) \
         if reports_dir == root / "reports" else "".join(f"<li>{p.name}</li>" for p in tables)
@@ -72,6 +75,7 @@ div.wide {{ overflow-x: auto; }}
 </head>
 <body>
 <h1>Re-running two meta-analyses in digital mental health</h1>
+{made_with}
 <h2>What this comparison is</h2>
 {summary}
 <p>Bizzotto et al. 2023 (web-based help seeking and depressive symptoms) and Behr et al. 2025 (self-efficacy in
