@@ -33,14 +33,15 @@ from compendium.analyses import (TRANSFORMS, Analysis, analysis_rows, choices_ta
                                  estimator_table, fits_table, heterogeneity_table, leave_one_out_tables,
                                  run_analyses, run_subgroups, subgroup_fits, transform_of)
 from compendium.box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table,  # noqa: F401
-                                   vote_rows)
+                                   vote_rows, vote_sentences)
 from compendium.comparison import comparison_all, comparison_table, what_this_comparison_is  # noqa: F401
 from compendium.display import Text, bullets, count_text, formatted, heading, notebook_setup, p_text, show  # noqa: F401
-from compendium.extraction import (extraction_overview, extraction_summary, prisma_counts,  # noqa: F401
+from compendium.extraction import (extraction_overview, extraction_summary, flow_sentence, prisma_counts,  # noqa: F401
                                    published_overview, study_characteristics)
 from compendium.figures import PALETTE, FigureOutput, effect_direction_plot, plot_prisma, save_figure, set_style  # noqa: F401,E501
 from compendium.files import project_root, read_table, write_table  # noqa: F401
-from compendium.forest_funnel import forest_plot, forest_plots, funnel_plot, funnel_plots, small_study_table  # noqa: F401,E501
+from compendium.forest_funnel import (forest_plot, forest_plots, funnel_plot, funnel_plots,  # noqa: F401
+                                      small_study_sentence, small_study_table)
 from compendium.harmonise import (GENERATIONS, PLAUSIBLE, NotConvertible, conversion_summary,  # noqa: F401
                                   converted_view, derive_generation, generation_summary, harmonise,
                                   harmonise_correlational, harmonise_intervention, not_converted_view,

@@ -513,7 +513,7 @@ def working_files(root: Path) -> list[str]:
         dirs[:] = [d for d in dirs if d not in IGNORED and not d.startswith(".build-")]
         for name in names:
             rel = (Path(folder) / name).relative_to(root).as_posix()
-            if not rel.startswith(derived) or rel.startswith("reports/tables/.keep"):
+            if not rel.startswith(derived):
                 files.append(rel)
     return files
 

@@ -45,6 +45,8 @@ class Analysis:
     choices: pd.DataFrame
     fits: dict
     test: str
+    method: str
+    level: float
     note: str
 
     @property
@@ -87,7 +89,8 @@ def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", 
         fits = fit_both(data["yi"], data["vi"], method, level, rules) if len(data) else {}
         note = ("no convertible study in our extraction" if len(data) == 0 else
                 "single study, shown not pooled" if len(data) == 1 else "")
-        out[spec["name"]] = Analysis(spec["name"], spec["label"], spec, rule, rows, data, choices, fits, test, note)
+        out[spec["name"]] = Analysis(spec["name"], spec["label"], spec, rule, rows, data, choices, fits, test,
+                                     method, level, note)
     return out
 
 
@@ -155,7 +158,7 @@ def choices_table(analyses: dict[str, Analysis]) -> pd.DataFrame:
 def display_table(fits: pd.DataFrame, transform=None) -> pd.DataFrame:
     """:func:`fits_table` on the display scale (e.g. r), with the columns a reader needs.
 
-    τ² stays on the analysis scale. Rounding is left to :func:`display.rounded`.
+    τ² stays on the analysis scale. Rounding is left to :func:`display.formatted`.
     """
     f = transform or (lambda x: x)
     shown = fits[["label", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha", "ci_high_knha",
@@ -205,7 +208,7 @@ def subgroup_fits(review: Review, analyses: dict[str, Analysis], level: float = 
         if not by or not a.fits:
             continue
         for group, block in a.data.groupby(by, sort=True):
-            fits = fit_both(block["yi"], block["vi"], a.fit.method, level, rules)
+            fits = fit_both(block["yi"], block["vi"], a.method, level, rules)
             if fits:
                 rows.append({"analysis": a.name, "group": group, "k": len(block), **_fit_columns(fits, a.test, rules)})
     return pd.DataFrame(rows)

@@ -153,3 +153,16 @@ def role_table(votes: pd.DataFrame, roles=("mediator", "moderator", "predictor")
 def admitted_votes(review: Review, rows: pd.DataFrame) -> pd.DataFrame:
     """The vote rows that :func:`box_admit_rule` admits."""
     return admit(rows, box_admit_rule(review)) if len(rows) else rows
+
+
+def vote_sentences(table: pd.DataFrame, cells: list[str]) -> list[str]:
+    """One sentence per cell of :func:`vote_count_table`, built from its numbers."""
+    from .display import count_text, p_text
+
+    out = []
+    for _, row in table.iterrows():
+        cell = " · ".join(str(row[c]).replace("_", " ") for c in cells)
+        tested = "" if row["note"] else f", sign test p {p_text(row['sign_test_p'])}"
+        out.append(f"{cell}: {count_text(row['k_studies'], 'study')}, {row['positive']} positive, "
+                   f"{row['negative']} negative, {row['null']} null, {row['mixed']} mixed{tested}.")
+    return out

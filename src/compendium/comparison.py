@@ -72,7 +72,7 @@ def comparison_table(review: Review, analyses: dict[str, Analysis], level: float
             spec = groups[p.analysis]
             a = analyses[spec["analysis"]]
             data = filter_rows(a.data, {spec["by"]: [spec["published_group"]]}) if len(a.data) else a.data
-            fits = fit_both(data["yi"], data["vi"], a.fit.method if a.fit else "REML", level, rules) if len(data) else {}
+            fits = fit_both(data["yi"], data["vi"], a.method, level, rules) if len(data) else {}
             row.update(our_analysis=f"{a.label}, {spec['by']} = {spec['published_group']}", **_ours(data, fits, f))
             mapping = spec.get("mapping_note")
         else:

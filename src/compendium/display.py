@@ -70,11 +70,9 @@ def formatted(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         if pd.api.types.is_bool_dtype(values):
             shown[col] = values.map(lambda x: "yes" if x else "")
             continue
-        if not pd.api.types.is_numeric_dtype(values):
-            if values.map(lambda x: isinstance(x, (bool, np.bool_))).any():
-                shown[col] = values.map(lambda x: "yes" if x is True or x is np.True_ else ("" if pd.isna(x) or x is False or x is np.False_ else x))
-            else:
-                shown[col] = values.fillna("")
+        if not pd.api.types.is_numeric_dtype(values):  # text, or booleans mixed with missing values
+            shown[col] = values.map(lambda x: ("yes" if x else "") if isinstance(x, (bool, np.bool_))
+                                    else "" if pd.isna(x) else x)
             continue
         present = values.dropna()
         if _is_p(col):

@@ -116,3 +116,14 @@ def published_overview(review: Review) -> pd.DataFrame:
                      "studies_extracted": sel["study_id"].nunique(), "rows": len(sel),
                      "rows_with_numbers": len(numeric), "studies_with_numbers": numeric["study_id"].nunique()})
     return pd.DataFrame(rows)
+
+
+def flow_sentence(review_id: str, counts: pd.DataFrame) -> str:
+    """One sentence on the flow of :func:`prisma_counts`, built from its numbers."""
+    n = dict(zip(counts["box"], counts["n"]))
+    if "records screened" not in n:
+        return (f"{review_id}: no screening.csv, so records and reports cannot be counted; "
+                f"{n['studies with a result']} studies have a result row.")
+    return (f"{review_id}: {n['records screened']} records screened led to {n['studies included']} studies in "
+            f"{n['reports of included studies']} reports; {n['reports not retrieved']} reports could not be "
+            f"retrieved, and {n['studies with a numeric statistic']} studies print a numeric statistic.")

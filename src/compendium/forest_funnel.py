@@ -240,3 +240,11 @@ def funnel_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
                           filled=filled, descriptive=not tested)
         out.append(save_figure(fig, f"{review_id}_funnel_{name}", figures_dir, f"funnel plot, {fit['label']}", root))
     return out
+
+
+def small_study_sentence(tables: list[pd.DataFrame], rules: SmallKRules = RULES) -> str:
+    """How many analyses the small-study rule lets be tested, built from :func:`small_study_table`."""
+    tested = sum(int((t["note"].fillna("") == "").sum()) for t in tables)
+    total = sum(len(t) for t in tables)
+    return (f"{tested} of {total} analyses have at least {rules.min_k_small_study} studies and are tested; the "
+            "others are drawn below as descriptive funnel plots only.")

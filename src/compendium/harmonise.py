@@ -262,8 +262,8 @@ def harmonise_intervention(outcomes: pd.DataFrame, prepost_r: float = 0.5,
             else:
                 n, basis = row.get("n_randomized_ig", np.nan) + row.get("n_randomized_cg", np.nan), "randomised"
             basis = "missing" if pd.isna(n) else basis
-            from_ci = "CI" in method or (not (pd.isna(row["ci_low"]) or pd.isna(row["ci_high"]))
-                                         and row["statistic_type"] in ("d", "g", "smd"))
+            from_ci = (row["statistic_type"] in ("d", "g", "smd")
+                       and not (pd.isna(row["ci_low"]) or pd.isna(row["ci_high"])))
             n1, n2 = ((row["n_ig"], row["n_cg"]) if not (pd.isna(row["n_ig"]) or pd.isna(row["n_cg"])) else
                       (row.get("n_randomized_ig", np.nan), row.get("n_randomized_cg", np.nan)))
             vi_n = (float(smd_variance(yi, n1, n2)) if row["comparison"] == "between" and not (pd.isna(n1) or pd.isna(n2))

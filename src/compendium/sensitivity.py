@@ -36,8 +36,7 @@ def _variant_row(a: Analysis, name: str, rows: pd.DataFrame, primary_ids: set, r
            "n": float(pd.to_numeric(data["n"], errors="coerce").sum()) if len(data) else 0.0,
            "studies_added": ", ".join(sorted(ids - primary_ids)),
            "studies_removed": ", ".join(sorted(primary_ids - ids))}
-    fits = fit_both(data["yi"], data["vi"], a.fit.method if a.fit else "REML", a.fit.level if a.fit else 0.95,
-                    rules) if len(data) else {}
+    fits = fit_both(data["yi"], data["vi"], a.method, a.level, rules) if len(data) else {}
     if fits:
         z, hk = fits["z"], fits["knha"]
         row.update(estimate=transform(z.estimate), ci_low=transform(z.ci_low), ci_high=transform(z.ci_high),

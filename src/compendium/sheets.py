@@ -152,7 +152,7 @@ def _check_values(frame: pd.DataFrame, book: pd.DataFrame, label_col: str | None
                 raise SheetError(f"{where(i)}: column {column!r} value {_number(value)} is out of range: "
                                  f"allowed {describe_range(text)}")
     for i in range(len(frame)):
-        problems = row_problems(frame.iloc[i], "")
+        problems = row_problems(frame.iloc[i])
         if problems:
             column, value, allowed = problems[0]
             raise SheetError(f"{where(i)}: column {column!r} value {_number(value)} is not allowed: {allowed}")

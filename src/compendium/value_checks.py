@@ -42,12 +42,11 @@ def describe_range(text: str) -> str:
 
 # -- rules across the columns of one row -----------------------------------------------------------
 
-# (statistic types, value column, allowed (low, high, closed_low, closed_high), words)
 CORRELATION_LIKE = ("r", "rho", "beta")
 RATIO_LIKE = ("or", "aor", "rr")
 
 
-def row_problems(row: pd.Series, sheet: str) -> list[tuple[str, object, str]]:
+def row_problems(row: pd.Series) -> list[tuple[str, object, str]]:
     """(column, value, what is allowed) for every cross-column rule that ``row`` breaks."""
     problems = []
     kind = row.get("statistic_type", "")

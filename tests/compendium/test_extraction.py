@@ -43,3 +43,9 @@ def test_two_papers_on_one_sample_count_as_one_study_in_prisma():
     studies = pd.DataFrame({"study_id": ["A", "B"], "same_sample_as": ["", "A"]})
     n = dict(zip(*h.prisma_counts(SCREENING, EFFECTS, studies)[["box", "n"]].T.values))
     assert n["studies included"] == 1 and n["reports of included studies"] == 4
+
+
+def test_the_flow_sentence_is_built_from_the_counts():
+    text = h.flow_sentence("made_up", h.prisma_counts(SCREENING, EFFECTS))
+    assert text == ("made_up: 7 records screened led to 2 studies in 4 reports; 1 reports could not be retrieved, "
+                    "and 1 studies print a numeric statistic.")
