@@ -120,10 +120,13 @@ def published_overview(review: Review) -> pd.DataFrame:
 
 def flow_sentence(review_id: str, counts: pd.DataFrame) -> str:
     """One sentence on the flow of :func:`prisma_counts`, built from its numbers."""
+    from .display import count_text
+
     n = dict(zip(counts["box"], counts["n"]))
     if "records screened" not in n:
         return (f"{review_id}: no screening.csv, so records and reports cannot be counted; "
-                f"{n['studies with a result']} studies have a result row.")
-    return (f"{review_id}: {n['records screened']} records screened led to {n['studies included']} studies in "
-            f"{n['reports of included studies']} reports; {n['reports not retrieved']} reports could not be "
-            f"retrieved, and {n['studies with a numeric statistic']} studies print a numeric statistic.")
+                f"{count_text(n['studies with a result'], 'study')} have a result row.")
+    return (f"{review_id}: {count_text(n['records screened'], 'record')} screened led to "
+            f"{count_text(n['studies included'], 'study')} in {count_text(n['reports of included studies'], 'report')}; "
+            f"{count_text(n['reports not retrieved'], 'report')} could not be retrieved, and "
+            f"{count_text(n['studies with a numeric statistic'], 'study')} with a numeric statistic.")

@@ -47,5 +47,5 @@ def test_two_papers_on_one_sample_count_as_one_study_in_prisma():
 
 def test_the_flow_sentence_is_built_from_the_counts():
     text = h.flow_sentence("made_up", h.prisma_counts(SCREENING, EFFECTS))
-    assert text == ("made_up: 7 records screened led to 2 studies in 4 reports; 1 reports could not be retrieved, "
-                    "and 1 studies print a numeric statistic.")
+    assert text == ("made_up: 7 records screened led to 2 studies in 4 reports; 1 report could not be retrieved, "
+                    "and 1 study with a numeric statistic.")
