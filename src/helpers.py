@@ -30,7 +30,8 @@ from meta_analysis import *  # noqa: F401,F403  (the engine's public names, list
 from compendium.admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, admit_rule,  # noqa: F401
                                   describe_rule, filter_rows, one_effect_per_study, select_one_per_study, with_scope)
 from compendium.analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table,  # noqa: F401
-                                 estimator_table, fits_table, heterogeneity_table, leave_one_out_tables,
+                                 estimator_table, fits_table, heterogeneity_table, heterogeneity_view,
+                                 leave_one_out_tables,
                                  run_analyses, run_subgroups, subgroup_fits, transform_of)
 from compendium.box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table,  # noqa: F401
                                    vote_rows, vote_sentences)

@@ -16,6 +16,7 @@ from meta_analysis.models import MetaResult, compare_estimators, fit_meta
 from meta_analysis.regression import subgroup_analysis
 
 from .admission import admission_flags, admit, admit_rule, filter_rows, flag_counts, one_effect_per_study, with_scope
+from .display import show
 from .sheets import Review
 from .small_k import RULES, SmallKRules
 
@@ -230,6 +231,17 @@ def heterogeneity_table(analyses: dict[str, Analysis], level: float = 0.95) -> p
                      "i2": a.fit.i2, "i2_ci_low": ci.i2_low, "i2_ci_high": ci.i2_high, "h2": a.fit.h2,
                      "q": a.fit.q, "q_p": a.fit.q_p})
     return pd.DataFrame(rows)
+
+
+def heterogeneity_view(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`heterogeneity_table` for display: an upper τ² bound at the search limit reads
+    "> limit (search limit)", not as a number; the flag column then goes."""
+    if table.empty:
+        return show(table)
+    shown = show(table.drop(columns=["tau2_ci_high_at_limit"]))
+    at_limit = table["tau2_ci_high_at_limit"].astype(bool).to_numpy()
+    shown.loc[at_limit, "tau2 ci high"] = [f"> {x:g} (search limit)" for x in table.loc[at_limit, "tau2_ci_high"]]
+    return shown
 
 
 def leave_one_out_tables(analyses: dict[str, Analysis], level: float = 0.95, min_k: int = 3,

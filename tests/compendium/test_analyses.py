@@ -73,6 +73,7 @@ def test_q_profile_bound_at_the_limit_is_marked_in_the_table():
     table = h.heterogeneity_table(res)
     assert bool(table["tau2_ci_high_at_limit"].iloc[0]) is True
     assert h.show(table)["tau2 ci high at limit"].iloc[0] == "yes"
+    assert h.heterogeneity_view(table)["tau2 ci high"].iloc[0] == "> 100 (search limit)"
 
 
 def test_display_rounding_lives_in_one_place():
