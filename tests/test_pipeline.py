@@ -86,6 +86,26 @@ def make_dropin(raw: Path, name: str = "dropin_demo") -> Path:
     return target
 
 
+PLAIN = {"normand_plain": ("normand", ["m1", "sd1", "n1", "m2", "sd2", "n2"]), "bcg_plain": ("bcg", ["yi", "vi"])}
+
+
+def make_plain_reviews(raw: Path, tables: Path) -> list[str]:
+    """Normand (1999; means, SDs and ns) and the BCG trials (log risk ratios yi with vi) as plain
+    tables, scaffolded with ``new-review`` as a user would: no schema learnt, no screening sheet."""
+    import json
+
+    from compendium.scaffold import new_review
+
+    ref = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())
+    for name, (data, columns) in PLAIN.items():
+        table = pd.DataFrame({c: ref[data][c] for c in columns})
+        table.insert(0, "study_id", [f"{data.capitalize()}{i + 1:02d}" for i in range(len(table))])
+        table.to_csv(tables / f"{data}.csv", index=False)
+        new_review(name, tables / f"{data}.csv", raw)
+    (raw / "bcg_plain" / "screening.csv").unlink()  # an optional sheet a user may lack
+    return list(PLAIN)
+
+
 @pytest.fixture(scope="session")
 def builds(tmp_path_factory):
     """The one build of the repository, and the drop-in review's, run at the same time.
@@ -95,9 +115,10 @@ def builds(tmp_path_factory):
     repo = fresh_copy(tmp_path_factory.mktemp("build"))
     dropin = fresh_copy(tmp_path_factory.mktemp("dropin"))
     make_dropin(dropin / "data" / "raw")
+    plain = make_plain_reviews(dropin / "data" / "raw", tmp_path_factory.mktemp("plain"))
     with ThreadPoolExecutor(2) as pool:
         whole = pool.submit(tool.build, root=repo)
-        small = pool.submit(tool.build, {"reviews": ["dropin_demo"]}, root=dropin, report=False)
+        small = pool.submit(tool.build, {"reviews": ["dropin_demo", *plain]}, root=dropin, report=False)
         whole.result()
         return {"repo": repo, "dropin": dropin, "seconds": small.result()}
 
@@ -152,6 +173,18 @@ def test_dropin_review_gives_the_metafor_estimate(builds):
         assert fits[field] == pytest.approx(ref[field], rel=1e-6, abs=1e-10), field
 
 
+@pytest.mark.parametrize("name", list(PLAIN))
+def test_a_plain_table_scaffolded_by_new_review_gives_the_metafor_estimate(builds, name):
+    import json
+
+    ref = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())[PLAIN[name][0]]["fits"]["REML_z"]
+    fits = h.read_table(builds["dropin"] / "data" / "processed" / name / "fits.csv").iloc[0]
+    assert fits["k"] == ref["k"]
+    for field in ("estimate", "ci_low", "ci_high", "tau2", "pi_low", "pi_high"):
+        assert fits[field] == pytest.approx(ref[field], rel=1e-6, abs=1e-10), field
+    assert (builds["dropin"] / "figures" / f"{name}_forest_all.png").exists()
+
+
 # -- a failed build changes nothing; a run with other parameters goes to a folder of its own ----------
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -184,6 +217,22 @@ def test_a_run_with_other_parameters_leaves_the_committed_results_alone(builds):
     fits = h.read_table(run / "data" / "processed" / "dropin_demo" / "fits.csv")
     assert fits["method"].iloc[0] == "DL"
     assert "tau2_method = &#x27;DL&#x27;" in (run / "reports" / "index.html").read_text()
+
+
+def test_papermill_with_other_parameters_never_writes_over_committed_results(builds):
+    import subprocess
+    import sys
+
+    root = builds["dropin"]
+    before = {k: v for k, v in snapshot(root).items() if not k.startswith("runs/")}
+    run = subprocess.run([sys.executable, "-m", "papermill", "03_pooled_models.ipynb", str(root / "runs" / "03_dl.ipynb"),
+                          "-p", "tau2_method", "DL"],
+                         cwd=root / "notebooks", capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "COMPENDIUM_BUILD"})
+    assert run.returncode != 0
+    assert "differ from the defaults, but the outputs would go to the committed folders" in run.stderr + run.stdout
+    assert "python3 tools/compendium.py build -p tau2_method=DL" in run.stderr + run.stdout
+    assert {k: v for k, v in snapshot(root).items() if not k.startswith("runs/")} == before
 
 
 # -- the build's order and atomicity (kernels and papermill stood in for) --------------------------

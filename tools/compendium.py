@@ -3,6 +3,7 @@
     python3 tools/compendium.py build [--verbose]   # set up .venv, run notebooks 01-05 with papermill, write the HTML report
     python3 tools/compendium.py build -p tau2_method=PM -p ci_method=knha [--out DIR]
                                                     # the same with other parameters, into runs/<parameters> or DIR
+    python3 tools/compendium.py new-review NAME --from FILE.csv   # data/raw/NAME/ from a plain table (study_id + r,n | yi,vi | m1,sd1,n1,m2,sd2,n2)
     python3 tools/compendium.py test [pytest args]  # set up .venv, run pytest (unit, metafor agreement, pipeline, report) and nbval
 
 Both create (or reuse) a local virtual environment in .venv from the pinned requirements.txt;
@@ -220,7 +221,7 @@ def start_kernel(root: Path, log) -> object:
 
     km = kernel_manager_class()(kernel_name="python3")
     run_sync(km.start_kernel)(cwd=str(root / "notebooks"), extra_arguments=KERNEL_ARGUMENTS,
-                              stdout=log, stderr=log)
+                              stdout=log, stderr=log, env={**os.environ, "COMPENDIUM_BUILD": "1"})
     src = str(root / "src")
     code = (f"import importlib as _i, sys as _s\n_s.path.insert(0, {src!r})\n"
             f"for _m in {WARM_UP_IMPORTS!r}:\n    try:\n        _i.import_module(_m)\n"
@@ -606,8 +607,28 @@ def test(extra: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
 
+def new_review_command(options: list[str]) -> int:
+    """``new-review NAME --from FILE.csv``: scaffold data/raw/NAME/ from a plain table (src/compendium/scaffold.py)."""
+    if len(options) != 3 or options[1] != "--from":
+        print(__doc__)
+        return 2
+    from compendium.scaffold import new_review
+    from compendium.sheets import load_review
+
+    name, table = options[0], options[2]
+    try:
+        folder = new_review(name, table, ROOT / "data" / "raw")
+    except (ValueError, FileExistsError) as error:
+        say(str(error), sys.stderr)
+        return 1
+    review = load_review(folder)
+    say(f"{folder.relative_to(ROOT)}/ written: {len(review.sheets['studies'])} studies, {len(review.effects)} effect rows "
+        f"({review.meta['effect_measure']}); next: python3 tools/compendium.py build")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("build", "test"):
+    if not argv or argv[0] not in ("build", "test", "new-review"):
         print(__doc__)
         return 2
     command, options = argv[0], argv[1:]
@@ -641,6 +662,8 @@ def main(argv: list[str]) -> int:
     if not running_in_venv():  # one interpreter in .venv runs the whole build
         return subprocess.run([str(PY), str(Path(__file__).resolve()), *argv]).returncode
     sys.path.insert(0, str(ROOT / "src"))  # before tools/: src/compendium is a package of that name
+    if command == "new-review":
+        return new_review_command(options)
     return build_command(verbose, parameters, out)
 
 

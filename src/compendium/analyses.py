@@ -117,7 +117,7 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
     rows = []
     for a in analyses.values():
         n = pd.to_numeric(a.data["n"], errors="coerce") if len(a.data) else pd.Series(dtype=float)
-        row = {"analysis": a.name, "label": a.label, "k": a.k, "n": float(n.sum()) if len(n) else 0.0,
+        row = {"analysis": a.name, "label": a.label, "k": a.k, "n": float(n.sum(min_count=1)) if len(n) else 0.0,
                "n_missing": int(n.isna().sum())}
         if a.fits:
             row.update(_fit_columns(a.fits, a.test, rules))

@@ -30,7 +30,7 @@ def _published_studies(review: Review) -> float:
 
 
 def _ours(data: pd.DataFrame, fits: dict, f) -> dict:
-    out = {"k": len(data), "n": float(pd.to_numeric(data["n"], errors="coerce").sum()) if len(data) else 0.0}
+    out = {"k": len(data), "n": float(pd.to_numeric(data["n"], errors="coerce").sum(min_count=1)) if len(data) else 0.0}
     if fits:
         z, hk = fits["z"], fits["knha"]
         out.update(estimate=f(z.estimate), ci_low=f(z.ci_low), ci_high=f(z.ci_high), pval=z.pval,

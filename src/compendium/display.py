@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import set_style
-from .files import project_root
+from .files import guard_committed_outputs, project_root
 
 
 class heading:
@@ -32,6 +32,12 @@ def notebook_setup() -> Path:
     pd.set_option("display.width", 160)
     pd.set_option("display.max_colwidth", 60)
     set_style()
+    try:
+        shell = get_ipython()  # noqa: F821 (defined inside IPython kernels)
+    except NameError:
+        shell = None
+    if shell is not None:
+        guard_committed_outputs(list(shell.user_ns.get("In", [])))
     return project_root()
 
 

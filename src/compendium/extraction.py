@@ -67,7 +67,8 @@ def study_characteristics(review: Review) -> pd.DataFrame:
         numeric=("statistic_type", lambda s: int((~s.isin(["p_only", "direction_only"])).sum())))
     columns = {"correlational": ["study_id", "year", "country", "design", "n", "mean_age", "population"],
                "intervention": ["study_id", "year", "country", "target_problem", "guidance", "control_type",
-                                "n_randomized_total"]}[review.design]
+                                "n_randomized_total"],
+               "generic": ["study_id", "year", "population"]}[review.design]
     table = studies[columns].merge(per_study, left_on="study_id", right_index=True, how="left")
     if review.design == "intervention" and "box_scores" in review.sheets:
         box = review.sheets["box_scores"].groupby("study_id").size().rename("box_rows")
@@ -80,7 +81,8 @@ def study_characteristics(review: Review) -> pd.DataFrame:
 def extraction_summary(review: Review) -> pd.DataFrame:
     """Rows per analysis slice and statistic kind: what the public reports let us extract."""
     effects = review.effects
-    by = ["help_seeking_type", "outcome"] if review.design == "correlational" else ["comparison", "timepoint"]
+    by = {"correlational": ["help_seeking_type", "outcome"], "intervention": ["comparison", "timepoint"],
+          "generic": ["outcome"]}[review.design]
     kind = np.where(effects["statistic_type"].isin(["p_only", "direction_only"]), "significance only", "numeric")
     table = effects.assign(kind=kind).pivot_table(index=by, columns="kind", values="study_id",
                                                   aggfunc="count", fill_value=0)
@@ -124,7 +126,7 @@ def flow_sentence(review_id: str, counts: pd.DataFrame) -> str:
 
     n = dict(zip(counts["box"], counts["n"]))
     if "records screened" not in n:
-        return (f"{review_id}: no screening.csv, so records and reports cannot be counted; "
+        return (f"{review_id}: no screening records (screening.csv missing or empty), so records and reports cannot be counted; "
                 f"{count_text(n['studies with a result'], 'study')} have a result row.")
     return (f"{review_id}: {count_text(n['records screened'], 'record')} screened led to "
             f"{count_text(n['studies included'], 'study')} in {count_text(n['reports of included studies'], 'report')}; "

@@ -2,9 +2,12 @@
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
+
+FOLDER_PARAMETERS = ("processed_dir", "tables_dir", "figures_dir")  # where a notebook writes (raw_dir is read only)
 
 
 def project_root(start: Path | str | None = None) -> Path:
@@ -40,3 +43,30 @@ def read_table(path: Path | str) -> pd.DataFrame:
         if frame[col].dtype == object or str(frame[col].dtype).startswith("str"):
             frame[col] = frame[col].fillna("").astype(object)
     return frame
+
+
+def guard_committed_outputs(executed_cells: list[str], notebook: str = "this notebook") -> None:
+    """Refuse a papermill run with other parameters that would write over the committed results.
+
+    papermill injects a cell that starts with ``# Parameters`` after the ``parameters`` cell. When
+    its values differ from the defaults and every output folder (:data:`FOLDER_PARAMETERS`) is
+    still the committed one, the run stops with one line saying what to do instead. The build
+    (environment variable ``COMPENDIUM_BUILD``) runs in a copy of its own and is not stopped.
+    ``executed_cells`` is IPython's ``In``: the sources of the cells run so far.
+    """
+    if os.environ.get("COMPENDIUM_BUILD"):
+        return
+    injected = [i for i, cell in enumerate(executed_cells) if i > 0 and cell.lstrip().startswith("# Parameters")]
+    if not injected:
+        return
+    defaults, given = {}, {}
+    exec(executed_cells[injected[-1] - 1], {}, defaults)  # the notebook's own parameters cell: assignments only
+    exec(executed_cells[injected[-1]], {}, given)
+    changed = {k: v for k, v in given.items() if k in defaults and k not in FOLDER_PARAMETERS and v != defaults[k]}
+    folders = [k for k in FOLDER_PARAMETERS if k in defaults]
+    if changed and all(given.get(k, defaults[k]) == defaults[k] for k in folders):
+        options = " ".join(f"-p {k}={v}" for k, v in changed.items())
+        raise RuntimeError(f"{notebook}: parameters {changed} differ from the defaults, but the outputs would go to the "
+                           f"committed folders ({', '.join(defaults[k] for k in folders)}): run "
+                           f"'python3 tools/compendium.py build {options}' (into runs/), or set "
+                           f"{', '.join(folders)} to folders of your own")

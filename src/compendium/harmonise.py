@@ -276,6 +276,47 @@ def harmonise_intervention(outcomes: pd.DataFrame, prepost_r: float = 0.5,
     return _frame(done, outcomes, added), _frame(left, outcomes, ["reason"])
 
 
+GENERIC_MEASURES = {"r": "ZCOR", "means_sds": "SMD", "yi_vi": None}
+
+
+def harmonise_generic(effects: pd.DataFrame, effect_measure: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every row of a generic ``effects`` sheet → ``yi`` and ``vi`` on the review's one scale.
+
+    ``effect_measure`` (``review.json``) names the scale: ``"ZCOR"`` takes r with n to Fisher z,
+    yi = atanh(r), vi = 1/(n − 3); ``"SMD"`` takes two groups' means, SDs and ns to Hedges' g
+    (escalc "SMD"); any other name takes yi and vi as given (rows of type ``yi_vi``). A row of
+    another kind than the scale's, or with only a p value or a direction, is not converted and goes
+    to the box score with its reason. References: Borenstein et al. (2009) ch. 4–6; Hedges (1981).
+    """
+    done, left = [], []
+    for _, row in effects.iterrows():
+        kind = row["statistic_type"]
+        wanted = next((k for k, m in GENERIC_MEASURES.items() if m == effect_measure), "yi_vi")
+        if kind in ("p_only", "direction_only"):
+            left.append({**row.to_dict(), "reason": "only direction and significance are given"})
+        elif kind != wanted:
+            left.append({**row.to_dict(), "reason": f"statistic type {kind!r} does not give the review's "
+                                                    f"effect measure {effect_measure!r} (needs {wanted!r})"})
+        elif kind == "r" and (pd.isna(row["r"]) or pd.isna(row["n"])):
+            left.append({**row.to_dict(), "reason": "r without its n (or n without r)"})
+        elif kind == "means_sds" and any(pd.isna(row[c]) for c in ("m1", "sd1", "n1", "m2", "sd2", "n2")):
+            left.append({**row.to_dict(), "reason": "means without SDs or ns for both groups"})
+        elif kind == "yi_vi" and (pd.isna(row["yi"]) or pd.isna(row["vi"])):
+            left.append({**row.to_dict(), "reason": "yi without its vi (or vi without yi)"})
+        elif kind == "r":
+            done.append({**row.to_dict(), "yi": math.atanh(row["r"]), "vi": 1 / (row["n"] - 3),
+                         "variance_from": "n", "vi_from_n": 1 / (row["n"] - 3), "conversion": "r with n → Fisher z"})
+        elif kind == "means_sds":
+            g, vi = hedges_g(row["m1"], row["sd1"], row["n1"], row["m2"], row["sd2"], row["n2"])
+            done.append({**row.to_dict(), "yi": float(g[0]), "vi": float(vi[0]), "n": row["n1"] + row["n2"],
+                         "variance_from": "n", "vi_from_n": float(vi[0]), "conversion": "means and SDs → Hedges' g"})
+        else:
+            done.append({**row.to_dict(), "vi_from_n": np.nan, "variance_from": "vi as given",
+                         "conversion": "yi and vi as given"})
+    added = ["yi", "vi", "variance_from", "vi_from_n", "n", "conversion"]
+    return _frame(done, effects, added), _frame(left, effects, ["reason"])
+
+
 GENERATIONS = (("Baby Boomers", 1946, 1964), ("Generation X", 1965, 1980),
                ("Millennials", 1981, 1996), ("Generation Z", 1997, 2012))
 
@@ -361,6 +402,9 @@ def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.
     if review.design == "correlational":
         converted, left = harmonise_correlational(review.effects)
         extra = derive_generation(studies).merge(studies[["study_id", "year", "design"]], on="study_id")
+    elif review.design == "generic":
+        converted, left = harmonise_generic(review.effects, review.meta.get("effect_measure", "generic"))
+        extra = studies[["study_id", "year"]]
     else:
         converted, left = harmonise_intervention(review.effects, prepost_r=prepost_r, studies=studies)
         extra = studies[["study_id", "year", "guidance", "control_type", "scope_flag"]].rename(
@@ -419,11 +463,12 @@ def plausibility_screen(converted: pd.DataFrame, design: str) -> pd.DataFrame:
     id_col = "effect_id" if "effect_id" in converted else "outcome_id"
     rows = []
     for _, row in converted.iterrows():
-        estimate = row["r"] if design == "correlational" else row["yi"]
+        is_r = design == "correlational" or row.get("statistic_type") == "r"
+        estimate = row["r"] if is_r else row["yi"]
         checks = []
-        if design == "correlational" and abs(estimate) > PLAUSIBLE["max_abs_r"]:
+        if is_r and abs(estimate) > PLAUSIBLE["max_abs_r"]:
             checks.append(f"|r| > {PLAUSIBLE['max_abs_r']:g}")
-        if design != "correlational" and abs(estimate) > PLAUSIBLE["max_abs_g"]:
+        if (design == "intervention" or row.get("statistic_type") == "means_sds") and abs(estimate) > PLAUSIBLE["max_abs_g"]:
             checks.append(f"|g| > {PLAUSIBLE['max_abs_g']:g}")
         ratio = row["vi"] / row["vi_from_n"] if pd.notna(row.get("vi_from_n")) and row["vi_from_n"] > 0 else np.nan
         if row.get("variance_from") != "n" and pd.notna(ratio) and not (

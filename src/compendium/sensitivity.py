@@ -33,7 +33,7 @@ def _variant_row(a: Analysis, name: str, rows: pd.DataFrame, primary_ids: set, r
     data, _ = one_effect_per_study(rows)
     ids = set(data["study_id"]) if len(data) else set()
     row = {"analysis": a.label, "variant": name, "k": len(data),
-           "n": float(pd.to_numeric(data["n"], errors="coerce").sum()) if len(data) else 0.0,
+           "n": float(pd.to_numeric(data["n"], errors="coerce").sum(min_count=1)) if len(data) else 0.0,
            "studies_added": ", ".join(sorted(ids - primary_ids)),
            "studies_removed": ", ".join(sorted(primary_ids - ids))}
     fits = fit_both(data["yi"], data["vi"], a.method, a.level, rules) if len(data) else {}

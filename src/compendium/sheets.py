@@ -18,6 +18,7 @@ from .value_checks import describe_range, in_range, parse_range, row_problems
 SHEETS = {
     "correlational": ("studies", "effects", "screening"),
     "intervention": ("studies", "outcomes", "box_scores", "screening"),
+    "generic": ("studies", "effects", "screening"),  # any effect size: r with n, means and SDs, or yi with vi
 }
 
 
@@ -44,8 +45,8 @@ class Review:
 
     @property
     def effects(self) -> pd.DataFrame:
-        """The sheet of effect rows: ``effects`` (correlational) or ``outcomes`` (intervention)."""
-        return self.sheets["effects" if self.design == "correlational" else "outcomes"]
+        """The sheet of effect rows: ``outcomes`` (intervention) or ``effects`` (correlational, generic)."""
+        return self.sheets["outcomes" if self.design == "intervention" else "effects"]
 
     @property
     def published(self) -> pd.DataFrame:
@@ -279,7 +280,7 @@ def load_reviews(raw_dir: Path | str, reviews: Sequence[str] | None = None) -> d
 
 def validation_demo(review: Review) -> str:
     """The error a sheet with an invalid category gets: the first effect row's direction set to 'upward'."""
-    sheet = "effects" if review.design == "correlational" else "outcomes"
+    sheet = "outcomes" if review.design == "intervention" else "effects"
     raw = pd.read_csv(review.folder / f"{sheet}.csv", dtype=str, keep_default_na=False)
     raw.loc[0, "direction"] = "upward"
     try:
