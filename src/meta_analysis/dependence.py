@@ -152,7 +152,6 @@ class _Blocks:
         WX = WZ[:, :p]
         q = WZ[:, p] - WX @ beta                          # W(y − Xβ̂) = P y
         w1 = apply_w(np.ones((self.k, 1)))[:, 0]          # W_j 1, row by row
-        # (the ones column could share the pass over Z; kept apart for clarity)
         one_w_one = seg(w1)
         tr_w = np.sum(dinv) - tr_ci(*ff)
         sx = seg(WX)
