@@ -15,14 +15,18 @@ module                 what it holds (metafor's verb in brackets)
 ``influence``          leave-one-out refits (``leave1out``)
 ``small_study``        Egger's test and trim-and-fill (``regtest``, ``trimfill``)
 ``votes``              one vote per study, vote counting with a sign test
+``dependence``         effects nested in studies: aggregation, three-level and CHE models (``rma.mv``)
+``robust``             cluster-robust CR0/CR1/CR2 tests (``robust``; clubSandwich ``coef_test``)
 =====================  ==================================================================
 """
+from .dependence import MultilevelResult, aggregate_within, fit_multilevel
 from .conversions import (beta_to_r, chi2_to_r, d_to_r, d_to_r_variance, f_to_d, or_to_d, p_to_d, p_to_r,
                           proportions_to_or, r_to_d, r_to_z_variance, t_to_d, t_to_r, variance_from_ci)
 from .effect_sizes import cmicalc, d_to_g, hedges_g, r_to_z, smcc, smcr, smd_variance, z_to_r
 from .heterogeneity import Tau2CI, tau2_ci
 from .influence import leave_one_out
 from .models import TAU2_METHODS, MetaResult, compare_estimators, fit_meta
+from .robust import RobustResult, robust_test
 from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
 from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
 from .votes import STUDY_DIRECTIONS, VoteCount, study_direction, vote_count
@@ -34,4 +38,5 @@ __all__ = [
     "Tau2CI", "tau2_ci", "leave_one_out", "TAU2_METHODS", "MetaResult", "compare_estimators", "fit_meta",
     "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",
     "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "study_direction", "vote_count",
+    "MultilevelResult", "aggregate_within", "fit_multilevel", "RobustResult", "robust_test",
 ]
