@@ -1,0 +1,56 @@
+"""Several effects per study: notebook 03's table of the primary rule beside the models that keep them all."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from compendium.analyses import run_analyses
+from compendium.sensitivity import _fmt
+from compendium.dependence_view import dependence_sentences, dependence_table
+from meta_analysis import aggregate_within, fit_meta, fit_multilevel, robust_test
+
+from made_up import effect, review
+
+ROWS = [effect("A", "A_1", 0.10, 0.010), effect("A", "A_2", 0.30, 0.012), effect("B", "B_1", 0.25, 0.020),
+        effect("C", "C_1", 0.05, 0.015), effect("C", "C_2", 0.15, 0.011), effect("D", "D_1", 0.40, 0.030),
+        effect("E", "E_1", 0.20, 0.008)]
+
+
+def table(rows, rho=0.6):
+    data = pd.DataFrame(rows).assign(sample_id=lambda d: d["study_id"])
+    return dependence_table(run_analyses(review(), data), rho=rho), data
+
+
+def test_four_models_side_by_side_with_the_engine_numbers():
+    out, data = table(ROWS)
+    assert list(out["model"]) == ["one effect per study (primary)", "averaged within study (ρ = 0.6)",
+                                  "three-level model", "CHE (ρ = 0.6) with CR2 robust test"]
+    assert list(out["k_effects"]) == [5, 7, 7, 7] and set(out["k_studies"]) == {5}
+    agg = aggregate_within(data["yi"], data["vi"], data["study_id"], rho=0.6)
+    assert out["estimate"].iloc[1] == pytest.approx(fit_meta(agg["yi"], agg["vi"]).estimate, rel=1e-12)
+    three = fit_multilevel(data["yi"], data["vi"], data["study_id"], es_id=data["effect_id"])
+    assert out["sigma2_within"].iloc[2] == pytest.approx(three.sigma2_within, rel=1e-12, abs=1e-15)
+    che = robust_test(fit_multilevel(data["yi"], data["vi"], data["study_id"], es_id=data["effect_id"], rho=0.6))
+    assert out["ci_high"].iloc[3] == pytest.approx(che.ci_high, rel=1e-12)
+    assert out["df"].iloc[3] == pytest.approx(che.df, rel=1e-12)
+
+
+def test_one_effect_per_study_needs_no_table_and_a_sample_is_one_cluster():
+    single = [r for r in ROWS if r["effect_id"] not in ("A_2", "C_2")]
+    assert table(single)[0].empty
+    data = pd.DataFrame(single).assign(sample_id=["A", "A", "C", "D", "E"])  # B's paper reports A's sample
+    out = dependence_table(run_analyses(review(), data))
+    assert set(out["k_studies"]) == {4} and out["k_effects"].iloc[-1] == 5
+
+
+def test_few_clusters_are_said_not_hidden():
+    out, _ = table(ROWS[:3])
+    che = out.iloc[-1]
+    assert che["df"] < 4 and "not trustworthy" in che["note"] and "2 studies" in che["note"]
+
+
+def test_sentences_are_built_from_the_numbers():
+    out, _ = table(ROWS)
+    (sentence,) = dependence_sentences(out, np.tanh, "r")
+    low, high = np.tanh(out["estimate"].iloc[1:].min()), np.tanh(out["estimate"].iloc[1:].max())
+    assert f"keeping all 7 effects of 5 studies gives r from {_fmt(low)} to {_fmt(high)}" in sentence
+    assert f"one-per-study r is {_fmt(np.tanh(out['estimate'].iloc[0]))} (k = 5)" in sentence
