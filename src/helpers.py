@@ -9,13 +9,15 @@ step      what                                        where (under ``src/``)
 ========  ==========================================  ==========================================
 engine    effect sizes, conversions, τ² estimators,   ``meta_analysis/`` (knows nothing of these
           models, heterogeneity, regression,          reviews; checked against metafor in
-          influence, small-study methods, votes       ``tests/meta_analysis/``)
+          influence, small-study methods, votes,      ``tests/meta_analysis/``)
+          dependence and robust variance
 01        review folders, codebooks, validation       ``compendium/sheets.py``
 01        characteristics, PRISMA 2020, published     ``compendium/extraction.py``
 02        rows → effect sizes, plausibility screen    ``compendium/harmonise.py``
 03        what enters an analysis, one per study      ``compendium/admission.py``
 03        fits under z and Hartung–Knapp, tables      ``compendium/analyses.py``
 03        sensitivity variants, sentences             ``compendium/sensitivity.py``
+03        several effects per study: 3-level, CHE     ``compendium/dependence_view.py``
 03        published results beside ours               ``compendium/comparison.py``
 all       small-k rules, stated once                  ``compendium/small_k.py``
 04        forest and funnel plots, small-study table  ``compendium/forest_funnel.py``
@@ -36,6 +38,7 @@ from compendium.analyses import (TRANSFORMS, Analysis, analysis_rows, choices_ta
 from compendium.box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table,  # noqa: F401
                                    vote_rows, vote_sentences)
 from compendium.comparison import comparison_all, comparison_table, what_this_comparison_is  # noqa: F401
+from compendium.dependence_view import admitted_effects, dependence_sentences, dependence_table  # noqa: F401
 from compendium.display import Text, bullets, count_text, formatted, heading, notebook_setup, p_text, show  # noqa: F401
 from compendium.extraction import (extraction_overview, extraction_summary, flow_sentence, prisma_counts,  # noqa: F401
                                    published_overview, study_characteristics)
