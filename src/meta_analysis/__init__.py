@@ -24,6 +24,7 @@ from .heterogeneity import Tau2CI, tau2_ci
 from .influence import leave_one_out
 from .models import TAU2_METHODS, MetaResult, compare_estimators, fit_meta
 from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
+from .selection import PetPeeseResult, SelectionResult, pet_peese, selection_model
 from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
 from .votes import STUDY_DIRECTIONS, VoteCount, study_direction, vote_count
 
@@ -34,4 +35,5 @@ __all__ = [
     "Tau2CI", "tau2_ci", "leave_one_out", "TAU2_METHODS", "MetaResult", "compare_estimators", "fit_meta",
     "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",
     "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "study_direction", "vote_count",
+    "PetPeeseResult", "SelectionResult", "pet_peese", "selection_model",
 ]
