@@ -309,12 +309,16 @@ def _check_steps(steps) -> tuple:
 
 
 def _maximise(lik: _StepLikelihood, start: np.ndarray, bounds: list) -> np.ndarray:
-    """L-BFGS-B with the analytic gradient, then Newton steps on the free (interior) coordinates."""
+    """SLSQP with the analytic gradient, then Newton steps on the free (interior) coordinates."""
     neg = lambda t: -lik.loglik(t)  # noqa: E731
     neg_grad = lambda t: -lik.gradient(t)  # noqa: E731
-    # scipy's L-BFGS-B honours the bounds τ² >= 0 and 0 < δ <= δ_max that metafor imposes by transformation
-    res = optimize.minimize(neg, start, jac=neg_grad, method="L-BFGS-B", bounds=bounds,
-                            options=dict(ftol=1e-15, gtol=1e-11, maxiter=5000, maxcor=20))
+    # scipy's SLSQP honours the bounds τ² >= 0 and 0 < δ <= δ_max that metafor imposes by transformation
+    # (L-BFGS-B does too, but was 3-5 times slower here); the Newton steps below reach the optimum exactly
+    res = optimize.minimize(neg, start, jac=neg_grad, method="SLSQP", bounds=bounds,
+                            options=dict(ftol=1e-14, maxiter=1000))
+    if not res.success:
+        res = optimize.minimize(neg, start, jac=neg_grad, method="L-BFGS-B", bounds=bounds,
+                                options=dict(ftol=1e-15, gtol=1e-11, maxiter=5000))
     theta = res.x
     low = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
     high = np.array([np.inf if b[1] is None else b[1] for b in bounds])
