@@ -1,5 +1,9 @@
-"""Adjusting for publication selection: PET-PEESE and step-function selection models
-(the meta-regression approximations of Stanley & Doucouliagos 2014; metafor ``selmodel(type = "stepfun")``).
+"""Adjusting for publication selection: PET-PEESE and step-function selection models.
+
+``pet_peese`` fits the meta-regression approximations of Stanley & Doucouliagos (2014) and chooses
+between them; ``selection_model`` fits the step-function selection model of Vevea & Hedges (1995)
+by maximum likelihood, as metafor ``selmodel(rma(yi, vi, method = "ML"), type = "stepfun")``.
+Both are sensitivity analyses: each adjusts for one assumed mechanism of selective publication.
 """
 from __future__ import annotations
 
@@ -192,6 +196,7 @@ def _phi(x: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
 
+# Our own likelihood: statsmodels and scipy have no selection models.
 class _StepLikelihood:
     """Log-likelihood of the step-function model and its gradient in θ = (μ, [τ²], δ₂ … δ_J)."""
 
@@ -265,6 +270,7 @@ def _p_groups(yi, vi, steps, alternative) -> np.ndarray:
     return np.searchsorted(np.asarray(steps), p, side="left")
 
 
+# scipy has no Richardson-extrapolated Hessian; metafor's SEs come from this scheme, so we use the same one.
 def _richardson_hessian(f, x, d: float = 0.1, eps: float = 1e-4, r: int = 6) -> np.ndarray:
     """Hessian by central differences with Richardson extrapolation over r halvings of the step.
 
