@@ -16,6 +16,7 @@ module                 what it holds (metafor's verb in brackets)
 ``small_study``        Egger's test and trim-and-fill (``regtest``, ``trimfill``)
 ``votes``              one vote per study, vote counting with a sign test
 ``dependence``         effects nested in studies: aggregation, three-level and CHE models (``rma.mv``)
+``selection``          PET-PEESE and step-function selection models (``selmodel``)
 ``robust``             cluster-robust CR0/CR1/CR2 tests (``robust``; clubSandwich ``coef_test``)
 =====================  ==================================================================
 """
@@ -28,6 +29,7 @@ from .influence import leave_one_out
 from .models import TAU2_METHODS, MetaResult, compare_estimators, fit_meta
 from .robust import RobustResult, robust_test
 from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
+from .selection import PetPeeseResult, SelectionResult, pet_peese, selection_model
 from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
 from .votes import STUDY_DIRECTIONS, VoteCount, study_direction, vote_count
 
@@ -39,4 +41,5 @@ __all__ = [
     "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",
     "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "study_direction", "vote_count",
     "MultilevelResult", "aggregate_within", "fit_multilevel", "RobustResult", "robust_test",
+    "PetPeeseResult", "SelectionResult", "pet_peese", "selection_model",
 ]
