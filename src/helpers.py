@@ -21,6 +21,7 @@ engine    effect sizes, conversions, τ² estimators,   ``meta_analysis/`` (know
 03        published results beside ours               ``compendium/comparison.py``
 all       small-k rules, stated once                  ``compendium/small_k.py``
 04        forest and funnel plots, small-study table  ``compendium/forest_funnel.py``
+04        PET-PEESE and selection models              ``compendium/publication_bias.py``
 01, 05    PRISMA flow, effect-direction plot, style   ``compendium/figures.py``
 05        one vote per study per cell                 ``compendium/box_scores.py``
 report    HTML pages and the landing page             ``compendium/report.py``
@@ -50,6 +51,7 @@ from compendium.harmonise import (GENERATIONS, PLAUSIBLE, NotConvertible, conver
                                   converted_view, derive_generation, generation_summary, harmonise,
                                   harmonise_correlational, harmonise_intervention, not_converted_view,
                                   plausibility_screen, prepost_sensitivity)
+from compendium.publication_bias import selection_methods_table  # noqa: F401
 from compendium.report import NOTEBOOKS, build_report  # noqa: F401
 from compendium.sensitivity import most_influential, sensitivity_sentences, sensitivity_table  # noqa: F401
 from compendium.sheets import (SHEETS, Review, SheetError, check_one_study_once, check_same_sample, list_reviews,  # noqa: F401
