@@ -30,7 +30,7 @@ from .files import project_root
 
 NA = "–"  # en dash: the value does not apply
 PAGE_WIDTH_PX = 980  # the widest table the report's text column holds (1,100 px page less its margins)
-CHAR_PX = 7.4  # mean width of one character of the table font (DejaVu Sans 12.5 px), measured in Chromium
+CHAR_PX = 6.8  # mean width of one character of the table font (DejaVu Sans 12.5 px) in Chromium, rounded up
 CELL_PAD_PX = 14  # left + right padding of a cell
 WRAP_CHARS = 34  # text cells longer than this wrap onto several lines
 

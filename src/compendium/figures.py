@@ -273,7 +273,8 @@ def comparison_plot(comparison: pd.DataFrame, metrics: dict[str, str] | None = N
                plt.Line2D([], [], marker="D", ls="", ms=6.5, mfc="white", mec=PALETTE["accent2"], mew=1.4,
                           label="published estimate")]
     fig.legend(handles=handles, loc="upper right", ncol=3, fontsize=7.5, frameon=False, bbox_to_anchor=(0.99, 0.995))
-    fig.suptitle(title or "Published pooled results beside ours", x=0.01, y=0.995, ha="left", va="top",
-                 fontsize=10, fontweight="bold")
+    if title != "":  # the landing page names the figure in its heading
+        fig.suptitle(title or "Published pooled results beside ours", x=0.01, y=0.995, ha="left", va="top",
+                     fontsize=10, fontweight="bold")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
