@@ -236,6 +236,8 @@ def _cell(x, kind: str, column: str, digits: int) -> str:
             return NA
         text = str(x)
         name = str(column).replace(" ", "_")
+        if not text.strip():  # an empty text cell: not given (a note or a mark may simply be empty)
+            return "" if name in ("note", "notes", "marks") else NA
         if name in ("analysis", "published_analysis", "our_analysis"):
             text = review_labels().get(text, text)
         return text if name.endswith(VERBATIM) else words(text)

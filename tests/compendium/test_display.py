@@ -46,6 +46,8 @@ def test_missing_values_are_a_dash_never_nan():
     shown = h.formatted(frame)
     assert list(shown.iloc[0]) == ["–", "–", "–", "yes"]
     assert "NaN" not in h.show(frame)._repr_html_() and "nan" not in h.show(frame)._repr_html_()
+    text = h.formatted(pd.DataFrame({"country": ["", "USA"], "note": ["", "x"]}))
+    assert list(text["country"]) == ["–", "USA"] and list(text["note"]) == ["", "x"]
 
 
 def test_machine_ids_become_labels_and_words():
