@@ -44,7 +44,8 @@ HEADERS = {
     "k_studies": "Studies", "sign_test_p": "Sign test p", "q_between_separate": "Q between (separate τ²)",
     "p_separate": "p (separate τ²)", "q_between_common": "Q between (common τ²)", "p_common": "p (common τ²)",
     "tau2_ci_high_at_limit": "τ² bound at search limit", "prepost_r": "Pre–post r", "left_out": "Left out",
-    "subgroup_test": "Subgroup test", "by": "By", "se": "SE", "vi_from_n": "vi from n",
+    "subgroup_test": "Subgroup test", "by": "By", "se": "SE", "vi_from_n": "vi from n", "r": "r", "d": "d", "g": "g",
+    "z": "z",
 }
 PAIR_HEADERS = {"ci_low": "CI", "ci_low_knha": "CI (Hartung–Knapp)", "pi_low": "Prediction interval",
                 "tau2_ci_low": "τ² CI", "i2_ci_low": "I² CI", "adjusted_ci_low": "Adjusted CI"}

@@ -142,6 +142,7 @@ def with_parameters(nb):
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": parameters_html(notebook_parameters(nb)),
                                                                   "text/plain": "parameters"})]
     cell.metadata["tags"] = ["report-parameters"]
+    cell["id"] = "report-parameters"  # fixed, not nbformat's random id: the page must rebuild byte for byte
     nb.cells.insert(where + 1, cell)
     return nb
 

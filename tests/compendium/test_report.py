@@ -38,6 +38,7 @@ def test_parameters_cell_is_read_with_its_comments_and_papermill_overrides():
     assert table["meaning"].iloc[1] == "tau² estimator"
     shown = report.with_parameters(nb)
     assert "report-parameters" in shown.cells[3].metadata["tags"], "after the injected cell"
+    assert shown.cells[3]["id"] == report.with_parameters(nb).cells[3]["id"], "no random cell id"
     page = shown.cells[3].outputs[0]["data"]["text/html"]
     assert 'id="parameters"' in page and "&#x27;PM&#x27;" in page
     assert report.one_line(nb) == ("03 · Pooled", "It fits <code>x</code>.")
