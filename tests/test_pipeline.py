@@ -125,14 +125,22 @@ def builds(tmp_path_factory):
 
 # -- what is committed is what the current code makes, byte for byte ------------------------------
 
+def same(built: Path, committed: Path) -> bool:
+    """Byte for byte, except the landing page's commit line (the commit a build starts from is always
+    the parent of the commit that stores its output; a copy outside git says so instead)."""
+    if built.as_posix().endswith("reports/index.html"):
+        from compendium.report import mask_provenance
+        return mask_provenance(built.read_text(encoding="utf-8")) == mask_provenance(committed.read_text(encoding="utf-8"))
+    return filecmp.cmp(built, committed, shallow=False)
+
+
 def differences(built: Path, folder: str) -> list[str]:
     """How ``folder`` in the build differs from its tracked files in the repository."""
     committed = {p for p in tool.tracked_files(ROOT) if p.startswith(folder + "/")}
     made = {p.relative_to(built).as_posix() for p in (built / folder).rglob("*") if p.is_file()}
     problems = [f"made by the build, not committed: {n}" for n in sorted(made - committed)]
     problems += [f"committed, not made by the build: {n}" for n in sorted(committed - made)]
-    problems += [f"differs: {n}" for n in sorted(made & committed)
-                 if not filecmp.cmp(built / n, ROOT / n, shallow=False)]
+    problems += [f"differs: {n}" for n in sorted(made & committed) if not same(built / n, ROOT / n)]
     return problems
 
 
@@ -330,10 +338,53 @@ def chromium_driver():
     return webdriver.Chrome(service=Service(chromedriver), options=options)
 
 
-def test_report_opens_without_missing_images_broken_links_or_console_errors(builds):
+LOOK = """
+const problems = [];
+const alts = Array.from(document.images).map(i => i.getAttribute('alt') || '');
+alts.forEach((a, n) => { if (a.trim().length < 10 || /no description/i.test(a))
+  problems.push(`image ${n + 1}: no meaningful alt text (${JSON.stringify(a)})`); });
+const page = document.documentElement.clientWidth;
+Array.from(document.querySelectorAll('table')).forEach((t, n) => {
+  const box = t.getBoundingClientRect(), column = t.parentElement.getBoundingClientRect();
+  if (box.width > column.width + 1 || box.right > page + 1)
+    problems.push(`table ${n + 1} (${t.innerText.slice(0, 40).replace(/\\s+/g, ' ')}...): ${Math.round(box.width)} px ` +
+                  `wide in a ${Math.round(column.width)} px column`);
+  Array.from(t.querySelectorAll('td')).forEach(td => {
+    const text = td.innerText.trim();
+    if (/^(NaN|nan|None|<NA>|NaT)$/.test(text)) problems.push(`table ${n + 1}: a cell reads ${text}`);
+    if (/^-?\\d+\\.0$/.test(text)) problems.push(`table ${n + 1}: a float-formatted count ${text}`);
+    if (/^-0\\.0+$/.test(text)) problems.push(`table ${n + 1}: a signed zero ${text}`);
+    if (/…$/.test(text)) problems.push(`table ${n + 1}: a cell cut short: ${text}`);
+  });
+});
+const parameters = document.querySelectorAll('#parameters tr td').length;
+if (!parameters) problems.push('no parameters shown (#parameters)');
+return problems;
+"""
+
+
+def screenshot(driver, path: Path) -> None:
+    """The whole page at 1,400 px width as one PNG (Chrome DevTools: capture beyond the viewport)."""
+    import base64
+
+    size = driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size[0], "height": min(size[1], 16000), "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def test_report_opens_without_missing_images_broken_links_or_console_errors(builds, tmp_path_factory):
+    """Every page in headless Chromium at 1,400 × 1,000: images load and have alt text, links resolve,
+    no console errors, no table wider than its column, no NaN or float-formatted count in a table,
+    and the parameters shown. Screenshots of every page are kept in the pytest tmp dir (path printed)."""
     reports = builds["repo"] / "reports"
     index = reports / "index.html"
+    shots = tmp_path_factory.mktemp("report_screenshots")
+    print(f"\nreport screenshots: {shots}")
     driver = chromium_driver()
+    driver.set_window_size(1400, 1000)
+    problems = []
     try:
         pages = [index] + sorted(p for p in reports.glob("*.html") if p != index)
         assert len(pages) == 1 + len(h.NOTEBOOKS)
@@ -348,11 +399,15 @@ def test_report_opens_without_missing_images_broken_links_or_console_errors(buil
                     assert (page.parent / href.split("#")[0]).exists(), f"{page.name}: broken link {href}"
             errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             assert errors == [], f"{page.name}: console errors {errors}"
-        driver.get(index.as_uri())  # the landing page: the published results beside ours, and every notebook
+            problems += [f"{page.name}: {p}" for p in driver.execute_script(LOOK)]
+            screenshot(driver, shots / f"{page.stem}.png")
+        driver.get(index.as_uri())  # the landing page: a figure, the published results beside ours, every notebook
         assert driver.find_elements("css selector", "table tr td")
+        assert driver.find_elements("css selector", "#build-provenance")
         assert all(f'href="{name}.html"' in driver.page_source for name in h.NOTEBOOKS)
     finally:
         driver.quit()
+    assert problems == []
 
 
 def test_committed_report_pages_have_images():

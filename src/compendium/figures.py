@@ -3,8 +3,12 @@ effect-direction plot. Forest and funnel plots are in ``forest_funnel.py``.
 """
 from __future__ import annotations
 
+import base64
+import html
+import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -28,9 +32,11 @@ def set_style() -> None:
 
 
 class FigureOutput:
-    """What a notebook shows for a figure: the PNG, and as text only its caption and file names.
+    """What a notebook shows for a figure: the PNG with alt text, and as text only its caption and files.
 
-    Keeping the text stable (no figure repr, no memory address) lets nbval compare outputs.
+    The notebook output is HTML (an ``<img>`` whose ``alt`` is the caption, the PNG embedded, and a
+    caption line naming the files), so JupyterLab, nbconvert and screen readers all get a description;
+    keeping the plain text stable (no figure repr, no memory address) lets nbval compare outputs.
     """
 
     def __init__(self, png: Path, svg: Path, caption: str, root: Path | None = None):
@@ -43,8 +49,19 @@ class FigureOutput:
         except ValueError:
             return path.name
 
-    def _repr_png_(self) -> bytes:
-        return self.png.read_bytes()
+    @property
+    def alt(self) -> str:
+        """The alt text: the caption as a sentence."""
+        text = self.caption.strip()
+        return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+    def _repr_html_(self) -> str:
+        data = base64.b64encode(self.png.read_bytes()).decode("ascii")
+        return (f'<figure class="repro-figure" style="margin: 0.5rem 0 1.2rem 0">'
+                f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" '
+                f'style="max-width: 100%; height: auto">'
+                f'<figcaption style="font: 12px sans-serif; color: #555">{html.escape(self.alt)} '
+                f'Files: {html.escape(self._rel(self.png))}, {html.escape(self._rel(self.svg))}.</figcaption></figure>')
 
     def __repr__(self) -> str:
         return f"Figure: {self.caption} [{self._rel(self.png)}, {self._rel(self.svg)}]"
@@ -63,49 +80,76 @@ def save_figure(fig, name: str, figures_dir: Path | str, caption: str, root: Pat
     return FigureOutput(png, svg, caption, root)
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    return [line for part in text.split("\n") for line in (textwrap.wrap(part, width, subsequent_indent="  "
+                                                                               if part.startswith("  ") else "") or [""])]
+
+
 def plot_prisma(counts: pd.DataFrame, title: str):
     """A PRISMA 2020 flow diagram (Page et al. 2021) of our own extraction from :func:`prisma_counts`.
 
-    Records, reports and studies stand in separate boxes; exclusions branch to the right.
+    Laid out as the statement's template: phases down the left (identification, screening,
+    included), the flow of records, reports and studies in aligned boxes down the middle, and what
+    leaves the flow at each step in boxes to the right, reached by horizontal arrows.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
 
     n = {(r.stage, r.box): int(r.n) for r in counts.itertuples()}
     excluded = counts[counts["stage"] == "excluded"]
-    fig, ax = plt.subplots(figsize=(8.4, 7.4))
+    reasons = "".join(f"\n  {r.box} (n = {int(r.n)})" for r in excluded.itertuples())
+    rows = [  # (phase, left box, right box or None)
+        ("Identification",
+         f"Records identified:\n  calibration leads (n = {n[('identification', 'records: calibration leads')]})\n"
+         f"  own search and citations (n = {n[('identification', 'records: own search and citations')]})",
+         f"Records removed before screening:\n  duplicate records (n = {n[('identification', 'duplicate records removed')]})"),
+        ("Screening", f"Records screened\n(n = {n[('screening', 'records screened')]})",
+         "Records excluded: not counted apart (title, abstract and full report were read together)"),
+        ("Screening", f"Reports sought for retrieval\n(n = {n[('screening', 'reports sought for retrieval')]})",
+         f"Reports not retrieved\n(n = {n[('screening', 'reports not retrieved')]})"),
+        ("Screening", f"Reports assessed for eligibility\n(n = {n[('screening', 'reports assessed for eligibility')]})",
+         f"Reports excluded (n = {int(excluded['n'].sum())}):{reasons}"),
+        ("Included", f"Studies included in the review (n = {n[('included', 'studies included')]})\n"
+                     f"Reports of included studies (n = {n[('included', 'reports of included studies')]})\n"
+                     f"Studies with a numeric statistic (n = {n[('included', 'studies with a numeric statistic')]})", None),
+    ]
+    line, pad, gap, header = 0.165, 0.16, 0.34, 0.42  # inches
+    wrapped = [(phase, _wrap(left, 44), _wrap(right, 40) if right else []) for phase, left, right in rows]
+    alone = {p for p in (r[0] for r in rows) if sum(r[0] == p for r in rows) == 1}  # a phase of one row
+    heights = [max(max(len(a), len(b)) * line + 2 * pad, 1.1 if phase in alone else 0) for phase, a, b in wrapped]
+    total = 0.55 + header + sum(heights) + gap * (len(rows) - 1) + 0.1
+    fig = plt.figure(figsize=(8.0, total))
+    ax = fig.add_axes([0, 0, 1, 1])
     ax.set_axis_off()
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 12)
-    box = dict(boxstyle="round,pad=0.45", fc="white", ec=PALETTE["ink"], lw=0.8)
-    side = dict(boxstyle="round,pad=0.45", fc="#f4f4f4", ec=PALETTE["muted"], lw=0.8)
-    left = [
-        (11.0, f"Records identified\ncalibration leads: {n[('identification', 'records: calibration leads')]}\n"
-               f"own search and citations: {n[('identification', 'records: own search and citations')]}"),
-        (8.9, f"Records screened\nn = {n[('screening', 'records screened')]}"),
-        (7.1, f"Reports sought for retrieval\nn = {n[('screening', 'reports sought for retrieval')]}"),
-        (5.3, f"Reports assessed for eligibility\nn = {n[('screening', 'reports assessed for eligibility')]}"),
-        (2.6, f"Studies included: {n[('included', 'studies included')]}\n"
-              f"reports of included studies: {n[('included', 'reports of included studies')]}\n"
-              f"studies with a numeric statistic: {n[('included', 'studies with a numeric statistic')]}"),
-    ]
-    right = [
-        (11.0, f"Duplicate records removed\nn = {n[('identification', 'duplicate records removed')]}"),
-        (8.9, "Records excluded at title/abstract\nnot counted apart (read with the report)"),
-        (7.1, f"Reports not retrieved\nn = {n[('screening', 'reports not retrieved')]}"),
-        (5.3, f"Reports excluded (n = {int(excluded['n'].sum())})\n"
-              + "\n".join(f"{r.box}: {r.n}" for r in excluded.itertuples())),
-    ]
-    for y, text in left:
-        ax.text(2.6, y, text, ha="center", va="center", fontsize=8, bbox=box)
-    for y, text in right:
-        ax.text(6.0, y, text, ha="left", va="center", fontsize=7.5, bbox=side)
-        ax.annotate("", xy=(5.9, y), xytext=(4.7, y), arrowprops=dict(arrowstyle="->", color=PALETTE["muted"], lw=0.8))
-    for (y0, _), (y1, _) in zip(left, left[1:]):
-        ax.annotate("", xy=(2.6, y1 + 0.55), xytext=(2.6, y0 - 0.55),
-                    arrowprops=dict(arrowstyle="->", color=PALETTE["ink"], lw=0.8))
-    for y, label in ((11.0, "Identification"), (7.1, "Screening"), (2.6, "Included")):
-        ax.text(0.05, y, label, rotation=90, ha="left", va="center", fontsize=8, color=PALETTE["muted"])
-    ax.set_title(title)
+    ax.set_xlim(0, 8.0)
+    ax.set_ylim(0, total)
+    xl, wl, xr, wr = 0.75, 3.45, 4.75, 3.15  # left and right box: x and width
+    style = dict(boxstyle="round,pad=0,rounding_size=0.05", lw=0.8)
+    top = total - 0.55
+    ax.add_patch(FancyBboxPatch((xl, top - header + 0.08), xr + wr - xl, header - 0.12, fc="#f6d77a", ec=PALETTE["ink"],
+                                **style))
+    ax.text((xl + xr + wr) / 2, top - header / 2 + 0.02, "Identification of studies via databases, registers and other "
+            "sources", ha="center", va="center", fontsize=8.5, fontweight="bold")
+    y, spans, centres = top - header, {}, []
+    for (phase, left, right), h in zip(wrapped, heights):
+        ax.add_patch(FancyBboxPatch((xl, y - h), wl, h, fc="white", ec=PALETTE["ink"], **style))
+        ax.text(xl + 0.12, y - h / 2, "\n".join(left), ha="left", va="center", fontsize=8, linespacing=1.3)
+        if right:
+            ax.add_patch(FancyBboxPatch((xr, y - h), wr, h, fc="#f4f4f4", ec=PALETTE["muted"], **style))
+            ax.text(xr + 0.12, y - h / 2, "\n".join(right), ha="left", va="center", fontsize=8, linespacing=1.3)
+            ax.annotate("", xy=(xr, y - h / 2), xytext=(xl + wl, y - h / 2),
+                        arrowprops=dict(arrowstyle="-|>", color=PALETTE["ink"], lw=0.8, shrinkA=0, shrinkB=0))
+        lo, hi = spans.get(phase, (y - h, y))
+        spans[phase] = (min(lo, y - h), max(hi, y))
+        centres.append((y, y - h))
+        y -= h + gap
+    for (_, bottom), (next_top, _) in zip(centres, centres[1:]):
+        ax.annotate("", xy=(xl + wl / 2, next_top), xytext=(xl + wl / 2, bottom),
+                    arrowprops=dict(arrowstyle="-|>", color=PALETTE["ink"], lw=0.8, shrinkA=0, shrinkB=0))
+    for phase, (lo, hi) in spans.items():
+        ax.add_patch(FancyBboxPatch((0.2, lo), 0.34, hi - lo, fc="#a9c6e8", ec=PALETTE["ink"], **style))
+        ax.text(0.37, (lo + hi) / 2, phase, rotation=90, ha="center", va="center", fontsize=8.5, fontweight="bold")
+    ax.text(0.2, total - 0.25, title, ha="left", va="center", fontsize=10, fontweight="bold")
     return fig
 
 
@@ -116,11 +160,12 @@ MARKS = {"positive": ("^", "positive"), "negative": ("v", "negative"), "null": (
 def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     """Effect-direction plot (Thomson & Thomas 2013; Boon & Thomson 2021): one vote per study per cell.
 
-    Rows are studies, columns the cells of the box score (e.g. help-seeking type × outcome); the
-    mark is the study's vote by the 70 % rule: ▲ positive, ▼ negative, ● no effect, ◆ mixed.
-    Filled = at least one statistically significant result in the cell; open = none. The legend
-    draws only the marks the plot uses; a study admitted by a stated rule carries its mark after its
-    name († proxy, ‡ other comparator, § published after the review).
+    Rows are studies, columns the cells of the box score (e.g. help-seeking type × outcome, named
+    above each column); the mark is the study's vote by the 70 % rule: triangle up positive,
+    triangle down negative, circle no effect, diamond mixed, each in its colour. Filled = at least
+    one statistically significant result in the cell; open = none. The legend draws exactly the
+    marks the plot uses (shape, colour and fill); a study admitted by a stated rule carries its mark
+    after its name († proxy, ‡ other comparator, § published after the review).
     """
     import matplotlib.pyplot as plt
 
@@ -132,29 +177,104 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     labels = sorted(votes["study_label"].unique(), key=str.lower, reverse=True)
     colour = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
               "mixed": PALETTE["muted"]}
-    fig, ax = plt.subplots(figsize=(2.4 + 1.0 * len(columns), 1.2 + 0.19 * len(labels)))
+    heads = ["\n".join(textwrap.wrap(c, 15)) for c in columns]
+    head_lines = max(h.count("\n") + 1 for h in heads)
+    width = 1.1 * len(columns)
+    top_in, height = 0.5 + 0.13 * head_lines, 0.75 + 0.13 * head_lines + 0.19 * len(labels)
+    fig, ax = plt.subplots(figsize=(2.0 + width + 2.6, height))
+    fig.subplots_adjust(left=2.0 / (4.6 + width), right=(2.0 + width) / (4.6 + width), top=1 - top_in / height,
+                        bottom=0.25 / height)
     for r in votes.itertuples():
         filled = r.significant == "yes"
         ax.scatter(columns.index(r.cell), labels.index(r.study_label), marker=MARKS[r.vote][0], s=40,
                    edgecolor=colour[r.vote], facecolor=colour[r.vote] if filled else "white", lw=1.0, zorder=3)
+    ax.xaxis.tick_top()
     ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels(columns, rotation=35, ha="right", fontsize=7.5)
+    ax.set_xticklabels(heads, fontsize=7.5, ha="center", va="bottom")
+    ax.tick_params(axis="x", length=0, pad=4)
+    ax.spines["top"].set_visible(True)
+    ax.spines["bottom"].set_visible(False)
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=7)
-    ax.set_xlim(-0.6, len(columns) - 0.4)
+    ax.set_xlim(-0.5, len(columns) - 0.5)
     ax.set_ylim(-0.8, len(labels) - 0.2)
     ax.grid(axis="y", color="#eeeeee", lw=0.6)
-    used = [v for v in MARKS if (votes["vote"] == v).any()]
-    handles = [plt.Line2D([], [], marker=MARKS[v][0], ls="", color=colour[v], mfc=colour[v], label=MARKS[v][1])
-               for v in used]
-    if (votes["significant"] == "yes").any():
-        handles.append(plt.Line2D([], [], marker="s", ls="", color=PALETTE["ink"], label="filled: a significant result"))
-    if (votes["significant"] != "yes").any():
-        handles.append(plt.Line2D([], [], marker="s", ls="", color=PALETTE["ink"], mfc="white",
-                                  label="open: no significant result"))
+    for x in range(1, len(columns)):
+        ax.axvline(x - 0.5, color="#dddddd", lw=0.6)
+    handles = []
+    for v in MARKS:
+        for sig, words in (("yes", "significant"), ("no", "not significant")):
+            if ((votes["vote"] == v) & ((votes["significant"] == "yes") == (sig == "yes"))).any():
+                handles.append(plt.Line2D([], [], marker=MARKS[v][0], ls="", ms=6.5, mec=colour[v], mew=1.0,
+                                          mfc=colour[v] if sig == "yes" else "white", label=f"{MARKS[v][1]}, {words}"))
     for mark, words in (("†", "proxy measure"), ("‡", "other comparator"), ("§", "published after the review")):
         if mark in "".join(marks):
             handles.append(plt.Line2D([], [], ls="", label=f"{mark} {words}"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
-    ax.set_title(title)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False,
+              title="filled = a significant result", title_fontsize=7, alignment="left")
+    fig.suptitle(title, x=0.02, y=1 - 0.08 / height, ha="left", va="top", fontsize=10, fontweight="bold")
+    return fig
+
+
+def comparison_plot(comparison: pd.DataFrame, metrics: dict[str, str] | None = None, title: str | None = None):
+    """Published pooled results beside ours, one panel per review (its own effect metric).
+
+    Each row is one published analysis: our estimate (dot) with its z interval (thick line) and
+    Hartung–Knapp interval (thin line), and the published estimate (open diamond). A row without a
+    convertible study, or a published result without a value, says so in words.
+    ``metrics`` gives each review's display metric (e.g. {"behr2025": "g"}).
+    """
+    import matplotlib.pyplot as plt
+
+    metrics = metrics or {}
+    reviews = list(dict.fromkeys(comparison["review"]))
+    sizes = [int((comparison["review"] == r).sum()) for r in reviews]
+    fig, axes = plt.subplots(len(reviews), 1, figsize=(9.0, 1.0 + sum(0.42 * s + 0.75 for s in sizes)),
+                             gridspec_kw={"height_ratios": [s + 1.8 for s in sizes]}, squeeze=False)
+    for ax, review in zip(axes[:, 0], reviews):
+        rows = comparison[comparison["review"] == review].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        values = pd.concat([rows[c] for c in ("ci_low", "ci_high", "estimate", "published_estimate")]).astype(float)
+        values = values[np.isfinite(values)]
+        lo, hi = min(values.min(), 0.0) - 0.1, max(values.max(), 0.0) + 0.1  # the Hartung–Knapp line may run off
+        for yy, r in zip(y, rows.itertuples()):
+            if np.isfinite(r.ci_low_knha):
+                a, b = max(r.ci_low_knha, lo), min(r.ci_high_knha, hi)
+                ax.plot([a, b], [yy - 0.2] * 2, color=PALETTE["muted"], lw=0.9)
+                for end, cut, mark in ((a, r.ci_low_knha < lo, "<"), (b, r.ci_high_knha > hi, ">")):
+                    if cut:  # runs beyond the axis: an arrowhead says so
+                        ax.plot(end, yy - 0.2, mark, ms=4, color=PALETTE["muted"])
+            if np.isfinite(r.ci_low):
+                ax.plot([r.ci_low, r.ci_high], [yy, yy], color=PALETTE["accent"], lw=2.4, solid_capstyle="butt")
+            if np.isfinite(r.estimate):
+                ax.plot(r.estimate, yy, "o", ms=6, color=PALETTE["accent"], mec=PALETTE["ink"], mew=0.5)
+            else:
+                ax.text(0.0, yy, "  no convertible study in our extraction", va="center", fontsize=7.5,
+                        color=PALETTE["muted"])
+            if np.isfinite(r.published_estimate):
+                ax.plot(r.published_estimate, yy, "D", ms=6.5, mfc="white", mec=PALETTE["accent2"], mew=1.4)
+            elif np.isfinite(r.estimate):
+                ax.text(hi, yy + 0.3, "published: no value given", ha="right", va="center", fontsize=7,
+                        color=PALETTE["accent2"])
+        ax.axvline(0, color=PALETTE["muted"], ls="--", lw=0.7)
+        ax.set_yticks(y)
+        ax.set_yticklabels(["\n".join(textwrap.wrap(f"{label} (k\u00a0=\u00a0{k})", 44)) for label, k in
+                            zip(rows["our_analysis"], rows["k"])], fontsize=7.5)
+        ax.set_ylim(-0.7, len(rows) - 0.4)
+        ax.set_xlim(lo, hi)
+        metric = metrics.get(review, "effect")
+        published = ", ".join(dict.fromkeys(rows["metric"].astype(str)))
+        ax.set_xlabel(f"{metric} (ours) · published as {published}", fontsize=8)
+        ax.set_title(review, loc="left", fontsize=9)
+        ax.grid(axis="x", color="#eeeeee", lw=0.6)
+    handles = [plt.Line2D([], [], marker="o", ms=6, color=PALETTE["accent"], mec=PALETTE["ink"], lw=2.4,
+                          label="ours: estimate and z interval"),
+               plt.Line2D([], [], color=PALETTE["muted"], lw=0.9, label="ours: Hartung–Knapp interval"),
+               plt.Line2D([], [], marker="D", ls="", ms=6.5, mfc="white", mec=PALETTE["accent2"], mew=1.4,
+                          label="published estimate")]
+    fig.legend(handles=handles, loc="upper right", ncol=3, fontsize=7.5, frameon=False, bbox_to_anchor=(0.99, 0.995))
+    if title != "":  # the landing page names the figure in its heading
+        fig.suptitle(title or "Published pooled results beside ours", x=0.01, y=0.995, ha="left", va="top",
+                     fontsize=10, fontweight="bold")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig

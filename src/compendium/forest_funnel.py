@@ -5,25 +5,55 @@ nothing is refitted here.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from meta_analysis.models import fit_meta
 from meta_analysis.small_study import TrimFillResult, egger_test, trim_and_fill
 
+from .display import number_text, p_value_text, percent_text
 from .figures import PALETTE, save_figure
 from .small_k import RULES, SmallKRules
 
 
 def _fmt_ci(est: float, low: float, high: float, digits: int = 2) -> str:
-    return f"{est:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{number_text(est, digits)} [{number_text(low, digits)}, {number_text(high, digits)}]"
 
 
 def _marks(row) -> str:
     marks = getattr(row, "marks", "")
     return marks if isinstance(marks, str) else ""
+
+
+def heterogeneity_line(result) -> str:
+    """The heterogeneity statistics under a forest plot's pooled diamond, as metafor's ``forest()`` prints
+    them: "Heterogeneity: τ² = 0.043, I² = 57.6%, Q(2) = 4.67, p = .097" (τ² only for random effects)."""
+    q = getattr(result, "q", np.nan)
+    if pd.isna(q):
+        return ""
+    tau = "" if result.method == "FE" else f"τ² = {number_text(result.tau2, 3)}, "
+    p = p_value_text(result.q_p)
+    return (f"Heterogeneity: {tau}I² = {percent_text(result.i2)}, Q({int(result.q_df)}) = {number_text(q, 2)}, "
+            f"p {p if p[0] in '<>' else '= ' + p}")
+
+
+def subgroup_difference_line(groups: list, group_results: dict | None) -> str:
+    """The test for subgroup differences under the subtotals: Q between the subgroup estimates, each
+    with its own τ² (a common-effect model of the subtotals; Borenstein et al. 2009, ch. 19):
+    Q = Σ w_g (θ_g − θ̄)², w_g = 1/SE_g², df = G − 1. Only when every group has a subtotal."""
+    fitted = [group_results[g] for g in groups if group_results and g in group_results]
+    if len(groups) < 2:
+        return ""
+    if len(fitted) < len(groups):
+        return "Test for subgroup differences: not tested (a group has too few studies to pool)"
+    fit = fit_meta([r.estimate for r in fitted], [r.se ** 2 for r in fitted], method="FE")
+    p = p_value_text(fit.q_p)
+    return (f"Test for subgroup differences (separate τ²): Q({fit.q_df}) = {number_text(fit.q, 2)}, "
+            f"p {p if p[0] in '<>' else '= ' + p}")
 
 
 def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
@@ -59,11 +89,18 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
         rows.append(("gap", "", None))
     rows.append(("diamond", f"RE model, {result.method} (k = {result.k})" if result.method != "FE"
                  else f"Common-effect model (k = {result.k})", result))
+    lines = [heterogeneity_line(result)]
+    if group_col is not None and group_results is not None:
+        lines.append(subgroup_difference_line([g for g, _ in blocks], group_results))
+    lines = [line for line in lines if line]
     if pd.notna(getattr(result, "ci_low_knha", np.nan)):
         rows.append(("knha", "Hartung–Knapp CI", result))
     if result.method != "FE" and pd.notna(getattr(result, "pi_low", np.nan)):
         rows.append(("pi", "Prediction interval", result))
-    height = 1.2 + 0.26 * len(rows)
+    used = "".join(studies["marks"].fillna("").astype(str)) if "marks" in studies else ""
+    notes = [f"{mark} {words}" for mark, words in (("†", "proxy measure"), ("‡", "other comparator"),
+                                                   ("§", "published after the review")) if mark in used]
+    height = 1.4 + 0.26 * len(rows) + 0.2 * (len(lines) + bool(notes))
     fig = plt.figure(figsize=(9.0, height))
     grid = fig.add_gridspec(1, 3, width_ratios=[3.1, 3.6, 2.3], wspace=0.02)
     ax_lab, ax, ax_num = (fig.add_subplot(grid[0, i]) for i in range(3))
@@ -89,11 +126,11 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
             lo, hi = f(obj.ci_low_knha), f(obj.ci_high_knha)
             ax.plot([lo, hi], [y, y], color=PALETTE["ink"], lw=1.0)
             ax.plot([lo, lo, hi, hi], [y - 0.15, y, y, y - 0.15], color=PALETTE["ink"], lw=1.0)
-            text, xs = f"[{lo:.2f}, {hi:.2f}]", xs + [lo, hi]
+            text, xs = f"[{number_text(lo, 2)}, {number_text(hi, 2)}]", xs + [lo, hi]
         elif kind == "pi":
             lo, hi = f(obj.pi_low), f(obj.pi_high)
             ax.plot([lo, hi], [y, y], color=PALETTE["accent2"], lw=2.2, solid_capstyle="butt")
-            text, xs = f"[{lo:.2f}, {hi:.2f}]", xs + [lo, hi]
+            text, xs = f"[{number_text(lo, 2)}, {number_text(hi, 2)}]", xs + [lo, hi]
         else:
             text = ""
         weight = "bold" if kind in ("header", "diamond") else "normal"
@@ -115,52 +152,70 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     ax.axvline(float(f(0.0)), color=PALETTE["muted"], ls="--", lw=0.8)
     ax.set_yticks([])
     ax.spines["left"].set_visible(False)
-    ax.set_xlabel(xlabel)
-    used = "".join(studies["marks"].fillna("").astype(str)) if "marks" in studies else ""
-    notes = [f"{mark} {words}" for mark, words in (("†", "proxy measure"), ("‡", "other comparator"),
-                                                   ("§", "published after the review")) if mark in used]
-    if notes:
-        fig.text(0.02, 0.15 / height, "; ".join(notes), fontsize=7.5, color=PALETTE["muted"])
-    fig.subplots_adjust(top=1 - 0.42 / height, bottom=0.5 / height, left=0.02, right=0.98)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    ax.set_xlabel("\n".join(textwrap.wrap(xlabel, 46)), fontsize=8.5)
+    footer = lines + (["; ".join(notes)] if notes else [])
+    for i, line in enumerate(reversed(footer)):  # statistics under the plot, as metafor prints them
+        fig.text(0.02, (0.12 + 0.2 * i) / height, line, fontsize=7.5,
+                 color=PALETTE["muted"] if notes and i == 0 else PALETTE["ink"])
+    fig.subplots_adjust(top=1 - 0.42 / height, bottom=(0.7 + 0.2 * len(footer)) / height, left=0.02, right=0.98)
     fig.suptitle(title, x=0.02, y=1 - 0.12 / height, ha="left", va="top", fontsize=10, fontweight="bold")
     return fig
 
 
 def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult | None = None,
-                descriptive: bool = False):
+                descriptive: bool = False, transform=None, display_metric: str = "r"):
     """Contour-enhanced funnel plot (Peters et al. 2008): effect against its SE (inverted axis).
 
     Shaded bands mark where a study's two-sided p against 0 lies in (.10, .05], (.05, .01] and
     ≤ .01; asymmetry that follows the bands hints at selective reporting rather than other causes.
     Studies added by trim-and-fill are drawn as open circles. ``descriptive`` labels a plot drawn
-    below the small-study rule's k (no test, no trim-and-fill).
+    below the small-study rule's k (no test, no trim-and-fill). With ``transform`` (Fisher z → r)
+    the plot stays on the analysis scale, where the standard error is defined (SE = 1/√(n − 3)),
+    and a top axis gives the display scale of the forest plots; the figure says so.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
     sei = np.sqrt(vi)
     se_max = max(sei.max(), *(np.sqrt(filled.filled_vi) if filled and filled.k0 else [0])) * 1.08
     se_grid = np.linspace(0, se_max, 100)
-    fig, ax = plt.subplots(figsize=(7.4, 4.6))
-    shades = [(0.10, "#ffffff"), (0.05, "#e6e6e6"), (0.01, "#c8c8c8")]
+    fig, ax = plt.subplots(figsize=(7.4, 4.9 if transform else 4.6))
+    bands = [(0.10, "#ffffff", "p > .10"), (0.05, "#e6e6e6", ".05 < p ≤ .10"), (0.01, "#c8c8c8", ".01 < p ≤ .05")]
     reach = max(np.abs(yi).max(), stats.norm.isf(0.005) * se_max) * 1.15
-    ax.fill_betweenx(se_grid, -reach, reach, color="#a9a9a9", lw=0, label="p ≤ .01")
-    for p, colour in reversed(shades):
+    ax.fill_betweenx(se_grid, -reach, reach, color="#a9a9a9", lw=0)
+    for p, colour, _ in reversed(bands):
         z = stats.norm.isf(p / 2)
-        label = {0.10: "p > .10", 0.05: ".05 < p ≤ .10", 0.01: ".01 < p ≤ .05"}[p]
-        ax.fill_betweenx(se_grid, -z * se_grid, z * se_grid, color=colour, lw=0, label=label)
-    ax.axvline(result.estimate, color=PALETTE["ink"], lw=0.9, label="pooled estimate")
+        ax.fill_betweenx(se_grid, -z * se_grid, z * se_grid, color=colour, lw=0)
+    ax.axvline(result.estimate, color=PALETTE["ink"], lw=0.9)
     ax.axvline(0, color=PALETTE["muted"], ls="--", lw=0.7)
-    ax.scatter(yi, sei, s=26, color=PALETTE["accent"], edgecolor=PALETTE["ink"], lw=0.4, zorder=3, label="studies")
+    ax.scatter(yi, sei, s=26, color=PALETTE["accent"], edgecolor=PALETTE["ink"], lw=0.4, zorder=3)
+    handles = [Patch(fc=colour, ec=PALETTE["muted"], lw=0.6, label=label) for _, colour, label in bands]
+    handles += [Patch(fc="#a9a9a9", ec=PALETTE["muted"], lw=0.6, label="p ≤ .01"),
+                plt.Line2D([], [], color=PALETTE["ink"], lw=0.9, label="pooled estimate"),
+                plt.Line2D([], [], color=PALETTE["muted"], ls="--", lw=0.7, label="no effect"),
+                plt.Line2D([], [], marker="o", ls="", ms=5, mfc=PALETTE["accent"], mec=PALETTE["ink"], mew=0.4,
+                           label="studies")]
     if filled is not None and filled.k0:
         ax.scatter(filled.filled_yi, np.sqrt(filled.filled_vi), s=26, facecolor="white",
-                   edgecolor=PALETTE["accent2"], lw=1.0, zorder=3, label="filled (trim-and-fill)")
+                   edgecolor=PALETTE["accent2"], lw=1.0, zorder=3)
+        handles.append(plt.Line2D([], [], marker="o", ls="", ms=5, mfc="white", mec=PALETTE["accent2"], mew=1.0,
+                                  label="filled (trim-and-fill)"))
     ax.set_ylim(se_max, 0)
     ax.set_xlim(-reach, reach)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Standard error")
-    ax.set_title(title + (" — descriptive only (k below the small-study rule)" if descriptive else ""))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    if transform is not None:
+        top = ax.secondary_xaxis("top", functions=(lambda z: transform(z),
+                                                   lambda r: np.arctanh(np.clip(r, -0.999999, 0.999999))))
+        top.set_xlabel(f"{display_metric} (display scale of the forest plots)", fontsize=8)
+        top.tick_params(labelsize=8)
+        fig.text(0.01, 0.01, f"Drawn on the analysis scale (Fisher z), where the standard error is defined; "
+                 f"{display_metric} = tanh(z) on the top axis.", fontsize=7.5, color=PALETTE["muted"])
+    ax.set_title(title + ("\ndescriptive only: k below the small-study rule, no test" if descriptive else ""),
+                 pad=30 if transform else 6, loc="left", fontsize=9.5)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     return fig
 
 
@@ -237,7 +292,9 @@ def funnel_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
         tested = rules.small_study_tests(len(data))
         filled = trim_and_fill(data["yi"], data["vi"], method=fit["method"]) if tested else None
         fig = funnel_plot(data["yi"], data["vi"], fit, f"{fit['label']} ({review_id})", f"Effect size ({scale})",
-                          filled=filled, descriptive=not tested)
+                          filled=filled, descriptive=not tested,
+                          transform=np.tanh if meta.get("transform") == "tanh" else None,
+                          display_metric=meta.get("display_metric", "r"))
         out.append(save_figure(fig, f"{review_id}_funnel_{name}", figures_dir, f"funnel plot, {fit['label']}", root))
     return out
 

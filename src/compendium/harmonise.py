@@ -355,7 +355,6 @@ def converted_view(converted: pd.DataFrame) -> pd.DataFrame:
     id_col = "effect_id" if "effect_id" in converted else "outcome_id"
     cols = [id_col, "statistic_as_printed", "conversion", "n"] + (["r"] if "r" in converted else []) + ["yi", "vi"]
     view = converted[cols].copy()
-    view["statistic_as_printed"] = view["statistic_as_printed"].str.slice(0, 60)
     return view.reset_index(drop=True)
 
 

@@ -1,31 +1,240 @@
-"""The HTML report: every executed notebook as a page and a landing page (the build's last step).
+"""The HTML report (the build's last step): every executed notebook as a page that shows the parameters
+it ran with, and a landing page that summarises the comparison (a figure of published against our
+estimates, the caveat, one line per notebook) and names the build: parameters, commit, its date and
+package versions.
+
+Everything on the pages is deterministic: the date is the commit date of HEAD, not the clock, so a
+rebuild of one commit gives the same bytes. Only the landing page's provenance paragraph
+(``<p id="build-provenance">``) names the commit; :func:`mask_provenance` blanks it for comparing
+builds of different commits.
 """
 from __future__ import annotations
 
+import ast
+import copy
 import html
+import importlib.metadata
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .comparison import what_this_comparison_is
-from .display import show
+from .display import NA, integer_text, number_text, p_text, show, table_html
+from .figures import comparison_plot, save_figure, set_style
 from .files import read_table
 
 NOTEBOOKS = ("01_data_extraction", "02_effect_size_harmonisation", "03_pooled_models",
              "04_forest_funnel_plots", "05_box_score_mediator_synthesis")
+PROVENANCE = re.compile(r'(<p id="build-provenance">).*?(</p>)', re.S)
 
 
-def _html_table(frame: pd.DataFrame) -> str:
-    """A compact HTML table in the display form of :func:`display.formatted`."""
-    return show(frame).to_html(index=False, border=0, classes="repro", escape=True)
+@dataclass(frozen=True)
+class BuildInfo:
+    """What a build was made from: the commit (HEAD when it ran) and its date, Python, package versions.
+
+    ``commit`` and ``commit_date`` are "" outside a git checkout (e.g. a copy of the tracked files).
+    """
+
+    commit: str
+    commit_date: str
+    python: str
+    packages: tuple
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per package: ``package``, ``version``."""
+        return pd.DataFrame(list(self.packages), columns=["package", "version"])
+
+
+def build_info(root: Path | str) -> BuildInfo:
+    """The commit of ``root`` (``git log -1``: hash and ISO commit date) and the installed versions of
+    the packages ``requirements.txt`` pins (``importlib.metadata``). No clock: the same commit built
+    twice gives the same answer."""
+    root = Path(root)
+    try:
+        out = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%H%n%cI"], capture_output=True,
+                             text=True, check=True, timeout=20).stdout.split()
+        commit, date = (out + ["", ""])[:2]
+    except (OSError, subprocess.SubprocessError):
+        commit, date = "", ""
+    names = []
+    requirements = root / "requirements.txt"
+    if requirements.exists():
+        names = re.findall(r"^\s*([A-Za-z0-9_.-]+)\s*==", requirements.read_text(), flags=re.M)
+    packages = []
+    for name in names:
+        try:
+            packages.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            packages.append((name, "not installed"))
+    return BuildInfo(commit, date, ".".join(map(str, sys.version_info[:3])), tuple(packages))
+
+
+def mask_provenance(text: str) -> str:
+    """``text`` (a landing page) with the provenance paragraph blanked: builds of different commits compare equal."""
+    return PROVENANCE.sub(r"\1(provenance)\2", text)
+
+
+# -- parameters ------------------------------------------------------------------------------------
+
+def cell_parameters(source: str) -> list[tuple[str, object, str]]:
+    """(name, value, comment) of every ``name = literal  # comment`` line of a parameters cell."""
+    out = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                value = ast.get_source_segment(source, node.value)
+            line = source.splitlines()[node.lineno - 1]
+            comment = line.split("#", 1)[1].strip() if "#" in line[node.value.end_col_offset:] else ""
+            out.append((node.targets[0].id, value, comment))
+    return out
+
+
+def notebook_parameters(nb) -> pd.DataFrame:
+    """The parameters an executed notebook ran with: its ``parameters`` cell (the defaults), overridden by
+    papermill's ``injected-parameters`` cell. Columns ``parameter``, ``value``, ``set_by``, ``meaning``."""
+    defaults, injected = [], {}
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code" and "parameters" in tags:
+            defaults = cell_parameters(cell.source)
+        elif cell.cell_type == "code" and "injected-parameters" in tags:
+            injected = {name: value for name, value, _ in cell_parameters(cell.source)}
+    rows = [(name, injected.get(name, value), "this build" if name in injected else "default", comment)
+            for name, value, comment in defaults]
+    rows += [(name, value, "this build", "") for name, value in injected.items() if name not in dict.fromkeys(
+        n for n, _, _ in defaults)]
+    return pd.DataFrame(rows, columns=["parameter", "value", "set_by", "meaning"])
+
+
+def _value_text(value) -> str:
+    if isinstance(value, list) and not value:
+        return "[] (all)"
+    return repr(value)
+
+
+def parameters_html(table: pd.DataFrame, heading: str = "Parameters this page ran with") -> str:
+    """A boxed table of :func:`notebook_parameters` (``id="parameters"``, so the browser test finds it)."""
+    rows = "".join(f"<tr><td><code>{html.escape(r.parameter)}</code></td><td><code>{html.escape(_value_text(r.value))}"
+                   f"</code></td><td>{html.escape(r.set_by)}</td><td>{html.escape(r.meaning)}</td></tr>"
+                   for r in table.itertuples())
+    return (f'<div id="parameters" class="repro-parameters"><p><strong>{html.escape(heading)}</strong> '
+            f"(the notebook's <code>parameters</code> cell; a build run with <code>-p name=value</code> "
+            f"overrides it)</p><table class=\"repro\"><thead><tr><th>Parameter</th><th>Value</th><th>Set by</th>"
+            f"<th>Meaning</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
+
+def with_parameters(nb):
+    """A copy of ``nb`` with an output cell after its parameters showing :func:`parameters_html` (the code
+    cells themselves are hidden in the report)."""
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
+    where = max((i for i, t in enumerate(tags) if "parameters" in t or "injected-parameters" in t), default=-1)
+    cell = nbformat.v4.new_code_cell(source="# parameters as run (added by the report)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": parameters_html(notebook_parameters(nb)),
+                                                                  "text/plain": "parameters"})]
+    cell.metadata["tags"] = ["report-parameters"]
+    cell["id"] = "report-parameters"  # fixed, not nbformat's random id: the page must rebuild byte for byte
+    nb.cells.insert(where + 1, cell)
+    return nb
+
+
+# -- the landing page ------------------------------------------------------------------------------
+
+def one_line(nb) -> tuple[str, str]:
+    """(title, one line) of a notebook: its first heading and the sentence after "What this step does."."""
+    first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    title = first.splitlines()[0].lstrip("# ").strip() if first else ""
+    found = re.search(r"\*\*What this step does\.\*\*\s*(.+?)(?:\n|$)", first)
+    line = found.group(1).strip() if found else ""
+    line = html.escape(line)
+    return title, re.sub(r"`([^`]+)`", r"<code>\1</code>", line)
+
+
+def comparison_view(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table for the landing page: published value and ours side by side, flags as one note."""
+    def published(r) -> str:
+        if pd.isna(r.published_estimate):
+            return f"{r.metric}: not significant, value not given"
+        p = "" if pd.isna(r.published_p) else f", p {p_text(r.published_p)}"
+        return f"{r.metric} = {number_text(r.published_estimate, 3)}{p}"
+
+    def caveats(r) -> str:
+        out = []  # k, "no convertible study" and "single study" are in the k column and the note already
+        if r.later_studies:
+            out.append(f"{integer_text(r.later_studies)} later studies")
+        if pd.notna(r.proxy_share) and r.proxy_share > 0:
+            out.append(f"proxies {100 * r.proxy_share:.0f}% of n")
+        if r.other_comparator:
+            out.append(f"{integer_text(r.other_comparator)} other comparators")
+        if r.mapping_uncertain:
+            out.append("mapping uncertain")
+        if isinstance(r.note, str) and r.note:
+            out.append(r.note)
+        return "; ".join(dict.fromkeys(out))
+
+    rows = [{"review": r.review, "analysis": r.our_analysis, "published": published(r), "k": r.k, "n": r.n,
+             "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "pval": r.pval,
+             "ci_low_knha": r.ci_low_knha, "ci_high_knha": r.ci_high_knha, "note": caveats(r)}
+            for r in comparison.itertuples()]
+    return pd.DataFrame(rows)
+
+
+def provenance_html(info: BuildInfo) -> str:
+    """The paragraph that names the commit and date (masked by :func:`mask_provenance`)."""
+    made = (f"commit <code>{info.commit[:12]}</code> of {html.escape(info.commit_date[:10])}" if info.commit
+            else "a copy outside git (no commit to name)")
+    return f'<p id="build-provenance">Built from {made}; the build names HEAD as it ran (the outputs are ' \
+           "committed after it).</p>"
+
+
+def _build_section(parameters: dict | None, pages: dict, info: BuildInfo) -> str:
+    """Parameters (defaults and overrides, per notebook), provenance, Python and package versions."""
+    rows = []
+    for name, table in pages.items():
+        for r in table.itertuples():
+            value = parameters[r.parameter] if parameters and r.parameter in parameters else r.value
+            rows.append((r.parameter, _value_text(value), name[:2], r.meaning,
+                         "this build" if parameters and r.parameter in parameters else "default"))
+    merged = {}
+    for parameter, value, nb, meaning, set_by in rows:
+        key = (parameter, value)
+        entry = merged.setdefault(key, [parameter, value, [], meaning, set_by])
+        entry[2].append(nb)
+    body = "".join(f"<tr><td><code>{html.escape(p)}</code></td><td><code>{html.escape(v)}</code></td>"
+                   f"<td>{', '.join(nbs)}</td><td>{html.escape(s)}</td><td>{html.escape(m)}</td></tr>"
+                   for p, v, nbs, m, s in merged.values())
+    packages = ", ".join(f"{html.escape(n)} {html.escape(v)}" for n, v in info.packages)
+    other = ("<p><strong>Built with parameters other than the defaults:</strong> "
+             + html.escape(", ".join(f"{k} = {v!r}" for k, v in sorted(parameters.items()))) + "</p>") if parameters else ""
+    return (f'<div id="parameters" class="repro-parameters">{other}'
+            f'<table class="repro"><thead><tr><th>Parameter</th><th>Value</th><th>Notebooks</th><th>Set by</th>'
+            f"<th>Meaning</th></tr></thead><tbody>{body}</tbody></table></div>\n{provenance_html(info)}\n"
+            f"<p>Python {info.python}; packages (pinned in <code>requirements.txt</code>): {packages}.</p>")
+
+
+PAGE_CSS = """body { font-family: "DejaVu Sans", Arial, sans-serif; max-width: 1100px; margin: 0 auto;
+  padding: 1rem 2rem 3rem; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+li { margin: 0.25rem 0; } code { font-size: 0.9em; background: #f3f3f3; padding: 0 0.2em; }
+div.repro-parameters { background: #f7f9fc; border: 1px solid #d5deea; padding: 0.3rem 0.8rem; margin: 0.5rem 0 1rem; }"""
 
 
 def build_report(root: Path | str, reports_dir: Path | str | None = None, parameters: dict | None = None) -> Path:
-    """Render each executed notebook to HTML (inputs hidden, images embedded) and write ``index.html``.
+    """Render each executed notebook to HTML (inputs hidden, images embedded, its parameters shown) and
+    write ``index.html``, the landing page (see the module docstring); returns its path.
 
-    ``parameters`` (those a build was run with, if not the notebooks' defaults) are named at the
-    top of the landing page. The template is nbconvert's lab template without the scripts it would fetch from the network
-    (``tools/report_template``), so the report opens offline and without console errors.
+    ``parameters`` (those a build was run with, if not the notebooks' defaults) are named on the
+    landing page. The template is nbconvert's lab template without the scripts it would fetch from
+    the network (``tools/report_template``), so the report opens offline and without console errors.
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -35,26 +244,34 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
     reports_dir.mkdir(parents=True, exist_ok=True)
     exporter = HTMLExporter(template_name="compendium", extra_template_basedirs=[str(root / "tools" / "report_template")],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    links = []
+    links, pages = [], {}
     for name in NOTEBOOKS:
         nb = nbformat.read(root / "notebooks" / f"{name}.ipynb", as_version=4)
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
+        pages[name] = notebook_parameters(nb)
+        body, _ = exporter.from_notebook_node(with_parameters(nb), resources={"metadata": {"name": name}})
         (reports_dir / f"{name}.html").write_text(body, encoding="utf-8")
-        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), name)
-        links.append(f'<li><a href="{name}.html">{title}</a></li>')
-    comparison_path = root / "reports" / "tables" / "comparison.csv"
+        title, line = one_line(nb)
+        links.append(f'<li><a href="{name}.html">{html.escape(title or name)}</a>: {line}</li>')
+    tables_dir = root / "reports" / "tables"
+    comparison_path = tables_dir / "comparison.csv"
+    figure = ""
     if comparison_path.exists():
         comparison = read_table(comparison_path)
         summary = "".join(f"<p>{html.escape(s)}</p>" for s in what_this_comparison_is(comparison))
-        shown = comparison[["review", "published_analysis", "metric", "published_estimate", "published_p", "k", "n",
-                            "estimate", "ci_low", "ci_high", "ci_low_knha", "ci_high_knha", "k_le_3", "single_study",
-                            "later_studies", "proxy_share", "other_comparator", "mapping_uncertain", "note"]]
-        table = _html_table(shown)
+        table = table_html(show(comparison_view(comparison)))
+        metrics = {}
+        for review in dict.fromkeys(comparison["review"]):
+            meta = root / "data" / "raw" / review / "review.json"
+            if meta.exists():
+                metrics[review] = json.loads(meta.read_text(encoding="utf-8")).get("display_metric", "effect")
+        set_style()
+        out = save_figure(comparison_plot(comparison, metrics, title=""), "comparison_published_vs_ours", root / "figures",
+                          "published pooled results beside ours: for each analysis our estimate with its z and "
+                          "Hartung–Knapp intervals and the published estimate as an open diamond", root)
+        figure = out._repr_html_()
     else:
         summary, table = "<p>Run the build to make the comparison.</p>", ""
-    made_with = ("<p><strong>Built with parameters other than the defaults:</strong> " +
-                 html.escape(", ".join(f"{k} = {v!r}" for k, v in sorted(parameters.items()))) + "</p>") if parameters else ""
-    tables = sorted((root / "reports" / "tables").glob("*.csv")) if (root / "reports" / "tables").exists() else []
+    tables = sorted(tables_dir.glob("*.csv")) if tables_dir.exists() else []
     table_links = "".join(f'<li><a href="tables/{p.name}">{p.name}</a></li>' for p in tables) \
         if reports_dir == root / "reports" else "".join(f"<li>{p.name}</li>" for p in tables)
     page = f"""<!DOCTYPE html>
@@ -64,33 +281,31 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Digital mental health meta-analysis compendium</title>
 <style>
-body {{ font-family: "DejaVu Sans", Arial, sans-serif; max-width: 1500px; margin: 2rem auto; padding: 0 1.5rem; color: #222; line-height: 1.45; }}
-h1 {{ font-size: 1.6rem; }} h2 {{ font-size: 1.2rem; margin-top: 2rem; }}
-table.repro {{ border-collapse: collapse; font-size: 0.82rem; }}
-table.repro th, table.repro td {{ border-bottom: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }}
-table.repro th {{ background: #f3f3f3; }}
-table.repro td:last-child {{ min-width: 22rem; }}
-div.wide {{ overflow-x: auto; }}
+{PAGE_CSS}
 </style>
 </head>
 <body>
 <h1>Re-running two meta-analyses in digital mental health</h1>
-{made_with}
-<h2>What this comparison is</h2>
-{summary}
 <p>Bizzotto et al. 2023 (web-based help seeking and depressive symptoms) and Behr et al. 2025 (self-efficacy in
 internet-based interventions), re-run from an open extraction of public study reports. Every extracted number
 carries its source; the engine agrees with R metafor to 1e-6.</p>
-<h2>Published pooled results beside ours (comparison.csv)</h2>
-<p>Our estimate with its z and Hartung–Knapp intervals; the flags say where k is 3 or less, where a single study
-stands alone, and where later studies, proxies, other comparators or an uncertain mapping enter.</p>
-<div class="wide">{table}</div>
+<h2>Published pooled results beside ours</h2>
+{figure}
+<h2>What this comparison is</h2>
+{summary}
+<h2>The comparison in numbers</h2>
+<p>Our estimate with its z and Hartung–Knapp intervals (estimates on each review's display scale; p in APA form;
+"{NA}" where nothing was pooled). The machine-readable table with every flag at full precision is
+<code>tables/comparison.csv</code>.</p>
+{table}
 <h2>The notebooks</h2>
 <ol>
 {chr(10).join(links)}
 </ol>
-<h2>Tables</h2>
-<ul>{table_links}</ul>
+<h2>This build</h2>
+{_build_section(parameters, pages, build_info(root))}
+<h2>Tables (CSV, full precision)</h2>
+<ul style="columns: 3">{table_links}</ul>
 </body>
 </html>
 """

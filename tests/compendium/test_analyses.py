@@ -78,5 +78,5 @@ def test_q_profile_bound_at_the_limit_is_marked_in_the_table():
 
 def test_display_rounding_lives_in_one_place():
     shown = h.formatted(pd.DataFrame({"k": [3.0], "estimate": [0.123456], "pval": [0.0004], "p_common": [0.2]}))
-    assert list(shown.iloc[0]) == ["3", "0.123", "<.001", "0.200"]
+    assert list(shown.iloc[0]) == ["3", "0.123", "< .001", ".200"]
     assert np.isclose(h.fits_table({})["k"].sum(), 0)
