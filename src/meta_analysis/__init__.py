@@ -15,6 +15,7 @@ module                 what it holds (metafor's verb in brackets)
 ``influence``          leave-one-out refits (``leave1out``)
 ``small_study``        Egger's test and trim-and-fill (``regtest``, ``trimfill``)
 ``votes``              one vote per study, vote counting with a sign test
+``simulation``         simulated meta-analyses fitted in batches; coverage, bias, RMSE
 =====================  ==================================================================
 """
 from .conversions import (beta_to_r, chi2_to_r, d_to_r, d_to_r_variance, f_to_d, or_to_d, p_to_d, p_to_r,
@@ -26,6 +27,8 @@ from .models import TAU2_METHODS, MetaResult, compare_estimators, fit_meta
 from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
 from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
 from .votes import STUDY_DIRECTIONS, VoteCount, study_direction, vote_count
+from .simulation import (BatchFit, SimulatedMeta, egger_batch, fit_meta_batch, simulate_meta, simulation_grid,
+                         small_study_grid, study_sizes, trim_and_fill_k0)
 
 __all__ = [
     "beta_to_r", "chi2_to_r", "d_to_r", "d_to_r_variance", "f_to_d", "or_to_d", "p_to_d", "p_to_r",
@@ -34,4 +37,6 @@ __all__ = [
     "Tau2CI", "tau2_ci", "leave_one_out", "TAU2_METHODS", "MetaResult", "compare_estimators", "fit_meta",
     "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",
     "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "study_direction", "vote_count",
+    "BatchFit", "SimulatedMeta", "egger_batch", "fit_meta_batch", "simulate_meta", "simulation_grid",
+    "small_study_grid", "study_sizes", "trim_and_fill_k0",
 ]
