@@ -20,6 +20,7 @@ engine    effect sizes, conversions, τ² estimators,   ``meta_analysis/`` (know
 03        several effects per study: 3-level, CHE     ``compendium/dependence_view.py``
 03        published results beside ours               ``compendium/comparison.py``
 all       small-k rules, stated once                  ``compendium/small_k.py``
+06        simulation lab: tables, figures, sentences  ``compendium/simulation_lab.py``
 04        forest and funnel plots, small-study table  ``compendium/forest_funnel.py``
 04        PET-PEESE and selection models              ``compendium/publication_bias.py``
 01, 05    PRISMA flow, effect-direction plot, style   ``compendium/figures.py``
@@ -56,4 +57,6 @@ from compendium.report import NOTEBOOKS, build_report  # noqa: F401
 from compendium.sensitivity import most_influential, sensitivity_sentences, sensitivity_table  # noqa: F401
 from compendium.sheets import (SHEETS, Review, SheetError, check_one_study_once, check_same_sample, list_reviews,  # noqa: F401
                                load_review, load_reviews, validate_sheet, validation_demo)
+from compendium.simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_comparison,  # noqa: F401
+                                       small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
 from compendium.small_k import RULES, SmallKRules  # noqa: F401

@@ -45,6 +45,7 @@ GRAPH: dict[str, tuple[str, ...]] = {
     "03_pooled_models": ("02_effect_size_harmonisation",),
     "04_forest_funnel_plots": ("03_pooled_models",),
     "05_box_score_mediator_synthesis": ("02_effect_size_harmonisation",),
+    "06_simulation_lab": (),
 }
 NOTEBOOKS = list(GRAPH)
 

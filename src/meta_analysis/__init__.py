@@ -18,6 +18,7 @@ module                 what it holds (metafor's verb in brackets)
 ``dependence``         effects nested in studies: aggregation, three-level and CHE models (``rma.mv``)
 ``selection``          PET-PEESE and step-function selection models (``selmodel``)
 ``robust``             cluster-robust CR0/CR1/CR2 tests (``robust``; clubSandwich ``coef_test``)
+``simulation``         simulated meta-analyses fitted in batches; coverage, bias, RMSE
 =====================  ==================================================================
 """
 from .dependence import MultilevelResult, aggregate_within, fit_multilevel
@@ -32,6 +33,8 @@ from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup
 from .selection import PetPeeseResult, SelectionResult, pet_peese, selection_model
 from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
 from .votes import STUDY_DIRECTIONS, VoteCount, study_direction, vote_count
+from .simulation import (BatchFit, SimulatedMeta, egger_batch, fit_meta_batch, simulate_meta, simulation_grid,
+                         small_study_grid, study_sizes, trim_and_fill_k0)
 
 __all__ = [
     "beta_to_r", "chi2_to_r", "d_to_r", "d_to_r_variance", "f_to_d", "or_to_d", "p_to_d", "p_to_r",
@@ -42,4 +45,6 @@ __all__ = [
     "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "study_direction", "vote_count",
     "MultilevelResult", "aggregate_within", "fit_multilevel", "RobustResult", "robust_test",
     "PetPeeseResult", "SelectionResult", "pet_peese", "selection_model",
+    "BatchFit", "SimulatedMeta", "egger_batch", "fit_meta_batch", "simulate_meta", "simulation_grid",
+    "small_study_grid", "study_sizes", "trim_and_fill_k0",
 ]

@@ -14,12 +14,13 @@ import pandas as pd
 from scipy import stats
 
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
-from .tau2_estimators import _WLS, _estimate_tau2
+from .tau2_estimators import _WLS, _estimate_tau2, _rows
 
 # Our own engine: statsmodels 0.15's combine_effects has no REML, does not truncate DL's tau2 at 0
 # and has no Q-profile, subgroup, leave-one-out, Egger or trim-and-fill; WLS and distributions are
 # still taken from statsmodels and scipy.
 TAU2_METHODS = ("FE", "DL", "HE", "SJ", "ML", "REML", "PM")
+TESTS = ("z", "knha", "adhoc")  # fit_meta's tests; meta-regression, influence and the rest take z and knha
 
 
 def _check_meta_input(yi, vi, min_k: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -32,28 +33,42 @@ def _check_meta_input(yi, vi, min_k: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return yi, vi
 
 
-def _check_method(method: str, test: str) -> None:
+def _check_method(method: str, test: str, tests: Sequence[str] = ("z", "knha")) -> None:
     if method not in TAU2_METHODS:
         raise ValueError(f"method = {method!r}: use one of {TAU2_METHODS}")
-    if test not in ("z", "knha"):
-        raise ValueError(f"test = {test!r}: use 'z' or 'knha'")
+    if test not in tests:
+        raise ValueError(f"test = {test!r}: use {' or '.join(map(repr, tests))}")
 
 
 def _fit_batch(y, v, X, mask, method: str, test: str, level: float) -> dict:
-    """Fit one model per row of ``mask`` (True = study included); return arrays keyed by field."""
-    k, p = mask.sum(1), X.shape[1]
+    """Fit one model per row of ``mask`` (True = study included); return arrays keyed by field.
+
+    ``y`` and ``v`` are (k,), shared by all rows, or (m, k): one meta-analysis per row; ``X`` is
+    (k, p), shared, or (m, k, p): one design per row (with 2-d ``y`` and ``v``).
+    """
     tau2 = _estimate_tau2(y, v, X, mask, method)
-    fit = _WLS(y, X, mask / (v[None, :] + tau2[:, None]))
+    return _fit_with_tau2(y, v, X, mask, tau2, method, test, level)
+
+
+def _fit_with_tau2(y, v, X, mask, tau2, method: str, test: str, level: float) -> dict:
+    """The fits of :func:`_fit_batch` for given τ² (one per row), e.g. one τ² under several tests.
+
+    ``test="adhoc"`` is Hartung–Knapp with s² truncated below at 1 (metafor ``test="adhoc"``).
+    """
+    k, p = mask.sum(1), X.shape[-1]
+    fit = _WLS(y, X, mask / (_rows(v) + tau2[:, None]))
     vb = fit.A.copy()
-    if test == "knha":
+    if test in ("knha", "adhoc"):
         s2w = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss / (k - p))
+        if test == "adhoc":
+            s2w = np.maximum(s2w, 1.0)
         vb = vb * s2w[:, None, None]
         crit = stats.t.isf((1 - level) / 2, k - p)
     else:
         crit = np.full(len(mask), stats.norm.isf((1 - level) / 2))
     se = np.sqrt(np.einsum("mpp->mp", vb))
     stat = fit.beta / se
-    if test == "knha":
+    if test in ("knha", "adhoc"):
         pval = 2 * stats.t.sf(np.abs(stat), (k - p)[:, None])
     else:
         pval = 2 * stats.norm.sf(np.abs(stat))
@@ -119,17 +134,20 @@ def fit_meta(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95)
 
     Estimate μ̂ = Σ w_i y_i / Σ w_i with w_i = 1/(v_i + τ²̂); SE = sqrt(1/Σ w_i); z or, with
     ``test="knha"``, the Hartung–Knapp–Sidik–Jonkman SE sqrt(s²/Σw), s² = Σ w_i (y_i − μ̂)²/(k − 1),
-    with t(k − 1) (Hartung & Knapp 2001; no truncation of s², as metafor's default).
+    with t(k − 1) (Hartung & Knapp 2001; no truncation of s², as metafor's default); with
+    ``test="adhoc"`` the same with s² truncated below at 1, so the interval is never narrower
+    than the z interval's SE would make it (the modified Hartung–Knapp of Röver, Knapp & Friede
+    2015; Jackson et al. 2017, section 4.3; metafor ``test="adhoc"``).
     τ² estimators: FE (τ² = 0), DL (DerSimonian & Laird 1986), HE (Hedges 1983), SJ (Sidik &
     Jonkman 2005), ML and REML by Fisher scoring (Viechtbauer 2005), PM (Paule & Mandel 1982);
     all truncated at 0. Q = Σ (y_i − μ̂_FE)²/v_i. Following metafor, I² = 100 τ²/(τ² + ṽ) and
     H² = (τ² + ṽ)/ṽ with ṽ = (k − 1)/(Σw − Σw²/Σw) (Higgins & Thompson 2002) for random-effects
     models, and I² = max(0, 100 (Q − (k − 1))/Q), H² = Q/(k − 1) for the FE model.
-    Prediction interval μ̂ ± c·sqrt(SE² + τ²) with c from N(0,1), or t(k − 1) under knha, as
+    Prediction interval μ̂ ± c·sqrt(SE² + τ²) with c from N(0,1), or t(k − 1) under knha/adhoc, as
     metafor ``predict()`` (Riley et al. 2011 discuss the choice).
     """
-    _check_method(method, test)
-    yi, vi = _check_meta_input(yi, vi, min_k=2 if test == "knha" else 1)
+    _check_method(method, test, TESTS)
+    yi, vi = _check_meta_input(yi, vi, min_k=1 if test == "z" else 2)
     X = np.ones((len(yi), 1))
     out = _fit_batch(yi, vi, X, np.ones((1, len(yi)), bool), method, test, level)
     est, se, crit, tau2 = out["beta"][0, 0], out["se"][0, 0], out["crit"][0], out["tau2"][0]
