@@ -2,7 +2,9 @@
 
     import helpers as h
 
-Everything below is re-exported from where it lives, so a reader can jump to the source:
+The engine's public names (``meta_analysis/__init__.py``) and the compendium's
+(``compendium/__init__.py``, one import line per module) are re-exported; the table says where
+each step lives, so a reader can jump to the source:
 
 ========  ==========================================  ==========================================
 step      what                                        where (under ``src/``)
@@ -29,34 +31,5 @@ report    HTML pages and the landing page             ``compendium/report.py``
 all       paths, CSV tables; display and rounding     ``compendium/files.py``, ``display.py``
 ========  ==========================================  ==========================================
 """
-from meta_analysis import *  # noqa: F401,F403  (the engine's public names, listed in its __all__)
-
-from compendium.admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, admit_rule,  # noqa: F401
-                                  describe_rule, filter_rows, one_effect_per_study, select_one_per_study, with_scope)
-from compendium.analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table,  # noqa: F401
-                                 estimator_table, fits_table, heterogeneity_table, heterogeneity_view,
-                                 leave_one_out_tables,
-                                 run_analyses, run_subgroups, subgroup_fits, transform_of)
-from compendium.box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table,  # noqa: F401
-                                   vote_rows, vote_sentences)
-from compendium.comparison import comparison_all, comparison_table, what_this_comparison_is  # noqa: F401
-from compendium.dependence_view import admitted_effects, dependence_sentences, dependence_table  # noqa: F401
-from compendium.display import Text, bullets, count_text, formatted, heading, notebook_setup, p_text, show  # noqa: F401
-from compendium.extraction import (extraction_overview, extraction_summary, flow_sentence, prisma_counts,  # noqa: F401
-                                   published_overview, study_characteristics)
-from compendium.figures import PALETTE, FigureOutput, effect_direction_plot, plot_prisma, save_figure, set_style  # noqa: F401,E501
-from compendium.files import project_root, read_table, write_table  # noqa: F401
-from compendium.forest_funnel import (forest_plot, forest_plots, funnel_plot, funnel_plots,  # noqa: F401
-                                      small_study_sentence, small_study_table)
-from compendium.harmonise import (GENERATIONS, PLAUSIBLE, NotConvertible, conversion_summary,  # noqa: F401
-                                  converted_view, derive_generation, generation_summary, harmonise,
-                                  harmonise_correlational, harmonise_intervention, not_converted_view,
-                                  plausibility_screen, prepost_sensitivity)
-from compendium.publication_bias import selection_methods_table  # noqa: F401
-from compendium.report import NOTEBOOKS, build_report  # noqa: F401
-from compendium.sensitivity import most_influential, sensitivity_sentences, sensitivity_table  # noqa: F401
-from compendium.sheets import (SHEETS, Review, SheetError, check_one_study_once, check_same_sample, list_reviews,  # noqa: F401
-                               load_review, load_reviews, validate_sheet, validation_demo)
-from compendium.simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_comparison,  # noqa: F401
-                                       small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
-from compendium.small_k import RULES, SmallKRules  # noqa: F401
+from meta_analysis import *  # noqa: F401,F403  (the engine's public names, its __all__)
+from compendium import *  # noqa: F401,F403  (the compendium's public names, its __all__)

@@ -1,5 +1,42 @@
 """The compendium layer: review folders, harmonisation, review-driven analyses, figures and report.
 
 It builds on the general engine in ``meta_analysis`` and is the only place that knows what a
-review folder under ``data/raw/`` looks like. Notebooks reach it through ``src/helpers.py``.
+review folder under ``data/raw/`` looks like. Notebooks reach it through ``src/helpers.py``,
+which re-exports the public names below; each line says which module a name lives in.
 """
+from types import ModuleType as _ModuleType
+
+from .admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, admit_rule, describe_rule,
+                        filter_rows, one_effect_per_study, select_one_per_study, with_scope)
+from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
+                       fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, run_analyses,
+                       run_subgroups, subgroup_fits, transform_of)
+from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table, vote_rows,
+                         vote_sentences)
+from .comparison import comparison_all, comparison_table, what_this_comparison_is
+from .dependence_view import admitted_effects, dependence_sentences, dependence_table
+from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,
+                      percent_text, show, Table, Text)
+from .extraction import (extraction_overview, extraction_summary, flow_sentence, prisma_counts, published_overview,
+                         study_characteristics)
+from .figures import (PALETTE, comparison_plot, effect_direction_plot, FigureOutput, plot_prisma, save_figure,
+                      set_style)
+from .files import project_root, read_table, write_table
+from .forest_funnel import (forest_plot, forest_plots, funnel_plot, funnel_plots, heterogeneity_line,
+                            small_study_sentence, small_study_table, subgroup_difference_line)
+from .harmonise import (GENERATIONS, PLAUSIBLE, conversion_summary, converted_view, derive_generation,
+                        generation_summary, harmonise, harmonise_correlational, harmonise_generic,
+                        harmonise_intervention, not_converted_view, NotConvertible, plausibility_screen,
+                        prepost_sensitivity)
+from .publication_bias import selection_methods_table
+from .report import NOTEBOOKS, build_info, build_report, BuildInfo, mask_provenance
+from .scaffold import new_review
+from .sensitivity import most_influential, sensitivity_sentences, sensitivity_table
+from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_reviews, load_review, load_reviews,
+                     Review, SheetError, validate_sheet, validation_demo)
+from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_comparison,
+                             small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
+from .small_k import RULES, SmallKRules
+
+__all__ = sorted(name for name, value in globals().items()
+                 if not name.startswith("_") and not isinstance(value, _ModuleType))
