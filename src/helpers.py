@@ -23,6 +23,7 @@ all       small-k rules, stated once                  ``compendium/small_k.py``
 05        one vote per study per cell                 ``compendium/box_scores.py``
 report    HTML pages and the landing page             ``compendium/report.py``
 all       paths, CSV tables; display and rounding     ``compendium/files.py``, ``display.py``
+00, all   classic data; sentences from the numbers    ``compendium/classic.py``, ``teaching.py``
 ========  ==========================================  ==========================================
 """
 from meta_analysis import *  # noqa: F401,F403  (the engine's public names, listed in its __all__)
@@ -52,3 +53,6 @@ from compendium.sensitivity import most_influential, sensitivity_sentences, sens
 from compendium.sheets import (SHEETS, Review, SheetError, check_one_study_once, check_same_sample, list_reviews,  # noqa: F401
                                load_review, load_reviews, validate_sheet, validation_demo)
 from compendium.small_k import RULES, SmallKRules  # noqa: F401
+from compendium.teaching import *  # noqa: F401,F403,E402  (sentences built from the numbers; its __all__)
+from compendium.classic import *  # noqa: F401,F403,E402  (notebook 00: classic data, by hand, beside metafor)
+import numpy as np, pandas as pd  # noqa: F401,E401,E402  (notebook 00's arithmetic by hand)
