@@ -96,7 +96,7 @@ def i2_tau_table(fits: pd.DataFrame, scale: str = "z", n_small: int = 100, trans
     pooled = pooled[pooled["i2"] > 0]
     v_typical = pooled["tau2"] * (100 - pooled["i2"]) / pooled["i2"]
     return pd.DataFrame({"analysis": pooled["label"], "k": pooled["k"], "tau": np.sqrt(pooled["tau2"]),
-                         "i2": pooled["i2"], "v_typical": v_typical, "n_typical": n_of_v(v_typical),
+                         "i2": pooled["i2"], "v_typical": v_typical, "n_typical": n_of_v(v_typical).round(),
                          "i2_small_n": i2_at_variance(pooled["tau2"], v_of_n(n_small)),
                          "pi_low": f(pooled["pi_low"]), "pi_high": f(pooled["pi_high"])}).reset_index(drop=True)
 
@@ -214,18 +214,20 @@ def screen_sentence(name: str, screen: pd.DataFrame) -> str:
     return text + "."
 
 
-def vote_reading(table: pd.DataFrame, cells: list[str]) -> list[str]:
-    """For each tested cell of a vote count: the share of directional votes that agree, and what a
-    sign test cannot say."""
+def vote_reading(table: pd.DataFrame, cells: list[str], alpha: float = 0.05) -> list[str]:
+    """For each tested cell of a vote count: the share of directional votes that agree, whether the
+    sign test tells that majority from chance, and what no count can say."""
     out = []
     for _, r in table[table["note"].fillna("") == ""].iterrows():
         directional = int(r["positive"] + r["negative"])
         majority = max(r["positive"], r["negative"])
         side = "positive" if r["positive"] >= r["negative"] else "negative"
         cell = " · ".join(str(r[c]).replace("_", " ") for c in cells)
+        verdict = ("more agreement than chance would give" if r["sign_test_p"] < alpha
+                   else "a majority the sign test cannot tell from chance")
         out.append(f"{cell}: {majority} of {directional} studies with a direction vote {side} "
-                   f"({100 * majority / directional:.0f}%), and {int(r['null'] + r['mixed'])} more vote null "
-                   f"or mixed; the count says the direction is consistent, not how large the effect is.")
+                   f"({100 * majority / directional:.0f}%; sign test p {p_text(r['sign_test_p'])}), {verdict}; "
+                   f"{int(r['null'] + r['mixed'])} more vote null or mixed. No count says how large the effect is.")
     return out
 
 
