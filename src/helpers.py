@@ -29,7 +29,9 @@ all       small-k rules, stated once                  ``compendium/small_k.py``
 05        one vote per study per cell                 ``compendium/box_scores.py``
 report    HTML pages and the landing page             ``compendium/report.py``
 all       paths, CSV tables; display and rounding     ``compendium/files.py``, ``display.py``
+00, all   classic data; sentences from the numbers    ``compendium/classic.py``, ``teaching.py``
 ========  ==========================================  ==========================================
 """
 from meta_analysis import *  # noqa: F401,F403  (the engine's public names, its __all__)
 from compendium import *  # noqa: F401,F403  (the compendium's public names, its __all__)
+import numpy as np, pandas as pd  # noqa: F401,E401  (notebook 00's arithmetic by hand)

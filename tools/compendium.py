@@ -40,6 +40,7 @@ PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 # breaks its codebook stops the build there), 03 and 05 read what 02 writes (05 nothing else), 04 reads
 # the fits 03 writes. The report comes after all five.
 GRAPH: dict[str, tuple[str, ...]] = {
+    "00_worked_example": (),
     "01_data_extraction": (),
     "02_effect_size_harmonisation": ("01_data_extraction",),
     "03_pooled_models": ("02_effect_size_harmonisation",),
@@ -629,6 +630,8 @@ def new_review_command(options: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "student":  # student copies: tools/student_copies.py, standard library + nbformat
+        return subprocess.run([str(PY if PY.exists() else sys.executable), str(ROOT / "tools" / "student_copies.py"), *argv[1:]]).returncode
     if not argv or argv[0] not in ("build", "test", "new-review"):
         print(__doc__)
         return 2

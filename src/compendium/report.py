@@ -28,7 +28,7 @@ from .display import NA, integer_text, number_text, p_text, show, table_html
 from .figures import comparison_plot, save_figure, set_style
 from .files import read_table
 
-NOTEBOOKS = ("01_data_extraction", "02_effect_size_harmonisation", "03_pooled_models",
+NOTEBOOKS = ("00_worked_example", "01_data_extraction", "02_effect_size_harmonisation", "03_pooled_models",
              "04_forest_funnel_plots", "05_box_score_mediator_synthesis", "06_simulation_lab")
 PROVENANCE = re.compile(r'(<p id="build-provenance">).*?(</p>)', re.S)
 

@@ -1,0 +1,112 @@
+"""Sentences built from the numbers and the small worked examples of notebooks 02-05 (compendium/teaching.py)."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import helpers as h
+
+
+def fits_frame(**over):
+    row = dict(analysis="a", label="A ~ B", k=3, estimate=0.2, ci_low=0.1, ci_high=0.3, ci_low_knha=0.0,
+               ci_high_knha=0.4, tau2=0.0025, i2=80.0, pi_low=-0.05, pi_high=0.45, method="REML")
+    row.update(over)
+    return pd.DataFrame([row])
+
+
+def test_pooled_sentence_reads_interval_and_knha_ratio():
+    s = h.pooled_sentences(fits_frame(), "r", np.tanh)[0]
+    assert "r = .20 (95% CI .10 to .29)" in s and "lies above 0" in s and "2.0 times as wide" in s
+    s = h.pooled_sentences(fits_frame(ci_low=-0.1), "g")[0]
+    assert "includes 0" in s and "g = .30" in s
+    assert h.pooled_sentences(fits_frame(k=1), "r") == []
+
+
+def test_i2_tau_table_recovers_the_typical_variance():
+    # I² = 100 τ²/(τ² + ṽ): with τ² = 0.0025 and I² = 80 %, ṽ = 0.000625, i.e. n = 3 + 1/ṽ = 1603
+    table = h.i2_tau_table(fits_frame(), "z")
+    assert table["v_typical"][0] == pytest.approx(0.000625)
+    assert table["n_typical"][0] == 1603
+    assert table["i2_small_n"][0] == pytest.approx(100 * 0.0025 / (0.0025 + 1 / 97))
+    s = h.i2_tau_sentence(h.i2_tau_example(table), "r")
+    assert "I² = 80%, yet τ = 0.050" in s and f"I² = {100 * 0.0025 / (0.0025 + 1 / 97):.0f}%" in s
+
+
+def test_i2_tau_example_picks_the_largest_drop_and_says_when_there_is_none():
+    fits = pd.concat([fits_frame(label="small n", tau2=0.04, i2=50.0), fits_frame(label="large n")])
+    table = h.i2_tau_table(fits, "z")
+    assert h.i2_tau_example(table)["analysis"] == "large n"
+    same = h.i2_tau_sentence(table.iloc[0], "r")
+    assert "tell the same story" in same
+    with pytest.raises(ValueError, match="scale"):
+        h.i2_tau_table(fits, "log")
+
+
+def test_weights_table_matches_metafor_style_weights():
+    rows = pd.DataFrame({"analysis": "a", "label": ["S1", "S2", "S3"], "n": [100, 400, 50],
+                         "yi": [0.1, 0.2, 0.3], "vi": [0.01, 0.0025, 0.02]})
+    table = h.weights_table(rows, 0.01)
+    fit = h.fit_meta(rows["yi"], rows["vi"], method="DL")
+    expected = 100 / (rows["vi"] + 0.01) / (1 / (rows["vi"] + 0.01)).sum()
+    assert list(table["study"]) == ["S2", "S1", "S3"]
+    assert table.set_index("study").loc["S2", "weight_re"] == pytest.approx(expected[1])
+    assert table["weight_fe"].sum() == pytest.approx(100) and fit.weights.sum() == pytest.approx(100)
+    s = h.weights_sentence(table, 0.01, "A")
+    assert "S2 has the smallest variance" in s and f"{table['weight_fe'][0]:.0f}% of the fixed-effect" in s
+
+
+def test_leave_one_out_sentence_names_the_study_that_moves_most():
+    table = pd.DataFrame({"left_out": ["A", "B", "C"], "estimate": [0.30, 0.10, 0.22]})
+    s = h.leave_one_out_sentence(table, 0.2, "r", "X")
+    assert "leaving out B moves r from .20 to .10" in s and ".22 to .30" in s
+
+
+def test_egger_instability_refits_without_each_study():
+    rng = np.random.default_rng(1)
+    yi, vi = rng.normal(0.2, 0.1, 8), rng.uniform(0.005, 0.05, 8)
+    table = h.egger_instability(yi, vi, list("abcdefgh"))
+    assert len(table) == 9 and list(table["k"]) == [8] + [7] * 8
+    assert table["egger_p"][3] == pytest.approx(h.egger_test(np.delete(yi, 2), np.delete(vi, 2)).pval)
+    assert "with all 8 studies" in h.egger_instability_sentence(table, "X")
+    with pytest.raises(ValueError, match="k = 3"):
+        h.egger_instability(yi[:3], vi[:3], "abc")
+
+
+def test_sign_test_by_hand_equals_the_exact_binomial_test():
+    from scipy import stats
+
+    for pos, neg in [(11, 2), (16, 2), (4, 1), (3, 0), (5, 5)]:
+        assert h.sign_test_by_hand(pos, neg) == pytest.approx(stats.binomtest(pos, pos + neg).pvalue)
+    assert h.sign_test_by_hand(11, 2) == pytest.approx(2 * 92 / 8192)
+    with pytest.raises(ValueError, match="positive \\+ negative = 0"):
+        h.sign_test_by_hand(0, 0)
+
+
+def test_conversion_and_screen_sentences():
+    done, left = pd.DataFrame({"x": range(2)}), pd.DataFrame({"reason": ["p only", "p only", "no n"]})
+    assert h.conversion_sentence("R", done, left) == ("R: 2 of 5 rows (40%) gave an effect size; the commonest "
+                                                      "reason for the rest is “p only” (2 rows).")
+    screen = pd.DataFrame({"row_id": ["a_1", "b_1", "c_1"],
+                           "check": ["CI implies 2.5× the variance that n gives", "|r| > 0.7",
+                                     "CI implies 6.9× the variance that n gives"]})
+    s = h.screen_sentence("R", screen)
+    assert "3 rows to check" in s and "c_1, whose printed CI implies 6.9×" in s and "1 row with an" in s
+    assert "no converted row" in h.screen_sentence("R", screen.iloc[0:0])
+
+
+def test_vote_reading_separates_tested_majorities_from_chance():
+    table = pd.DataFrame({"outcome": ["x", "y", "z"], "positive": [11, 4, 1], "negative": [2, 1, 0],
+                          "null": [1, 0, 0], "mixed": [0, 2, 0], "sign_test_p": [0.022, 0.375, np.nan],
+                          "note": ["", "", "not tested"]})
+    out = h.vote_reading(table, ["outcome"])
+    assert len(out) == 2
+    assert "11 of 13" in out[0] and "more agreement than chance" in out[0]
+    assert "cannot tell from chance" in out[1] and "2 more vote null or mixed" in out[1]
+
+
+def test_rows_named_runs_whatever_reviews_are_loaded():
+    tables = {"a": pd.DataFrame({"study_id": ["X", "Y"], "r": [0.1, 0.2]}), "b": pd.DataFrame({"study_id": ["Z"], "r": [0.3]})}
+    assert list(h.rows_named(tables, ["Y", "Z"])["r"]) == [0.2, 0.3]
+    assert h.rows_named(tables, ["nobody"]).empty and h.rows_named({}, ["X"]).empty
+    assert math.isclose(h.i2_at_variance(1, 1), 50)

@@ -1,0 +1,64 @@
+"""Student copies (tools/student_copies.py): no solution left, every exercise kept, outputs of
+clear-output cells removed, and the committed notebooks untouched."""
+import hashlib
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+spec = importlib.util.spec_from_file_location("student_copies", ROOT / "tools" / "student_copies.py")
+student_copies = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(student_copies)
+
+
+def tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def digests():
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in NOTEBOOKS}
+
+
+def test_every_notebook_has_three_to_five_exercises_each_with_a_solution():
+    assert len(NOTEBOOKS) == 6
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        exercises = [i for i, c in enumerate(cells) if "exercise" in tags(c)]
+        assert 3 <= len(exercises) <= 5, path.name
+        for start, end in zip(exercises, exercises[1:] + [len(cells)]):
+            assert cells[start].cell_type == "markdown"
+            assert any("solution" in tags(c) for c in cells[start + 1:end]), f"{path.name}: cell {start}"
+        for c in cells:
+            if "clear-output" in tags(c):
+                assert c.cell_type == "code" and c.outputs, f"{path.name}: a clear-output cell without output"
+
+
+def test_student_copies_keep_exercises_and_drop_solutions_and_outputs(tmp_path):
+    before = digests()
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "compendium.py"), "student", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert digests() == before
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        original = nbformat.read(path, as_version=4)
+        copy = nbformat.read(tmp_path / path.name, as_version=4)
+        assert not [c for c in copy.cells if "solution" in tags(c)]
+        assert [c.source for c in copy.cells if "exercise" in tags(c)] == \
+            [c.source for c in original.cells if "exercise" in tags(c)]
+        for c in copy.cells:
+            if "clear-output" in tags(c):
+                assert c.outputs == [] and c.execution_count is None
+        kept = [c for c in original.cells if "solution" not in tags(c) and "clear-output" not in tags(c)]
+        assert [c.get("outputs") for c in kept] == [c.get("outputs") for c in copy.cells if "clear-output" not in tags(c)]
+        assert len(copy.cells) == len(original.cells) - sum("solution" in tags(c) for c in original.cells)
+
+
+def test_student_copies_refuse_to_overwrite_the_notebooks():
+    with pytest.raises(ValueError, match="another folder"):
+        student_copies.write_student_copies(ROOT / "notebooks", ROOT / "notebooks")
