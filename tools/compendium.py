@@ -165,7 +165,8 @@ def build_error(step: str, exc: BaseException) -> BuildError:
 
 
 def strip_run_metadata(nb, name: str):
-    """Drop the timestamps and durations papermill and nbclient write, and number the cells.
+    """Drop the timestamps and durations papermill and nbclient write, number the cells, and join
+    consecutive stream outputs (the kernel may send one print in one message or in two).
 
     With these removed a rerun writes a byte-identical notebook.
     """
@@ -175,6 +176,15 @@ def strip_run_metadata(nb, name: str):
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         cell["id"] = f"{name[:2]}-{i:02d}"
+        outputs = []
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and outputs and outputs[-1].get("output_type") == "stream"
+                    and outputs[-1].get("name") == out.get("name")):
+                outputs[-1]["text"] += out["text"]
+            else:
+                outputs.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
     return nb
 
 
