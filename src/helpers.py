@@ -47,6 +47,7 @@ from compendium.harmonise import (GENERATIONS, PLAUSIBLE, NotConvertible, conver
                                   converted_view, derive_generation, generation_summary, harmonise,
                                   harmonise_correlational, harmonise_intervention, not_converted_view,
                                   plausibility_screen, prepost_sensitivity)
+from compendium.influence_plots import baujat_plot, gosh_plot  # noqa: F401
 from compendium.report import NOTEBOOKS, build_report  # noqa: F401
 from compendium.sensitivity import most_influential, sensitivity_sentences, sensitivity_table  # noqa: F401
 from compendium.sheets import (SHEETS, Review, SheetError, check_one_study_once, check_same_sample, list_reviews,  # noqa: F401

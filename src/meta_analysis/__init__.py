@@ -21,7 +21,8 @@ from .conversions import (beta_to_r, chi2_to_r, d_to_r, d_to_r_variance, f_to_d,
                           proportions_to_or, r_to_d, r_to_z_variance, t_to_d, t_to_r, variance_from_ci)
 from .effect_sizes import cmicalc, d_to_g, hedges_g, r_to_z, smcc, smcr, smd_variance, z_to_r
 from .heterogeneity import Tau2CI, tau2_ci
-from .influence import leave_one_out
+from .gosh import GoshResult, gosh
+from .influence import baujat, influence_diagnostics, leave_one_out
 from .models import TAU2_METHODS, MetaResult, compare_estimators, fit_meta
 from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
 from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
@@ -34,4 +35,5 @@ __all__ = [
     "Tau2CI", "tau2_ci", "leave_one_out", "TAU2_METHODS", "MetaResult", "compare_estimators", "fit_meta",
     "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",
     "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "study_direction", "vote_count",
+    "influence_diagnostics", "baujat", "GoshResult", "gosh",
 ]
