@@ -128,6 +128,8 @@ def gosh(yi, vi, method: str = "FE", subsets: int | None = None, max_exact_k: in
     estimate, Q, I², H² and τ² (FE and DL in closed form; I² = max(0, 100 (Q − (k − 1))/Q) for FE
     and DL, 100 τ²/(τ² + ṽ) for the other estimators, as metafor). Rows are sorted by subset size;
     the exact enumeration follows metafor's order. Fits run in blocks of ``chunk`` cells.
+    FE and DL need well under a second for the 65,535 subsets of 16 studies; the iterative
+    estimators (REML, ML, PM, ...) refit every subset and need seconds per thousand subsets.
 
     References
     ----------
