@@ -129,7 +129,7 @@ def influence_diagnostics(yi, vi, method: str = "REML", test: str = "z", labels:
                          "weight": 100 * hat, "dfbetas": dfbetas, "influential": influential})
 
 
-def baujat(yi, vi, method: str = "FE", test: str = "z", labels: Sequence[str] | None = None,
+def baujat(yi, vi, method: str = "FE", labels: Sequence[str] | None = None, test: str = "z",
            chunk: int = 2_000_000) -> pd.DataFrame:
     """The data of a Baujat plot, as metafor ``baujat()``: one row per study with ``x`` and ``y``.
 
