@@ -12,7 +12,9 @@ module                 what it holds (metafor's verb in brackets)
 ``models``             the random-effects model with z or Hartung–Knapp tests (``rma.uni``)
 ``heterogeneity``      Q-profile intervals for τ², I², H² (``confint``)
 ``regression``         meta-regression and subgroup analysis (``rma(mods = )``)
-``influence``          leave-one-out refits (``leave1out``)
+``influence``          leave-one-out refits, case-deletion diagnostics, Baujat data (``leave1out``,
+                       ``influence``, ``baujat``)
+``gosh``               the model fitted to every subset of studies (``gosh``)
 ``small_study``        Egger's test and trim-and-fill (``regtest``, ``trimfill``)
 ``votes``              one vote per study, vote counting with a sign test
 ``dependence``         effects nested in studies: aggregation, three-level and CHE models (``rma.mv``)
@@ -26,7 +28,8 @@ from .conversions import (beta_to_r, chi2_to_r, d_to_r, d_to_r_variance, f_to_d,
                           proportions_to_or, r_to_d, r_to_z_variance, t_to_d, t_to_r, variance_from_ci)
 from .effect_sizes import cmicalc, d_to_g, hedges_g, r_to_z, smcc, smcr, smd_variance, z_to_r
 from .heterogeneity import Tau2CI, tau2_ci
-from .influence import leave_one_out
+from .gosh import GoshResult, gosh
+from .influence import baujat, influence_diagnostics, leave_one_out
 from .models import TAU2_METHODS, MetaResult, compare_estimators, fit_meta
 from .robust import RobustResult, robust_test
 from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
@@ -47,4 +50,5 @@ __all__ = [
     "PetPeeseResult", "SelectionResult", "pet_peese", "selection_model",
     "BatchFit", "SimulatedMeta", "egger_batch", "fit_meta_batch", "simulate_meta", "simulation_grid",
     "small_study_grid", "study_sizes", "trim_and_fill_k0",
+    "influence_diagnostics", "baujat", "GoshResult", "gosh",
 ]

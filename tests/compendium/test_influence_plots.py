@@ -1,0 +1,55 @@
+"""Baujat and GOSH plots (compendium/influence_plots.py) draw what the engine computed."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from compendium.influence_plots import baujat_plot, gosh_plot  # noqa: E402
+from meta_analysis.gosh import gosh  # noqa: E402
+from meta_analysis.influence import baujat  # noqa: E402
+
+YI = np.array([0.10, 0.30, 0.35, 0.20, 1.20, 0.25])
+VI = np.array([0.010, 0.020, 0.015, 0.030, 0.020, 0.010])
+LABELS = ["Ash", "Birch", "Cedar", "Dogwood", "Elm", "Fir"]
+
+
+def test_baujat_plot_labels_each_study_at_its_point():
+    table = baujat(YI, VI, labels=LABELS)
+    fig = baujat_plot(table)
+    ax = fig.axes[0]
+    texts = {t.get_text(): t.xy for t in ax.texts}
+    assert set(texts) == set(LABELS)
+    np.testing.assert_allclose(texts["Elm"], table.loc[4, ["x", "y"]].to_numpy(float))
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    plt.close(fig)
+
+
+def test_baujat_plot_draws_on_a_given_axis():
+    fig, (left, right) = plt.subplots(1, 2)
+    assert baujat_plot(baujat(YI, VI), ax=right) is fig
+    assert len(right.texts) == 6 and not left.texts
+    plt.close(fig)
+
+
+def test_gosh_plot_shows_every_subset_and_splits_by_study():
+    result = gosh(YI, VI, labels=LABELS)
+    fig = gosh_plot(result, highlight="Elm")
+    ax = fig.axes[0]
+    without, with_elm = (c.get_offsets() for c in ax.collections)
+    assert len(without) + len(with_elm) == 63 and len(with_elm) == 32
+    frame = result.to_frame()
+    np.testing.assert_allclose(np.sort(with_elm[:, 0]), np.sort(frame.loc[frame["Elm"], "estimate"]))
+    assert "63 subsets" in fig.axes[1].get_title()
+    plt.close(fig)
+    fig = gosh_plot(result.to_frame())
+    assert len(fig.axes[0].collections[0].get_offsets()) == 63
+    plt.close(fig)
+
+
+def test_plots_refuse_the_wrong_table():
+    with pytest.raises(ValueError, match="lacks column"):
+        baujat_plot(gosh(YI, VI).to_frame())
+    with pytest.raises(ValueError, match="highlight = 'Oak'"):
+        gosh_plot(gosh(YI, VI, labels=LABELS), highlight="Oak")
