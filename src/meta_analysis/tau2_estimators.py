@@ -144,6 +144,7 @@ def _tau2_fisher(y, v, X, mask, reml: bool) -> np.ndarray:
         else:
             adj = (fit.py_py() - fit.w.sum(1)) / (fit.w ** 2).sum(1)
         adj = np.where(np.isfinite(adj), adj, 0.0)
+        adj = np.where((old == 0) & (adj < 0), 0.0, adj)  # what halving ~1,075 times would reach, at once
         while np.any(neg := old + adj < 0):
             adj = np.where(neg, adj / 2, adj)
         tau2[active] = old + adj
