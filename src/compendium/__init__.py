@@ -28,7 +28,7 @@ from .harmonise import (GENERATIONS, PLAUSIBLE, conversion_summary, converted_vi
                         generation_summary, harmonise, harmonise_correlational, harmonise_generic,
                         harmonise_intervention, not_converted_view, NotConvertible, plausibility_screen,
                         prepost_sensitivity)
-from .influence_plots import baujat_plot, gosh_plot
+from .influence_plots import baujat_plot, gosh_plot, influence_figures, influence_sentence, influence_table
 from .publication_bias import selection_methods_table
 from .report import NOTEBOOKS, build_info, build_report, BuildInfo, mask_provenance
 from .scaffold import new_review

@@ -37,7 +37,7 @@ def baujat_plot(table: pd.DataFrame, ax=None, title: str = "Baujat plot",
     ax.scatter(x, y, s=10, color=PALETTE["light"], zorder=2)
     for xi, yi, label in zip(x, y, table["study"].astype(str)):
         ax.annotate(label, (xi, yi), ha="center", va="center", fontsize=7.5, color=PALETTE["accent"], zorder=3)
-    pad_x, pad_y = 0.06 * (np.ptp(x) or 1.0), 0.06 * (np.ptp(y) or 1.0)
+    pad_x, pad_y = 0.15 * (np.ptp(x) or 1.0), 0.08 * (np.ptp(y) or 1.0)  # room for the labels
     ax.set_xlim(x.min() - pad_x, x.max() + pad_x)
     ax.set_ylim(y.min() - pad_y, y.max() + pad_y)
     ax.grid(color=PALETTE["light"], lw=0.5, zorder=0)
@@ -95,3 +95,73 @@ def gosh_plot(table, highlight: str | None = None, title: str = "GOSH plot", xla
         ax.legend(loc="best", fontsize=7, frameon=False, markerscale=2)
     top.set_title(f"{title} ({len(frame):,} subsets)")
     return fig
+
+
+MIN_K_INFLUENCE = 3  # case deletion needs at least two studies left
+MIN_K_GOSH = 5       # from 5 studies the 2^k − 1 subsets (31) begin to show a shape
+
+
+def _rows_of(rows: pd.DataFrame, fits: pd.DataFrame):
+    """(name, label, method, data) per pooled analysis, in the order of ``fits``."""
+    for name, data in rows.groupby("analysis", sort=False):
+        fit = fits.loc[fits["analysis"] == name]
+        if len(fit) and not pd.isna(fit["estimate"].iloc[0]):
+            yield name, fit["label"].iloc[0], fit["method"].iloc[0], data
+
+
+def influence_table(rows: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
+    """Case-deletion diagnostics (metafor ``influence()``) for every analysis with k ≥ 3, one row per study.
+
+    Columns as :func:`meta_analysis.influence.influence_diagnostics` (rstudent, dffits, Cook's
+    distance, covariance ratio, τ² and Q without the study, hat, weight, metafor's ``influential``
+    flag; Viechtbauer & Cheung 2010), on the analysis scale, under the analysis's τ² estimator.
+    """
+    from meta_analysis.influence import influence_diagnostics
+
+    parts = []
+    for name, label, method, data in _rows_of(rows, fits):
+        if len(data) < MIN_K_INFLUENCE:
+            continue
+        table = influence_diagnostics(data["yi"], data["vi"], method=method, labels=list(data["label"]))
+        table.insert(0, "analysis", label)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["analysis", "study"])
+
+
+def influence_sentence(table: pd.DataFrame, fits: pd.DataFrame) -> str:
+    """Which studies metafor's rule flags as influential, and where the rule could not look, built from the numbers."""
+    flagged = table[table.get("influential", pd.Series(dtype=bool)).astype(bool)] if len(table) else table
+    small = [f"{r.label} (k = {int(r.k)})" for r in fits.itertuples()
+             if not pd.isna(r.estimate) and r.k < MIN_K_INFLUENCE]
+    said = (f"{len(flagged)} of {len(table)} study rows are flagged as influential: "
+            + "; ".join(f"{r.study} in {r.analysis}" for r in flagged.itertuples()) + "." if len(flagged)
+            else f"None of the {len(table)} study rows is flagged as influential by metafor's rule.")
+    return said + (f" Not examined (fewer than {MIN_K_INFLUENCE} studies): {', '.join(small)}." if small else "")
+
+
+def influence_figures(review_id: str, rows: pd.DataFrame, fits: pd.DataFrame, figures_dir, root=None,
+                      transform=None, metric: str = "estimate") -> list:
+    """A Baujat plot for every analysis with k ≥ 3 and a GOSH plot from k ≥ 5, saved as PNG and SVG.
+
+    GOSH fits every subset of studies (all 2^k − 1) under the analysis's estimator; its x axis is
+    on the display scale (``transform``) of ``metric``.
+    """
+    from meta_analysis.gosh import gosh
+    from meta_analysis.influence import baujat
+
+    from .figures import save_figure
+
+    f = transform or (lambda x: x)
+    out = []
+    for name, label, method, data in _rows_of(rows, fits):
+        if len(data) < MIN_K_INFLUENCE:
+            continue
+        labels = list(data["label"])
+        fig = baujat_plot(baujat(data["yi"], data["vi"], method=method, labels=labels), title=f"Baujat plot: {label}")
+        out.append(save_figure(fig, f"{review_id}_baujat_{name}", figures_dir, f"Baujat plot, {label}", root))
+        if len(data) >= MIN_K_GOSH:
+            frame = gosh(data["yi"], data["vi"], method=method, labels=labels).to_frame()
+            frame["estimate"] = f(frame["estimate"].to_numpy())
+            fig = gosh_plot(frame, title=f"GOSH plot: {label}", xlabel=f"Pooled {metric} of the subset")
+            out.append(save_figure(fig, f"{review_id}_gosh_{name}", figures_dir, f"GOSH plot, {label}", root))
+    return out

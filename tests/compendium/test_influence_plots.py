@@ -4,6 +4,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from compendium.influence_plots import baujat_plot, gosh_plot  # noqa: E402
@@ -53,3 +54,37 @@ def test_plots_refuse_the_wrong_table():
         baujat_plot(gosh(YI, VI).to_frame())
     with pytest.raises(ValueError, match="highlight = 'Oak'"):
         gosh_plot(gosh(YI, VI, labels=LABELS), highlight="Oak")
+
+
+def _analysis_rows():
+    rng = np.random.default_rng(3)
+    rows = pd.DataFrame({"analysis": ["big"] * 6 + ["three"] * 3 + ["two"] * 2,
+                         "label": [f"S{i}" for i in range(11)], "yi": rng.normal(0.2, 0.2, 11),
+                         "vi": rng.uniform(0.01, 0.05, 11)})
+    rows.loc[0, "yi"] = 1.5  # a planted outlier
+    fits = pd.DataFrame({"analysis": ["big", "three", "two"], "label": ["Big", "Three", "Two"],
+                         "method": ["REML", "DL", "REML"], "estimate": [0.3, 0.2, 0.1], "k": [6, 3, 2]})
+    return rows, fits
+
+
+def test_influence_table_from_three_studies_under_each_analysis_estimator():
+    from compendium.influence_plots import influence_sentence, influence_table
+    from meta_analysis import influence_diagnostics
+
+    rows, fits = _analysis_rows()
+    table = influence_table(rows, fits)
+    assert list(table["analysis"].unique()) == ["Big", "Three"]
+    three = rows[rows["analysis"] == "three"]
+    expected = influence_diagnostics(three["yi"], three["vi"], method="DL", labels=list(three["label"]))
+    np.testing.assert_allclose(table.loc[table["analysis"] == "Three", "cook_d"], expected["cook_d"], rtol=1e-12)
+    sentence = influence_sentence(table, fits)
+    assert "S0 in Big" in sentence and "Not examined (fewer than 3 studies): Two (k = 2)." in sentence
+
+
+def test_baujat_from_three_studies_and_gosh_from_five(tmp_path):
+    from compendium.influence_plots import influence_figures
+
+    rows, fits = _analysis_rows()
+    figures = influence_figures("r", rows, fits, tmp_path, transform=np.tanh, metric="r")
+    assert [f.png.name for f in figures] == ["r_baujat_big.png", "r_gosh_big.png", "r_baujat_three.png"]
+    assert all(f.png.exists() and f.svg.exists() for f in figures)
