@@ -228,6 +228,22 @@ li { margin: 0.25rem 0; } code { font-size: 0.9em; background: #f3f3f3; padding:
 div.repro-parameters { background: #f7f9fc; border: 1px solid #d5deea; padding: 0.3rem 0.8rem; margin: 0.5rem 0 1rem; }"""
 
 
+def teaching_page(root: Path, reports_dir: Path, exporter) -> Path | None:
+    """``docs/teaching.md`` (class plan and glossary) as a report page in the notebooks' style, or None."""
+    import nbformat
+
+    source = root / "docs" / "teaching.md"
+    if not source.exists():
+        return None
+    cell = nbformat.v4.new_markdown_cell(source.read_text(encoding="utf-8"))
+    cell["id"] = "teaching"  # a fixed id: the page is the same on every build
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"language_info": {"name": "python"}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "Teaching guide and glossary"}})
+    page = reports_dir / "teaching.html"
+    page.write_text(body, encoding="utf-8")
+    return page
+
+
 def build_report(root: Path | str, reports_dir: Path | str | None = None, parameters: dict | None = None) -> Path:
     """Render each executed notebook to HTML (inputs hidden, images embedded, its parameters shown) and
     write ``index.html``, the landing page (see the module docstring); returns its path.
@@ -252,6 +268,10 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
         (reports_dir / f"{name}.html").write_text(body, encoding="utf-8")
         title, line = one_line(nb)
         links.append(f'<li><a href="{name}.html">{html.escape(title or name)}</a>: {line}</li>')
+    guide = teaching_page(root, reports_dir, exporter)
+    if guide:
+        links.append(f'<li><a href="{guide.name}">Teaching guide and glossary</a>: a class plan of 2 × 90 minutes '
+                     "through the notebooks, and the terms they use</li>")
     tables_dir = root / "reports" / "tables"
     comparison_path = tables_dir / "comparison.csv"
     figure = ""
