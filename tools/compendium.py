@@ -280,8 +280,10 @@ class _Run:
     order of :data:`NOTEBOOKS`; the report's imports come last.
     """
 
-    def __init__(self, root: Path, parameters: dict | None, verbose: bool, staging: Path, report: bool):
+    def __init__(self, root: Path, parameters: dict | None, verbose: bool, staging: Path, report: bool,
+                 notebooks: list[str] = NOTEBOOKS):
         self.root, self.parameters, self.verbose, self.staging = root, parameters, verbose, staging
+        self.notebooks = notebooks
         self.report = report
         self.free = os.cpu_count() or 1
         self.changed = threading.Condition()
@@ -299,11 +301,11 @@ class _Run:
         return name in self.ready and name not in self.running and all(d in self.seconds for d in GRAPH[name])
 
     def may_start_kernel(self, name: str) -> bool:
-        before = NOTEBOOKS[:NOTEBOOKS.index(name)]
-        return self.starting.issuperset(before) and not any(map(self.runnable, NOTEBOOKS))
+        before = self.notebooks[:self.notebooks.index(name)]
+        return self.starting.issuperset(before) and not any(map(self.runnable, self.notebooks))
 
     def may_prepare_report(self) -> bool:
-        return self.starting.issuperset(NOTEBOOKS) and not any(map(self.runnable, NOTEBOOKS))
+        return self.starting.issuperset(self.notebooks) and not any(map(self.runnable, self.notebooks))
 
     # -- taking and giving back a core --
 
@@ -388,7 +390,7 @@ class _Run:
         """Start the notebooks' threads, import papermill meanwhile, wait for all of them."""
         with IMPORTING:
             import_kernel_machinery()
-        threads = [threading.Thread(target=self.notebook, args=(name,), daemon=True) for name in NOTEBOOKS]
+        threads = [threading.Thread(target=self.notebook, args=(name,), daemon=True) for name in self.notebooks]
         for thread in threads:
             thread.start()
         try:
@@ -401,7 +403,7 @@ class _Run:
         if self.report:
             threading.Thread(target=self.prepare_report, daemon=True).start()
         with self.changed:
-            self.changed.wait_for(lambda: self.failure or len(self.seconds) == len(NOTEBOOKS))
+            self.changed.wait_for(lambda: self.failure or len(self.seconds) == len(self.notebooks))
         for thread in threads:
             thread.join()
         if self.failure:
@@ -418,10 +420,24 @@ def load_helpers(root: Path):
     return helpers
 
 
-def commit(root: Path, staging: Path) -> dict[Path, bytes]:
+def _with_inputs(names: list[str]) -> list[str]:
+    """``names`` and every notebook they depend on, in the order of :data:`NOTEBOOKS`."""
+    unknown = [n for n in names if n not in GRAPH]
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown}: choose from {NOTEBOOKS}")
+    wanted, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo += GRAPH[name]
+    return [n for n in NOTEBOOKS if n in wanted]
+
+
+def commit(root: Path, staging: Path, notebooks: list[str] = NOTEBOOKS) -> dict[Path, bytes]:
     """Replace the committed notebooks with the executed ones; return the old contents."""
     old = {}
-    for name in NOTEBOOKS:
+    for name in notebooks:
         target = root / "notebooks" / f"{name}.ipynb"
         old[target] = target.read_bytes()
         partial = target.with_name(f".{name}.ipynb.partial")
@@ -455,7 +471,7 @@ def quiet_papermill(verbose: bool):
 
 
 def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: bool = False,
-          report: bool = True, report_parameters: dict | None = None) -> dict[str, float]:
+          report: bool = True, report_parameters: dict | None = None, notebooks: list[str] | None = None) -> dict[str, float]:
     """Run the notebooks of :data:`GRAPH` with papermill, then write the HTML report.
 
     Must run in the environment of .venv (``main`` sees to that). Notebooks whose inputs are ready run
@@ -475,6 +491,9 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
         Write ``reports/`` after the notebooks.
     report_parameters : dict, optional
         The parameters the report's landing page names (default: ``parameters``).
+    notebooks : list of str, optional
+        Run only these notebooks of :data:`GRAPH` (with every notebook they depend on; default all),
+        e.g. the notebooks that read review folders, for a drop-in review without the report.
 
     Returns
     -------
@@ -489,8 +508,9 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
     root = Path(root).resolve()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="compendium-build-") as staging, quiet_papermill(verbose):
-        seconds = _Run(root, parameters, verbose, Path(staging), report).run()
-        old = commit(root, Path(staging))
+        chosen = _with_inputs(notebooks) if notebooks else NOTEBOOKS
+        seconds = _Run(root, parameters, verbose, Path(staging), report, chosen).run()
+        old = commit(root, Path(staging), chosen)
     if report:
         t0 = time.perf_counter()
         try:
