@@ -236,6 +236,7 @@ def test_papermill_with_other_parameters_never_writes_over_committed_results(bui
     import sys
 
     root = builds["dropin"]
+    (root / "runs").mkdir(exist_ok=True)
     before = {k: v for k, v in snapshot(root).items() if not k.startswith("runs/")}
     run = subprocess.run([sys.executable, "-m", "papermill", "03_pooled_models.ipynb", str(root / "runs" / "03_dl.ipynb"),
                           "-p", "tau2_method", "DL"],

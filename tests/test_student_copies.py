@@ -25,7 +25,7 @@ def digests():
 
 
 def test_every_notebook_has_three_to_five_exercises_each_with_a_solution():
-    assert len(NOTEBOOKS) == 6
+    assert len(NOTEBOOKS) == 7
     for path in NOTEBOOKS:
         cells = nbformat.read(path, as_version=4).cells
         exercises = [i for i, c in enumerate(cells) if "exercise" in tags(c)]

@@ -275,8 +275,8 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
     tables_dir = root / "reports" / "tables"
     comparison_path = tables_dir / "comparison.csv"
     figure = ""
-    if comparison_path.exists():
-        comparison = read_table(comparison_path)
+    comparison = read_table(comparison_path) if comparison_path.exists() else None
+    if comparison is not None and len(comparison):
         summary = "".join(f"<p>{html.escape(s)}</p>" for s in what_this_comparison_is(comparison))
         table = table_html(show(comparison_view(comparison)))
         metrics = {}
@@ -289,6 +289,8 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
                           "published pooled results beside ours: for each analysis our estimate with its z and "
                           "Hartung–Knapp intervals and the published estimate as an open diamond", root)
         figure = out._repr_html_()
+    elif comparison is not None:
+        summary, table = "<p>No review in this build has published results to compare with.</p>", ""
     else:
         summary, table = "<p>Run the build to make the comparison.</p>", ""
     tables = sorted(tables_dir.glob("*.csv")) if tables_dir.exists() else []
