@@ -15,6 +15,8 @@ engine    effect sizes, conversions, τ² estimators,   ``meta_analysis/`` (know
           selection methods, dependence and robust
           variance, votes, simulation
 00        classic data, by hand, beside metafor       ``compendium/classic.py``
+00        influence, GOSH, selection, dependence      ``compendium/classic_methods.py``
+          beside metafor and clubSandwich
 new       a review folder from a plain table          ``compendium/scaffold.py``
 01        review folders, codebooks, validation       ``compendium/sheets.py``, ``value_checks.py``
 01        characteristics, PRISMA 2020, published     ``compendium/extraction.py``

@@ -40,6 +40,7 @@ from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view,
 from .small_k import RULES, SmallKRules
 from .teaching import *  # noqa: F401,F403  (sentences built from the numbers; its __all__)
 from .classic import *  # noqa: F401,F403  (notebook 00: classic data, by hand, beside metafor; its __all__)
+from .classic_methods import *  # noqa: F401,F403  (notebook 00: influence, GOSH, selection, dependence; its __all__)
 
 __all__ = sorted(name for name, value in globals().items()
                  if not name.startswith("_") and not isinstance(value, _ModuleType))

@@ -31,7 +31,9 @@ __all__ = ["CLASSIC", "DLByHand", "agreement_sentence", "beside_metafor", "besid
 
 CLASSIC = {"molloy2014": "Molloy et al. (2014): conscientiousness and medication adherence, correlations",
            "normand1999": "Normand (1999): length of hospital stay, specialist vs routine stroke care, means",
-           "bcg": "Colditz et al. (1994): BCG vaccine trials, tuberculosis cases in 2 × 2 tables"}
+           "bcg": "Colditz et al. (1994): BCG vaccine trials, tuberculosis cases in 2 × 2 tables",
+           "konstantopoulos2011": "Konstantopoulos (2011): modified school calendars and achievement, "
+                                  "standardised mean differences of schools within districts"}
 FIT_FIELDS = ("k", "estimate", "se", "ci_low", "ci_high", "pval", "tau2", "i2", "h2", "q", "q_df", "q_p",
               "pi_low", "pi_high")
 RTOL, ATOL = 1e-6, 1e-10  # as tests/meta_analysis/metafor_reference.py
@@ -74,7 +76,8 @@ def classic_effects(name: str, data: pd.DataFrame) -> pd.DataFrame:
 
     Molloy 2014: Fisher's z of r (vi = 1/(n − 3)); Normand 1999: Hedges' g of specialist minus
     routine care; BCG: log risk ratio of vaccinated vs control. As metafor ``escalc`` with
-    "ZCOR", "SMD" and "RR".
+    "ZCOR", "SMD" and "RR". Konstantopoulos 2011 prints its standardised mean differences and their
+    variances; they are taken as they are, with ``study`` (the district) and ``es_id`` (the school).
     """
     if name == "molloy2014":
         yi, vi = r_to_z(data["ri"], data["ni"])
@@ -86,6 +89,10 @@ def classic_effects(name: str, data: pd.DataFrame) -> pd.DataFrame:
         yi, vi = log_risk_ratio(data["tpos"], data["tneg"], data["cpos"], data["cneg"])
         n = data[["tpos", "tneg", "cpos", "cneg"]].sum(axis=1)
         return pd.DataFrame({"label": data["study"], "n": n, "yi": yi, "vi": vi, "ablat": data["ablat"]})
+    if name == "konstantopoulos2011":
+        label = "district " + data["district"].astype(str) + ", school " + data["school"].astype(str)
+        return pd.DataFrame({"label": label, "study": "district " + data["district"].astype(str),
+                             "es_id": data["school"], "yi": data["yi"], "vi": data["vi"]})
     raise ValueError(f"name = {name!r}: use one of {sorted(CLASSIC)}")
 
 
@@ -182,27 +189,32 @@ def metafor_fit(ref: dict, key: str = "REML_z") -> dict:
     return {**{f: fit[f] for f in FIT_FIELDS}, "weight_1": fit["weights"][0]}
 
 
-def agreement_sentence(table: pd.DataFrame, what: str) -> str:
-    """"All 15 values of <what> agree with metafor (largest relative difference 3e-12)."""
+def agreement_sentence(table: pd.DataFrame, what: str, floor: float = 1e-12) -> str:
+    """"All 15 values of <what> agree with metafor (largest relative difference 3e-12)."
+
+    Differences below ``floor`` are shown as "< floor" (see :func:`beside_view`)."""
     n, ok = len(table), int(table["agree"].sum())
     worst = float(table["rel_diff"].max()) if n else 0.0
     head = f"All {n} values" if ok == n else f"{ok} of {n} values"
-    return f"{what}: {head} agree with metafor to a relative 1e-6 (largest relative difference {_rel_text(worst)})."
+    return (f"{what}: {head} agree with metafor to a relative 1e-6 (largest relative difference "
+            f"{_rel_text(worst, floor)}).")
 
 
-def _rel_text(x: float) -> str:
-    """A relative difference for display; below 1e-12 it is rounding noise that differs between machines."""
-    return "< 1e-12" if x < 1e-12 else f"{x:.0e}"
+def _rel_text(x: float, floor: float = 1e-12) -> str:
+    """A relative difference for display; below ``floor`` it is noise that differs between machines
+    (1e-12 for closed forms; an optimum or a difference of two close numbers needs a higher floor)."""
+    text = f"< {floor:.0e}" if x < floor else f"{x:.0e}"
+    return text.replace("e-0", "e-")
 
 
-def beside_view(table: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
+def beside_view(table: pd.DataFrame, digits: int = 6, floor: float = 1e-12) -> pd.DataFrame:
     """:func:`beside_metafor` for display: numbers to ``digits`` decimals, the relative difference as
-    "3e-15", agreement as yes/NO."""
+    "3e-09" (or "< 1e-12" below ``floor``), agreement as yes/NO."""
     shown = table.copy()
     for col in [c for c in shown.columns if c not in ("quantity", "rel_diff", "agree")]:
         shown[col] = shown[col].map(lambda x: f"{x:.{digits}f}" if isinstance(x, float) else x)
     if "rel_diff" in shown:
-        shown["rel_diff"] = shown["rel_diff"].map(_rel_text)
+        shown["rel_diff"] = shown["rel_diff"].map(lambda x: _rel_text(x, floor))
     shown["agree"] = shown["agree"].map(lambda x: "yes" if x else "NO")
     return shown.rename(columns={"rel_diff": "relative difference"})
 

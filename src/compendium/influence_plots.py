@@ -91,8 +91,11 @@ def gosh_plot(table, highlight: str | None = None, title: str = "GOSH plot", xla
         axis.set_axis_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel("I² (%)")
-    if highlight is not None:
-        ax.legend(loc="best", fontsize=7, frameon=False, markerscale=2)
+    if highlight is not None:  # in the empty corner: loc="best" would search every point (seconds for 2^16)
+        corner = fig.add_subplot(grid[0, 1])
+        corner.set_axis_off()
+        corner.legend(*ax.get_legend_handles_labels(), loc="lower left", bbox_to_anchor=(0.0, 0.0), fontsize=7,
+                      frameon=False, markerscale=2)
     top.set_title(f"{title} ({len(frame):,} subsets)")
     return fig
 
