@@ -8,14 +8,13 @@ the issue: 0.44 s at k = 200 in 50 studies and 49 s at k = 1,000 in 250 studies 
 full k x k matrices). Data are simulated with a fixed seed; each timing is the best of several repeats.
 """
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import meta_analysis as ma  # noqa: E402
+from measure import best_of, peak_mib  # noqa: E402
 
 METAFOR = {("three-level REML", 200): 0.44, ("three-level REML", 1_000): 49.0}
 TARGETS = {("three-level REML", 1_000): 0.2, ("three-level REML", 100_000): 5.0, ("CR2 robust test", 1_000): 0.2}
@@ -28,23 +27,6 @@ def simulate(k: int, n_studies: int, seed: int = 20231):
     vi = rng.uniform(0.01, 0.1, k)
     yi = 0.3 + rng.normal(0, np.sqrt(0.05), n_studies)[study] + rng.normal(0, np.sqrt(0.02 + vi))
     return yi, vi, study
-
-
-def best_of(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def peak_mib(func) -> float:
-    tracemalloc.start()
-    func()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2 ** 20
 
 
 def main() -> None:

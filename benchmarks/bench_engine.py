@@ -7,40 +7,15 @@ Targets (issue 2): one REML fit at k = 100,000 in <= 0.05 s; leave-one-out at k 
 Data are simulated with a fixed seed. Each timing is the best of several repeats.
 """
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import helpers as h  # noqa: E402
+from measure import best_of, peak_mib, simulate  # noqa: E402
 
 TARGETS = {("REML fit", 100_000): 0.05, ("leave-one-out REML", 1_000): 0.5}
-
-
-def simulate(k: int, seed: int = 20231) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    vi = rng.uniform(0.005, 0.2, k)
-    yi = rng.normal(0.3, np.sqrt(0.04 + vi))
-    return yi, vi
-
-
-def best_of(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def peak_mib(func) -> float:
-    tracemalloc.start()
-    func()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2 ** 20
 
 
 def others(k: int, yi: np.ndarray, vi: np.ndarray) -> dict:

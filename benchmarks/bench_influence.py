@@ -7,38 +7,12 @@ k = 16 studies (FE and DL) in <= 0.5 s. Data are simulated with a fixed seed; ea
 of several repeats; peak memory is measured separately with tracemalloc (which slows the run).
 """
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import meta_analysis as ma  # noqa: E402
-
-
-def simulate(k: int, seed: int = 20231) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    vi = rng.uniform(0.005, 0.2, k)
-    yi = rng.normal(0.3, np.sqrt(0.04 + vi))
-    return yi, vi
-
-
-def best_of(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def peak_mib(func) -> float:
-    tracemalloc.start()
-    func()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2 ** 20
+from measure import best_of, peak_mib, simulate  # noqa: E402
 
 
 def main() -> None:

@@ -8,8 +8,6 @@ with probability 0.6, so every p-value interval holds studies. Each timing is th
 peak memory is what tracemalloc sees during one call (numpy arrays included).
 """
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import meta_analysis as ma  # noqa: E402
+from measure import best_of, peak_mib  # noqa: E402
 
 
 def simulate(k: int, seed: int = 20240) -> tuple[np.ndarray, np.ndarray]:
@@ -30,23 +29,6 @@ def simulate(k: int, seed: int = 20240) -> tuple[np.ndarray, np.ndarray]:
             ys.append(y)
             vs.append(v)
     return np.array(ys), np.array(vs)
-
-
-def best_of(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def peak_mib(func) -> float:
-    tracemalloc.start()
-    func()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2 ** 20
 
 
 def main() -> None:

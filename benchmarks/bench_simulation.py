@@ -8,33 +8,15 @@ fit" (the issue's measurement, not ours), and the time of the notebook's default
 simulated with fixed seeds; each timing is the best of a few repeats.
 """
 import sys
-import time
-import tracemalloc
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import helpers as h  # noqa: E402
+from measure import best_of, peak_mib  # noqa: E402
 
 METAFOR_SECONDS_PER_FIT = 0.006  # the issue's measurement of one rma(method = "REML") call
 M = 10_000
-
-
-def best_of(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def peak_mib(func) -> float:
-    tracemalloc.start()
-    func()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2 ** 20
 
 
 def notebook_grids() -> None:

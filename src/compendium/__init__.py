@@ -4,6 +4,7 @@ It builds on the general engine in ``meta_analysis`` and is the only place that 
 review folder under ``data/raw/`` looks like. Notebooks reach it through ``src/helpers.py``,
 which re-exports the public names below; each line says which module a name lives in.
 """
+# ruff: noqa: F401  (every name below is re-exported: __all__ is built from them at the end)
 from types import ModuleType as _ModuleType
 
 from .admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, admit_rule, describe_rule,

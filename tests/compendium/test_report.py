@@ -6,7 +6,6 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pandas as pd
-import pytest
 
 import helpers as h
 from compendium import report
