@@ -45,13 +45,21 @@ HEADERS = {
     "p_separate": "p (separate τ²)", "q_between_common": "Q between (common τ²)", "p_common": "p (common τ²)",
     "tau2_ci_high_at_limit": "τ² bound at search limit", "prepost_r": "Pre–post r", "left_out": "Left out",
     "subgroup_test": "Subgroup test", "by": "By", "se": "SE", "vi_from_n": "vi from n", "r": "r", "d": "d", "g": "g",
-    "z": "z",
+    "z": "z", "model": "Model", "k_effects": "Effects", "df": "df", "sigma2_between": "σ² between",
+    "sigma2_within": "σ² within", "pet_estimate": "PET", "pet_pval": "p (PET)", "peese_estimate": "PEESE",
+    "chosen": "Rule keeps", "pet_peese_estimate": "PET-PEESE", "selection_estimate": "Selection model",
+    "selection_tau2": "τ² (selection)", "delta": "δ", "lrt": "LRT", "lrt_p": "p (LRT)", "study": "Study",
+    "rstudent": "rstudent", "dffits": "DFFITS", "cook_d": "Cook's d", "cov_r": "Cov. ratio",
+    "tau2_del": "τ² without", "qe_del": "Q without", "hat": "Hat", "weight": "Weight %", "dfbetas": "DFBETAS",
+    "influential": "Influential",
 }
 PAIR_HEADERS = {"ci_low": "CI", "ci_low_knha": "CI (Hartung–Knapp)", "pi_low": "Prediction interval",
-                "tau2_ci_low": "τ² CI", "i2_ci_low": "I² CI", "adjusted_ci_low": "Adjusted CI"}
+                "tau2_ci_low": "τ² CI", "i2_ci_low": "I² CI", "adjusted_ci_low": "Adjusted CI",
+                "pet_peese_ci_low": "CI (PET-PEESE)", "selection_ci_low": "CI (selection)"}
 VERBATIM = ("as_printed", "source", "location", "url", "title", "doi", "authors", "population", "measure")
 DECIMAL_NAMES = re.compile(r"^(estimate|ci_|pi_(low|high)|tau2|yi|vi|se$|q$|q_between|h2$|[rdgz]$|egger_z|limit_|"
-                           r"adjusted_|published_estimate|prepost_r)")
+                           r"adjusted_|published_estimate|prepost_r|pet_|peese_|selection_|delta|lrt$|sigma2_|df$|rstudent|dffits|cook_d|"
+                           r"cov_r|tau2_del|qe_del|hat$|weight|dfbetas)")
 SNAKE = re.compile(r"(?<![\w.])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w]|\.[a-z])")
 
 
