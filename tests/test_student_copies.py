@@ -62,3 +62,16 @@ def test_student_copies_keep_exercises_and_drop_solutions_and_outputs(tmp_path):
 def test_student_copies_refuse_to_overwrite_the_notebooks():
     with pytest.raises(ValueError, match="another folder"):
         student_copies.write_student_copies(ROOT / "notebooks", ROOT / "notebooks")
+
+
+def test_notebooks_open_clean_in_jupyterlab():
+    """JupyterLab marks a notebook modified on open when its kernelspec differs from the installed kernel's
+    or when it must add cell ids (nbformat < 4.5): every notebook names the project's kernel as installed."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    installed = KernelSpecManager().get_kernel_spec("python3")
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        spec = nb.metadata["kernelspec"]
+        assert (spec["name"], spec["display_name"], spec["language"]) == ("python3", installed.display_name, "python"), path.name
+        assert (nb.nbformat, nb.nbformat_minor) == (4, 5) and all(c.get("id") for c in nb.cells), path.name
