@@ -96,7 +96,11 @@ def dependence_sentences(table: pd.DataFrame, transform, metric: str) -> list[st
         low, high = transform(models["estimate"].min()), transform(models["estimate"].max())
         primary = (f"the primary one-per-study {metric} is {number_text(transform(first['estimate']))} (k = {first['k_studies']}); "
                    if first["model"].startswith("one effect") else "no primary pooled result (k < 2); ")
+        che = group.iloc[-1]
+        trust = "" if che["df"] >= MIN_DF_ROBUST else ", too few to trust the test"
         out.append(f"{label}: {primary}keeping all {models['k_effects'].iloc[0]} effects of "
                    f"{models['k_studies'].iloc[0]} studies gives {metric} from {number_text(low)} to {number_text(high)} "
-                   f"across the three models.")
+                   f"across the three models; the CHE model's robust interval runs from "
+                   f"{number_text(transform(che['ci_low']))} to {number_text(transform(che['ci_high']))} "
+                   f"(df = {che['df']:.1f}{trust}).")
     return out

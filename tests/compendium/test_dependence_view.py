@@ -54,3 +54,7 @@ def test_sentences_are_built_from_the_numbers():
     low, high = np.tanh(out["estimate"].iloc[1:].min()), np.tanh(out["estimate"].iloc[1:].max())
     assert f"keeping all 7 effects of 5 studies gives r from {_fmt(low)} to {_fmt(high)}" in sentence
     assert f"one-per-study r is {_fmt(np.tanh(out['estimate'].iloc[0]))} (k = 5)" in sentence
+    che = out.iloc[-1]
+    assert f"robust interval runs from {_fmt(np.tanh(che['ci_low']))} to {_fmt(np.tanh(che['ci_high']))} (df = {che['df']:.1f}" in sentence
+    few, _ = table(ROWS[:3])
+    assert "too few to trust the test" in dependence_sentences(few, np.tanh, "r")[0]
