@@ -134,13 +134,13 @@ def run_build(tool) -> float:
 
 
 def run_test_command(copy: Path) -> tuple[float, str]:
-    """Seconds for ``tools/compendium.py test`` in ``copy``, and pytest's summary line."""
+    """Seconds for ``tools/compendium.py test`` in ``copy``, and the summary lines of pytest and nbval."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, str(copy / "tools" / "compendium.py"), "test"], cwd=copy,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    last = (done.stdout.strip().splitlines() or [""])[-1]
-    return seconds, last + (f" (exit {done.returncode})" if done.returncode else "")
+    summaries = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line]  # pytest, nbval
+    return seconds, "; ".join(summaries) + (f" (exit {done.returncode})" if done.returncode else "")
 
 
 def same_environment(copy: Path) -> bool:
