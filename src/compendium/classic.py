@@ -21,7 +21,7 @@ from meta_analysis.small_study import egger_test, trim_and_fill
 
 from .display import p_text
 from .files import project_root
-from .teaching import _fmt
+from .display import sentence_number as _fmt  # the one place that rounds
 
 __all__ = ["CLASSIC", "DLByHand", "agreement_sentence", "beside_metafor", "beside_view", "by_hand_check",
            "classic_effects", "dl_by_hand", "fit_row", "fit_values", "leave_one_out_beside", "log_risk_ratio",

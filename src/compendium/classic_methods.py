@@ -20,7 +20,7 @@ from meta_analysis.selection import PetPeeseResult, SelectionResult, pet_peese, 
 
 from .classic import beside_metafor
 from .display import p_text
-from .teaching import _fmt
+from .display import sentence_number as _fmt  # the one place that rounds
 
 __all__ = ["INFLUENCE_FIELDS", "aggregate_beside", "baujat_beside", "baujat_sentence", "che_beside",
            "che_sentence", "gosh_beside", "gosh_sentence", "gosh_separating_study", "influence_beside",

@@ -14,7 +14,7 @@ from meta_analysis.robust import robust_test
 
 from .admission import admit
 from .analyses import Analysis
-from .sensitivity import _fmt as number_text
+from .display import sentence_number as number_text
 
 COLUMNS = ["analysis", "label", "model", "k_effects", "k_studies", "estimate", "ci_low", "ci_high", "pval", "df",
            "tau2", "sigma2_between", "sigma2_within", "note"]

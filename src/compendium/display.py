@@ -125,6 +125,13 @@ def number_text(x, digits: int = 3) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+def sentence_number(x: float, digits: int = 2) -> str:
+    """A number inside a sentence, APA style: ".12", "−.56", "1.09" (no leading zero below 1, a true minus sign)."""
+    text = f"{x:.{digits}f}"
+    text = text.replace("0.", ".", 1) if abs(x) < 1 else text
+    return text.replace("-", "−")
+
+
 def integer_text(x) -> str:
     """A count as an integer ("6", not "6.0"); "–" when missing."""
     return NA if _missing(x) else str(int(round(float(x))))

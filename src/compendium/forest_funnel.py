@@ -219,7 +219,7 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
     return fig
 
 
-def _fit_of(fits: pd.DataFrame, analysis: str, group=None):
+def fit_of(fits: pd.DataFrame, analysis: str, group=None):
     """The row of ``fits`` for one analysis (and subgroup), or None."""
     sel = fits[fits["analysis"] == analysis]
     if "group" in sel:
@@ -237,7 +237,7 @@ def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
     out = []
     specs = {s["name"]: s for s in meta["analyses"]}
     for name, data in rows.groupby("analysis", sort=False):
-        fit = _fit_of(fits, name)
+        fit = fit_of(fits, name)
         if fit is None or pd.isna(fit.get("ci_low_knha")):  # not pooled (k < 2)
             continue
         by = specs[name].get("forest_by")
@@ -260,7 +260,7 @@ def small_study_table(rows: pd.DataFrame, fits: pd.DataFrame, transform=None,
     f = transform or (lambda x: x)
     out = []
     for name, data in rows.groupby("analysis", sort=False):
-        fit = _fit_of(fits, name)
+        fit = fit_of(fits, name)
         k = len(data)
         row = {"analysis": fit["label"], "k": k}
         if not rules.small_study_tests(k):
@@ -286,7 +286,7 @@ def funnel_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
     scale = "Fisher z" if meta.get("transform") == "tanh" else meta.get("display_metric", "effect")
     out = []
     for name, data in rows.groupby("analysis", sort=False):
-        fit = _fit_of(fits, name)
+        fit = fit_of(fits, name)
         if fit is None or len(data) < min_k_funnel or pd.isna(fit.get("ci_low_knha")):
             continue
         tested = rules.small_study_tests(len(data))

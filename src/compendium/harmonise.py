@@ -288,10 +288,10 @@ def harmonise_generic(effects: pd.DataFrame, effect_measure: str) -> tuple[pd.Da
     another kind than the scale's, or with only a p value or a direction, is not converted and goes
     to the box score with its reason. References: Borenstein et al. (2009) ch. 4–6; Hedges (1981).
     """
+    wanted = next((k for k, m in GENERIC_MEASURES.items() if m == effect_measure), "yi_vi")
     done, left = [], []
     for _, row in effects.iterrows():
         kind = row["statistic_type"]
-        wanted = next((k for k, m in GENERIC_MEASURES.items() if m == effect_measure), "yi_vi")
         if kind in ("p_only", "direction_only"):
             left.append({**row.to_dict(), "reason": "only direction and significance are given"})
         elif kind != wanted:

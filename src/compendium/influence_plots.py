@@ -107,10 +107,12 @@ GOSH_METHOD = "DL"   # closed form for every subset: REML over 2^k − 1 subsets
 
 def _rows_of(rows: pd.DataFrame, fits: pd.DataFrame):
     """(name, label, method, data) per pooled analysis, in the order of ``fits``."""
+    from .forest_funnel import fit_of
+
     for name, data in rows.groupby("analysis", sort=False):
-        fit = fits.loc[fits["analysis"] == name]
-        if len(fit) and not pd.isna(fit["estimate"].iloc[0]):
-            yield name, fit["label"].iloc[0], fit["method"].iloc[0], data
+        fit = fit_of(fits, name)
+        if fit is not None and not pd.isna(fit["estimate"]):
+            yield name, fit["label"], fit["method"], data
 
 
 def influence_table(rows: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:

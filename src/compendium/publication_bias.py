@@ -10,16 +10,12 @@ import pandas as pd
 
 from meta_analysis.selection import pet_peese, selection_model
 
+from .forest_funnel import fit_of
 from .small_k import RULES, SmallKRules
 
 COLUMNS = ["analysis", "k", "pet_estimate", "pet_pval", "peese_estimate", "chosen", "pet_peese_estimate",
            "pet_peese_ci_low", "pet_peese_ci_high", "selection_estimate", "selection_ci_low", "selection_ci_high",
            "selection_tau2", "delta", "lrt", "lrt_p", "note"]
-
-
-def _label(fits: pd.DataFrame, name: str) -> str:
-    match = fits.loc[fits["analysis"] == name, "label"]
-    return match.iloc[0] if len(match) else name
 
 
 def selection_methods_table(rows: pd.DataFrame, fits: pd.DataFrame, transform=None, step: float = 0.025,
@@ -39,7 +35,8 @@ def selection_methods_table(rows: pd.DataFrame, fits: pd.DataFrame, transform=No
     out = []
     for name, data in rows.groupby("analysis", sort=False):
         k = len(data)
-        row = {"analysis": _label(fits, name), "k": k}
+        fit = fit_of(fits, name)
+        row = {"analysis": name if fit is None else fit["label"], "k": k}
         if not rules.small_study_tests(k):
             out.append({**row, "note": f"not fitted: k < {rules.min_k_small_study}"})
             continue

@@ -10,6 +10,7 @@ from meta_analysis.influence import leave_one_out
 
 from .admission import FLAGS, admit, one_effect_per_study
 from .analyses import Analysis, fit_both
+from .display import sentence_number as _fmt  # the one place that rounds
 from .small_k import RULES, SmallKRules
 
 WITHOUT = {"proxy": "without proxies", "other_comparator": "without other comparators",
@@ -78,11 +79,6 @@ def _rule_words(rule: dict) -> str:
     admitted = [words for flag, (key, _, words) in FLAGS.items() if rule.get(key)]
     return "as published" if not admitted else "with " + ", ".join(admitted)
 
-
-def _fmt(x: float, digits: int = 2) -> str:
-    text = f"{x:.{digits}f}"
-    text = text.replace("0.", ".", 1) if abs(x) < 1 else text
-    return text.replace("-", "−")
 
 
 def sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:

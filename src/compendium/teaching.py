@@ -13,7 +13,7 @@ import pandas as pd
 
 from meta_analysis.small_study import egger_test
 
-from .display import count_text, p_text
+from .display import count_text, p_text, sentence_number as _fmt  # the one place that rounds
 
 __all__ = ["conversion_sentence", "egger_instability", "egger_instability_sentence", "heterogeneity_sentences",
            "i2_at_variance", "i2_tau_example", "i2_tau_sentence", "i2_tau_table", "largest_pooled",
@@ -21,12 +21,6 @@ __all__ = ["conversion_sentence", "egger_instability", "egger_instability_senten
            "screen_sentence", "sign_test_by_hand", "vote_reading", "weights_for", "weights_sentence",
            "weights_table"]
 
-
-def _fmt(x: float, digits: int = 2) -> str:
-    """".12", "−0.56", "1.09": APA style, no leading zero below 1, a true minus sign."""
-    text = f"{x:.{digits}f}"
-    text = text.replace("0.", ".", 1) if abs(x) < 1 else text
-    return text.replace("-", "−")
 
 
 def scale_of(review) -> str:

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from compendium.analyses import run_analyses
-from compendium.sensitivity import _fmt
+from compendium.display import sentence_number as _fmt
 from compendium.dependence_view import dependence_sentences, dependence_table
 from meta_analysis import aggregate_within, fit_meta, fit_multilevel, robust_test
 
