@@ -21,7 +21,7 @@ from meta_analysis.small_study import egger_test, trim_and_fill
 
 from .display import p_text
 from .files import project_root
-from .display import sentence_number as _fmt  # the one place that rounds
+from .display import Table, sentence_number as _fmt  # the one place that rounds
 
 __all__ = ["CLASSIC", "DLByHand", "agreement_sentence", "beside_metafor", "beside_view", "by_hand_check",
            "classic_effects", "dl_by_hand", "fit_row", "fit_values", "leave_one_out_beside", "log_risk_ratio",
@@ -207,7 +207,7 @@ def _rel_text(x: float, floor: float = 1e-12) -> str:
     return text.replace("e-0", "e-")
 
 
-def beside_view(table: pd.DataFrame, digits: int = 6, floor: float = 1e-12) -> pd.DataFrame:
+def beside_view(table: pd.DataFrame, digits: int = 6, floor: float = 1e-12) -> Table:
     """:func:`beside_metafor` for display: numbers to ``digits`` decimals, the relative difference as
     "3e-09" (or "< 1e-12" below ``floor``), agreement as yes/NO."""
     shown = table.copy()
@@ -216,7 +216,7 @@ def beside_view(table: pd.DataFrame, digits: int = 6, floor: float = 1e-12) -> p
     if "rel_diff" in shown:
         shown["rel_diff"] = shown["rel_diff"].map(lambda x: _rel_text(x, floor))
     shown["agree"] = shown["agree"].map(lambda x: "yes" if x else "NO")
-    return shown.rename(columns={"rel_diff": "relative difference"})
+    return Table(shown.rename(columns={"rel_diff": "relative difference"}).reset_index(drop=True))  # the house table style
 
 
 def by_hand_check(by_hand: dict, yi, vi, ref: dict) -> pd.DataFrame:
