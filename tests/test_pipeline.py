@@ -1,33 +1,25 @@
-"""End to end, on one build shared by every test here: a copy of the repository's tracked files built
-by the build command's own function, which must give back the committed notebooks, tables, processed
-data, figures and report byte for byte. Also: a drop-in review runs through all five notebooks without
-code changes, the build's order and atomicity, the pinned environment, and the HTML report in headless
-Chromium."""
+"""End to end. The notebooks' run (nbval's, in a fresh copy made by the test command, or a build of
+such a copy when this file runs alone) must write the committed tables, processed data and figures
+byte for byte; the report rebuilt from the committed notebooks must equal the committed report. A
+run with other parameters takes three drop-in reviews through the notebooks that read review
+folders, into a folder of its own, with metafor's estimates. Also: the build's order and atomicity,
+the pinned environment, and the HTML report in headless Chromium."""
 import filecmp
-import importlib.util
+import json
 import os
 import re
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import load_tool
 
 import helpers as h
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILT = ("notebooks", "data/processed", "figures", "reports")  # what the build writes (tables in reports/)
-
-
-def load_tool(name: str = "compendium_tool"):
-    """tools/compendium.py as a module (under its own name: src/compendium is a package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "compendium.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+BUILT = ("data/processed", "figures", "reports")  # what the notebooks and the report write besides notebooks/
 
 tool = load_tool()
 
@@ -39,12 +31,13 @@ def fresh_copy(target: Path) -> Path:
     notebooks/ folder, and they walk up from there to the folder that holds src/helpers.py.
     """
     tool.copy_tracked(ROOT, target)
-    for folder in BUILT[1:]:
+    for folder in BUILT:
         shutil.rmtree(target / folder, ignore_errors=True)
     return target
 
 
 MOLLOY = "https://wviechtb.github.io/metadat/reference/dat.molloy2014.html"
+REFERENCE = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())
 
 
 def make_dropin(raw: Path, name: str = "dropin_demo") -> Path:
@@ -54,9 +47,7 @@ def make_dropin(raw: Path, name: str = "dropin_demo") -> Path:
     Every row converts, there is no screening.csv (an optional sheet), the codebook extends the
     outcome categories, and the pooled estimate has a known metafor value (tests/reference/).
     """
-    import json
-
-    ref = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())["molloy"]
+    ref = REFERENCE["molloy"]
     src = ROOT / "data" / "raw" / "bizzotto2023"
     target = raw / name
     target.mkdir(parents=True)
@@ -87,18 +78,16 @@ def make_dropin(raw: Path, name: str = "dropin_demo") -> Path:
 
 
 PLAIN = {"normand_plain": ("normand", ["m1", "sd1", "n1", "m2", "sd2", "n2"]), "bcg_plain": ("bcg", ["yi", "vi"])}
+DROPINS = {"dropin_demo": "molloy", **{name: data for name, (data, _) in PLAIN.items()}}  # review → metafor data set
 
 
 def make_plain_reviews(raw: Path, tables: Path) -> list[str]:
     """Normand (1999; means, SDs and ns) and the BCG trials (log risk ratios yi with vi) as plain
     tables, scaffolded with ``new-review`` as a user would: no schema learnt, no screening sheet."""
-    import json
-
     from compendium.scaffold import new_review
 
-    ref = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())
     for name, (data, columns) in PLAIN.items():
-        table = pd.DataFrame({c: ref[data][c] for c in columns})
+        table = pd.DataFrame({c: REFERENCE[data][c] for c in columns})
         table.insert(0, "study_id", [f"{data.capitalize()}{i + 1:02d}" for i in range(len(table))])
         table.to_csv(tables / f"{data}.csv", index=False)
         new_review(name, tables / f"{data}.csv", raw)
@@ -106,25 +95,36 @@ def make_plain_reviews(raw: Path, tables: Path) -> list[str]:
     return list(PLAIN)
 
 
-REVIEW_NOTEBOOKS = [n for n in tool.NOTEBOOKS if n[:2] in ("01", "02", "03", "04", "05")]  # those that read data/raw
+REVIEW_NOTEBOOKS = [n for n in tool.NOTEBOOKS if "reviews" in tool.notebook_parameters(ROOT)[n]]  # read data/raw
+RUN = {"reviews": list(DROPINS), "tau2_method": "DL"}
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and ".build-" not in p.as_posix()}
 
 
 @pytest.fixture(scope="session")
-def builds(tmp_path_factory):
-    """The one build of the repository, and the drop-in review's, run at the same time.
+def built(request, tmp_path_factory):
+    """The copy nbval ran the notebooks in (``--built``), or else a fresh copy built here."""
+    given = request.config.getoption("--built")
+    if given:
+        return Path(given)
+    root = fresh_copy(tmp_path_factory.mktemp("build"))
+    tool.build(root=root, report=False)
+    return root
 
-    Returns a dict: ``repo`` and ``dropin`` (the two copies) and ``seconds`` (the drop-in's timings).
-    """
-    repo = fresh_copy(tmp_path_factory.mktemp("build"))
-    dropin = fresh_copy(tmp_path_factory.mktemp("dropin"))
-    make_dropin(dropin / "data" / "raw")
-    plain = make_plain_reviews(dropin / "data" / "raw", tmp_path_factory.mktemp("plain"))
-    with ThreadPoolExecutor(2) as pool:
-        whole = pool.submit(tool.build, root=repo)
-        small = pool.submit(tool.build, {"reviews": ["dropin_demo", *plain]}, root=dropin, report=False,
-                            notebooks=REVIEW_NOTEBOOKS)
-        whole.result()
-        return {"repo": repo, "dropin": dropin, "seconds": small.result()}
+
+@pytest.fixture(scope="session")
+def dropin_run(tmp_path_factory):
+    """A working tree as a user has it (built outputs in place) with three drop-in reviews, built with
+    ``build -p reviews=[...] -p tau2_method=DL``. Returns (tree, its files before the run, run folder)."""
+    tree = tool.copy_tracked(ROOT, tmp_path_factory.mktemp("dropin"))
+    make_dropin(tree / "data" / "raw")
+    make_plain_reviews(tree / "data" / "raw", tmp_path_factory.mktemp("plain"))
+    before = snapshot(tree)
+    assert tool.build_command(False, RUN, root=tree) == 0
+    return tree, before, tree / tool.run_folder(RUN)
 
 
 # -- what is committed is what the current code makes, byte for byte ------------------------------
@@ -138,33 +138,65 @@ def same(built: Path, committed: Path) -> bool:
     return filecmp.cmp(built, committed, shallow=False)
 
 
-def differences(built: Path, folder: str) -> list[str]:
-    """How ``folder`` in the build differs from its tracked files in the repository."""
-    committed = {p for p in tool.tracked_files(ROOT) if p.startswith(folder + "/")}
-    made = {p.relative_to(built).as_posix() for p in (built / folder).rglob("*") if p.is_file()}
-    problems = [f"made by the build, not committed: {n}" for n in sorted(made - committed)]
-    problems += [f"committed, not made by the build: {n}" for n in sorted(committed - made)]
+def differences(built: Path, steps: list[str]) -> list[str]:
+    """How the files ``steps`` wrote in ``built`` differ from the committed ones (:data:`WRITES`)."""
+    committed = {p for p in tool.tracked_files(ROOT) if set(tool.written_by(p)) & set(steps)}
+    made = {p for step in steps for p in tool.outputs_of(built, step)}
+    problems = [f"made, not committed: {n}" for n in sorted(made - committed)]
+    problems += [f"committed, not made: {n}" for n in sorted(committed - made)]
     problems += [f"differs: {n}" for n in sorted(made & committed) if not same(built / n, ROOT / n)]
     return problems
 
 
-@pytest.mark.parametrize("folder", BUILT)
-def test_build_gives_the_committed_files_byte_for_byte(builds, folder):
-    assert differences(builds["repo"], folder) == []
+@pytest.mark.parametrize("lane", list(tool.lanes()))
+def test_notebooks_write_the_committed_tables_and_figures_byte_for_byte(built, lane):
+    """Runs after nbval's cells of this lane, on the same worker (its group)."""
+    assert differences(built, tool.lanes()[lane]) == []
 
 
-def test_comparison_table_lists_every_published_estimate(builds):
-    comparison = pd.read_csv(builds["repo"] / "reports" / "tables" / "comparison.csv")
+def test_every_committed_output_is_written_by_exactly_one_step():
+    outputs = [p for p in tool.tracked_files(ROOT) if p.startswith(tuple(f"{f}/" for f in BUILT))]
+    assert outputs
+    assert {p: tool.written_by(p) for p in outputs if len(tool.written_by(p)) != 1} == {}
+
+
+def test_the_report_rebuilt_from_the_committed_notebooks_is_the_committed_report(tmp_path):
+    root = tool.copy_tracked(ROOT, tmp_path / "repo")
+    for rel in tool.outputs_of(root, "report"):
+        (root / rel).unlink()
+    h.build_report(root)
+    assert differences(root, ["report"]) == []
+
+
+def test_comparison_table_lists_every_published_estimate():
+    comparison = pd.read_csv(ROOT / "reports" / "tables" / "comparison.csv")
     published = pd.concat([pd.read_csv(p) for p in (ROOT / "data" / "raw").glob("*/published_results.csv")])
     expected = set(published.loc[published["metric"] != "count", "analysis"])
     assert set(comparison["published_analysis"]) == expected
 
 
-# -- a drop-in review runs through all five notebooks without code changes -------------------------
+# -- a run with other parameters: drop-in reviews through every notebook that reads review folders ---
 
-def test_dropin_review_runs_through_all_notebooks(builds):
-    out = builds["dropin"]
-    assert set(builds["seconds"]) >= set(REVIEW_NOTEBOOKS)
+def test_a_run_with_other_parameters_leaves_the_working_tree_alone(dropin_run):
+    tree, before, run = dropin_run
+    assert {k: v for k, v in snapshot(tree).items() if not k.startswith("runs/")} == before
+    assert "tau2_method = &#x27;DL&#x27;" in (run / "reports" / "index.html").read_text()
+
+
+def test_the_run_reruns_the_notebooks_it_reaches_and_keeps_the_others(dropin_run):
+    tree, _, run = dropin_run
+    for name in tool.NOTEBOOKS:
+        source = (run / "notebooks" / f"{name}.ipynb").read_text()
+        if name in REVIEW_NOTEBOOKS:
+            assert "dropin_demo" in source, f"{name} was not run with the drop-in reviews"
+        else:  # no parameter of the run: its notebook and outputs are the working tree's
+            assert source == (tree / "notebooks" / f"{name}.ipynb").read_text(), name
+            assert tool.outputs_of(run, name) == tool.outputs_of(tree, name) != []
+    assert not list((run / "data" / "processed").glob("bizzotto2023*")), "only the reviews of the run"
+
+
+def test_dropin_review_runs_through_all_notebooks(dropin_run):
+    _, _, out = dropin_run
     processed = out / "data" / "processed" / "dropin_demo"
     assert len(h.read_table(processed / "effect_sizes.csv")) == 16
     left = h.read_table(processed / "not_converted.csv")
@@ -175,36 +207,28 @@ def test_dropin_review_runs_through_all_notebooks(builds):
     assert (out / "figures" / "dropin_demo_forest_all.png").exists()
 
 
-def test_dropin_review_gives_the_metafor_estimate(builds):
-    import json
-
-    ref = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())["molloy"]["fits"]["REML_z"]
-    fits = h.read_table(builds["dropin"] / "data" / "processed" / "dropin_demo" / "fits.csv").iloc[0]
-    assert fits["k"] == 16
+@pytest.mark.parametrize("name", list(DROPINS))
+def test_each_dropin_gives_the_metafor_estimate(dropin_run, name):
+    """Molloy in the correlational schema; Normand and BCG as plain tables scaffolded by ``new-review``."""
+    ref = REFERENCE[DROPINS[name]]["fits"]["DL_z"]
+    fits = h.read_table(dropin_run[2] / "data" / "processed" / name / "fits.csv").iloc[0]
+    assert fits["k"] == ref["k"] and fits["method"] == "DL"
     for field in ("estimate", "ci_low", "ci_high", "tau2", "pi_low", "pi_high"):
         assert fits[field] == pytest.approx(ref[field], rel=1e-6, abs=1e-10), field
+    assert (dropin_run[2] / "figures" / f"{name}_forest_all.png").exists()
 
 
-@pytest.mark.parametrize("name", list(PLAIN))
-def test_a_plain_table_scaffolded_by_new_review_gives_the_metafor_estimate(builds, name):
-    import json
-
-    ref = json.loads((ROOT / "tests" / "reference" / "metafor_reference.json").read_text())[PLAIN[name][0]]["fits"]["REML_z"]
-    fits = h.read_table(builds["dropin"] / "data" / "processed" / name / "fits.csv").iloc[0]
-    assert fits["k"] == ref["k"]
-    for field in ("estimate", "ci_low", "ci_high", "tau2", "pi_low", "pi_high"):
-        assert fits[field] == pytest.approx(ref[field], rel=1e-6, abs=1e-10), field
-    assert (builds["dropin"] / "figures" / f"{name}_forest_all.png").exists()
+def test_a_parameter_no_notebook_has_stops_the_command(tmp_path, capsys):
+    root = tool.copy_tracked(ROOT, tmp_path / "repo")
+    before = snapshot(root)
+    assert tool.build_command(False, {"tau2": "DL"}, root=root) == 2
+    assert "no notebook has a parameter 'tau2'" in capsys.readouterr().err
+    assert snapshot(root) == before
 
 
-# -- a failed build changes nothing; a run with other parameters goes to a folder of its own ----------
+# -- a failed build changes nothing ----------------------------------------------------------------
 
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and ".build-" not in p.as_posix()}
-
-
-def test_a_broken_sheet_stops_the_build_and_leaves_the_tree_as_it_was(builds, tmp_path, capsys):
+def test_a_broken_sheet_stops_the_build_and_leaves_the_tree_as_it_was(tmp_path, capsys):
     root = tool.copy_tracked(ROOT, tmp_path / "repo")
     sheet = root / "data" / "raw" / "bizzotto2023" / "effects.csv"
     frame = pd.read_csv(sheet, dtype=str, keep_default_na=False)
@@ -214,30 +238,18 @@ def test_a_broken_sheet_stops_the_build_and_leaves_the_tree_as_it_was(builds, tm
     assert tool.build_command(False, root=root) == 1
     assert snapshot(root) == before
     message = capsys.readouterr().err
-    assert "01_data_extraction failed: SheetError: data/raw/bizzotto2023/effects.csv: study 'Aardoom2014' (line 2): " \
+    assert "sheet check failed: SheetError: data/raw/bizzotto2023/effects.csv: study 'Aardoom2014' (line 2): " \
            "column 'value' value 1.5 is not allowed" in message
     assert "Traceback" not in message
 
 
-def test_a_run_with_other_parameters_leaves_the_committed_results_alone(builds):
-    root = builds["dropin"]
-    before = snapshot(root)
-    assert tool.build_command(False, {"reviews": ["dropin_demo"], "tau2_method": "DL"}, root=root) == 0
-    run = root / "runs" / "reviews-dropin_demo_tau2_method-DL"
-    after = {k: v for k, v in snapshot(root).items() if not k.startswith("runs/")}
-    assert after == before
-    fits = h.read_table(run / "data" / "processed" / "dropin_demo" / "fits.csv")
-    assert fits["method"].iloc[0] == "DL"
-    assert "tau2_method = &#x27;DL&#x27;" in (run / "reports" / "index.html").read_text()
-
-
-def test_papermill_with_other_parameters_never_writes_over_committed_results(builds):
+def test_papermill_with_other_parameters_never_writes_over_committed_results(tmp_path):
     import subprocess
     import sys
 
-    root = builds["dropin"]
-    (root / "runs").mkdir(exist_ok=True)
-    before = {k: v for k, v in snapshot(root).items() if not k.startswith("runs/")}
+    root = tool.copy_tracked(ROOT, tmp_path / "repo")
+    (root / "runs").mkdir()
+    before = snapshot(root)
     run = subprocess.run([sys.executable, "-m", "papermill", "03_pooled_models.ipynb", str(root / "runs" / "03_dl.ipynb"),
                           "-p", "tau2_method", "DL"],
                          cwd=root / "notebooks", capture_output=True, text=True,
@@ -264,8 +276,11 @@ def fake_build(tmp_path, monkeypatch):
     """
     fake = load_tool("compendium_tool_fake")
     (tmp_path / "notebooks").mkdir()
-    for name in fake.NOTEBOOKS:
-        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("committed")
+    for name in fake.NOTEBOOKS:  # every notebook has the parameter level, 01-05 reviews, 06 seed
+        source = "level = 0.95\n" + ("seed = 1\n" if name.startswith("06") else "reviews = []\n" if name[:2] in "01 02 03 04 05" else "")
+        cell = {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": source, "outputs": []}
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text(json.dumps({"cells": [cell]}))
+    committed = {name: (tmp_path / "notebooks" / f"{name}.ipynb").read_text() for name in fake.NOTEBOOKS}
     runs = {}
 
     def run_notebook(km, source, target, name, parameters):
@@ -273,11 +288,12 @@ def fake_build(tmp_path, monkeypatch):
         time.sleep(0.05)
         if name == getattr(fake, "FAIL", None):
             raise ValueError("no fits\nsecond line")
-        target.write_text("executed")
+        target.write_text(json.dumps({**json.loads(source.read_text()), "executed": True}))
         runs[name] = (start, time.perf_counter(), parameters)
 
     monkeypatch.setattr(fake, "start_kernel", lambda root, log: object())
     monkeypatch.setattr(fake, "run_notebook", run_notebook)
+    fake.COMMITTED = committed
     return fake, tmp_path, runs
 
 
@@ -290,16 +306,39 @@ def test_notebooks_start_when_their_inputs_are_done_and_run_side_by_side(fake_bu
     if (os.cpu_count() or 1) >= 2:  # 03 and 05 both need only 02
         (start3, end3, _), (start5, end5, _) = runs["03_pooled_models"], runs["05_box_score_mediator_synthesis"]
         assert start3 < end5 and start5 < end3
-    assert all((root / "notebooks" / f"{n}.ipynb").read_text() == "executed" for n in fake.NOTEBOOKS)
+    assert all(json.loads((root / "notebooks" / f"{n}.ipynb").read_text())["executed"] for n in fake.NOTEBOOKS)
 
 
 def test_a_build_of_some_notebooks_runs_them_with_their_inputs_and_leaves_the_others(fake_build):
     fake, root, runs = fake_build
     fake.build(root=root, report=False, notebooks=["04_forest_funnel_plots"])
     assert set(runs) == {"01_data_extraction", "02_effect_size_harmonisation", "03_pooled_models", "04_forest_funnel_plots"}
-    assert (root / "notebooks" / "05_box_score_mediator_synthesis.ipynb").read_text() == "committed"
+    assert (root / "notebooks" / "05_box_score_mediator_synthesis.ipynb").read_text() == fake.COMMITTED["05_box_score_mediator_synthesis"]
     with pytest.raises(ValueError, match="unknown notebook"):
         fake.build(root=root, report=False, notebooks=["07_nothing"])
+
+
+def test_a_run_reruns_only_the_notebooks_its_parameters_reach_each_with_its_own(fake_build, tmp_path):
+    fake, root, runs = fake_build
+    tree = tmp_path / "tree"  # the working tree whose outputs a run keeps
+    shutil.copytree(root / "notebooks", tree / "notebooks")
+    (tree / "figures").mkdir()
+    (tree / "figures" / "classic_demo.png").write_text("kept")
+    (tree / "figures" / "other_forest_all.png").write_text("not 00's")
+    fake.build({"seed": 2}, root=root, report=False, reuse=tree)
+    assert set(runs) == set(fake.NOTEBOOKS) - {"00_worked_example"}, "06 has seed; 01-05 read the review folders"
+    assert runs["06_simulation_lab"][2] == {"seed": 2} and runs["01_data_extraction"][2] == {}
+    assert (root / "figures" / "classic_demo.png").read_text() == "kept"
+    assert not (root / "figures" / "other_forest_all.png").exists(), "04 reruns: its outputs are not copied"
+
+
+def test_which_notebooks_a_run_reruns():
+    declared = tool.notebook_parameters(ROOT)
+    assert tool.rerun_notebooks({"tau2_method": "DL"}, declared, tool.NOTEBOOKS) == REVIEW_NOTEBOOKS  # read data/raw
+    assert tool.rerun_notebooks({"seed": 1}, declared, tool.NOTEBOOKS) == [*REVIEW_NOTEBOOKS, "06_simulation_lab"]
+    assert "00_worked_example" not in REVIEW_NOTEBOOKS and "06_simulation_lab" not in REVIEW_NOTEBOOKS
+    with pytest.raises(ValueError, match="no notebook has a parameter 'tau'"):
+        tool.check_parameters({"tau": 1}, declared)
 
 
 def test_a_failed_build_leaves_the_committed_notebooks_unchanged(fake_build):
@@ -310,7 +349,7 @@ def test_a_failed_build_leaves_the_committed_notebooks_unchanged(fake_build):
     assert failure.value.step == "03_pooled_models"
     assert failure.value.line == "ValueError: no fits second line"
     assert "04_forest_funnel_plots" not in runs
-    assert all((root / "notebooks" / f"{n}.ipynb").read_text() == "committed" for n in fake.NOTEBOOKS)
+    assert all((root / "notebooks" / f"{n}.ipynb").read_text() == fake.COMMITTED[n] for n in fake.NOTEBOOKS)
 
 
 # -- the pinned environment ----------------------------------------------------------------------
@@ -388,11 +427,12 @@ def screenshot(driver, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def test_report_opens_without_missing_images_broken_links_or_console_errors(builds, tmp_path_factory):
-    """Every page in headless Chromium at 1,400 × 1,000: images load and have alt text, links resolve,
-    no console errors, no table wider than its column, no NaN or float-formatted count in a table,
-    and the parameters shown. Screenshots of every page are kept in the pytest tmp dir (path printed)."""
-    reports = builds["repo"] / "reports"
+def test_report_opens_without_missing_images_broken_links_or_console_errors(tmp_path_factory):
+    """Every committed page (equal to the rebuilt report, see above) in headless Chromium at 1,400 ×
+    1,000: images load and have alt text, links resolve, no console errors, no table wider than its
+    column, no NaN or float-formatted count in a table, and the parameters shown. Screenshots of
+    every page are kept in the pytest tmp dir (path printed)."""
+    reports = ROOT / "reports"
     index = reports / "index.html"
     shots = tmp_path_factory.mktemp("report_screenshots")
     print(f"\nreport screenshots: {shots}")

@@ -50,6 +50,30 @@ GRAPH: dict[str, tuple[str, ...]] = {
 }
 NOTEBOOKS = list(GRAPH)
 
+# What each notebook writes, as patterns (``fnmatch``, ``*`` crossing folders) under the repository root
+# with the default folders, and what the report writes. A run with other parameters copies the outputs
+# of a notebook it does not rerun; the test command compares each notebook's files with the committed
+# ones; a test checks that every committed output matches exactly one entry.
+WRITES: dict[str, tuple[str, ...]] = {
+    "00_worked_example": ("figures/classic_*",),
+    "01_data_extraction": ("data/processed/*/prisma_counts.csv", "figures/*_prisma.*",
+                           "reports/tables/*_study_characteristics.csv"),
+    "02_effect_size_harmonisation": ("data/processed/*/effect_sizes.csv", "data/processed/*/not_converted.csv",
+                                     "reports/tables/*_plausibility.csv"),
+    "03_pooled_models": ("data/processed/*/fits.csv", "data/processed/*/analysis_rows.csv",
+                         "data/processed/*/subgroup_fits.csv", "reports/tables/*_analyses.csv",
+                         "reports/tables/*_choices.csv", "reports/tables/*_subgroups.csv",
+                         "reports/tables/*_sensitivity.csv", "reports/tables/*_dependence.csv",
+                         "reports/tables/comparison.csv"),
+    "04_forest_funnel_plots": ("figures/*_forest_*", "figures/*_funnel_*", "figures/*_baujat_*", "figures/*_gosh_*",
+                               "reports/tables/*_small_study.csv", "reports/tables/*_selection_methods.csv",
+                               "reports/tables/*_influence.csv"),
+    "05_box_score_mediator_synthesis": ("reports/tables/*_vote_counts.csv", "reports/tables/*_study_votes.csv",
+                                        "reports/tables/*_roles.csv", "figures/*_effect_direction.*"),
+    "06_simulation_lab": ("figures/simulation_*", "reports/tables/simulation_*"),
+    "report": ("reports/*.html", "figures/comparison_published_vs_ours.*"),
+}
+
 # What a kernel imports while it waits for its inputs: the notebooks' one import and the matplotlib
 # modules behind pyplot (not pyplot itself: the notebooks choose the backend before importing it).
 WARM_UP_IMPORTS = ("helpers", "matplotlib.figure", "matplotlib.backends.backend_agg")
@@ -122,7 +146,7 @@ def tracked_files(root: Path) -> list[str]:
     if files:
         return files
     for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in IGNORED]
+        dirs[:] = [d for d in dirs if d not in IGNORED and not d.startswith(".build-")]
         files += [(Path(folder) / n).relative_to(root).as_posix() for n in names]
     return files
 
@@ -160,7 +184,7 @@ def build_error(step: str, exc: BaseException) -> BuildError:
     if hasattr(exc, "ename"):  # papermill.PapermillExecutionError: the error the cell raised
         line = " ".join(f"{exc.ename}: {exc.evalue}".split()) + f" (cell [{exc.exec_count}])"
         return BuildError(step, line, str(exc))
-    line = " ".join(traceback.format_exception_only(exc)[-1].split())
+    line = " ".join(f"{type(exc).__name__}: {exc}".split())
     return BuildError(step, line, "".join(traceback.format_exception(exc)))
 
 
@@ -281,9 +305,10 @@ class _Run:
     """
 
     def __init__(self, root: Path, parameters: dict | None, verbose: bool, staging: Path, report: bool,
-                 notebooks: list[str] = NOTEBOOKS):
-        self.root, self.parameters, self.verbose, self.staging = root, parameters, verbose, staging
+                 notebooks: list[str] = NOTEBOOKS, declared: dict[str, dict] | None = None):
+        self.root, self.parameters, self.verbose, self.staging = root, parameters or {}, verbose, staging
         self.notebooks = notebooks
+        self.declared = declared if declared is not None else {n: self.parameters for n in NOTEBOOKS}
         self.report = report
         self.free = os.cpu_count() or 1
         self.changed = threading.Condition()
@@ -298,7 +323,8 @@ class _Run:
     # -- whose turn it is (called with self.changed held) --
 
     def runnable(self, name: str) -> bool:
-        return name in self.ready and name not in self.running and all(d in self.seconds for d in GRAPH[name])
+        inputs_done = all(d in self.seconds or d not in self.notebooks for d in GRAPH[name])  # else not rerun
+        return name in self.ready and name not in self.running and inputs_done
 
     def may_start_kernel(self, name: str) -> bool:
         before = self.notebooks[:self.notebooks.index(name)]
@@ -351,8 +377,9 @@ class _Run:
                 return
             holding = True
             start = time.perf_counter()
+            given = {k: v for k, v in self.parameters.items() if k in self.declared[name]}  # its own only
             run_notebook(km, self.root / "notebooks" / f"{name}.ipynb", self.staging / f"{name}.ipynb",
-                         name, self.parameters)
+                         name, given)
             seconds = time.perf_counter() - start
             say(f"{name:<34}{seconds:6.1f} s")
             with self.changed:
@@ -399,6 +426,11 @@ class _Run:
                 import papermill  # noqa: F401
         except Exception as exc:
             self.fail("papermill", exc)
+        try:  # while the first kernels start: a bad sheet stops the build before any notebook runs
+            with IMPORTING:
+                check_sheets(self.root, self.parameters, self.declared)
+        except Exception as exc:  # noqa: BLE001 - build() raises it
+            self.fail("sheet check", exc)
         self.imported.set()
         if self.report:
             threading.Thread(target=self.prepare_report, daemon=True).start()
@@ -409,6 +441,104 @@ class _Run:
         if self.failure:
             raise self.failure
         return dict(self.seconds)
+
+
+def notebook_parameters(root: Path) -> dict[str, dict]:
+    """Each notebook's parameters and their defaults, read from its cell tagged ``parameters``.
+
+    Returns
+    -------
+    dict
+        Notebook name → {parameter: default value} (assignments of literals; comments ignored).
+    """
+    import ast
+    import json
+
+    found = {}
+    for name in NOTEBOOKS:
+        cells = json.loads((root / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+        source = "".join(next((c["source"] for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), ""))
+        found[name] = {t.id: ast.literal_eval(node.value) for node in ast.parse(source).body
+                       if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    return found
+
+
+def check_parameters(parameters: dict, declared: dict[str, dict]) -> None:
+    """Raise ValueError naming a parameter no notebook has (a typo would otherwise change nothing)."""
+    known = sorted({p for names in declared.values() for p in names})
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ValueError(f"no notebook has a parameter {', '.join(map(repr, unknown))}: "
+                         f"the notebooks' parameters are {', '.join(known)}")
+
+
+def rerun_notebooks(parameters: dict, declared: dict[str, dict], chosen: list[str]) -> list[str]:
+    """The notebooks of ``chosen`` a run with ``parameters`` must rerun, in build order.
+
+    A notebook reruns when it has one of the run's parameters, when it reads the review folders
+    (it has a ``reviews`` parameter: a drop-in folder is read by the run as it is now), or when it
+    reads a notebook that reruns. The others would give their committed outputs again.
+    """
+    rerun: list[str] = []
+    for name in chosen:
+        if (set(parameters) & set(declared[name]) or "reviews" in declared[name]
+                or any(d in rerun for d in GRAPH[name])):
+            rerun.append(name)
+    return rerun
+
+
+def written_by(rel: str) -> list[str]:
+    """The steps (notebooks, ``"report"``) whose :data:`WRITES` patterns match the path ``rel``."""
+    import fnmatch
+
+    return [step for step, patterns in WRITES.items() if any(fnmatch.fnmatchcase(rel, p) for p in patterns)]
+
+
+def outputs_of(root: Path, step: str) -> list[str]:
+    """The files under ``root`` that ``step`` (a notebook or ``"report"``) writes (:data:`WRITES`)."""
+    found = []
+    for folder in OUTPUTS[1:]:
+        for path in sorted((root / folder).rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and step in written_by(rel):
+                found.append(rel)
+    return found
+
+
+def lanes() -> dict[str, list[str]]:
+    """The notebooks in groups that share no inputs (connected parts of :data:`GRAPH`), named by their first.
+
+    The test command runs each group's notebooks in order on one worker, groups side by side.
+    """
+    groups: list[list[str]] = []
+    for name in NOTEBOOKS:
+        linked = [g for g in groups if set(g) & set(GRAPH[name])]
+        merged = [n for g in linked for n in g] + [name]
+        groups = [g for g in groups if g not in linked] + [merged]
+    return {g[0]: [n for n in NOTEBOOKS if n in g] for g in sorted(groups, key=lambda g: NOTEBOOKS.index(g[0]))}
+
+
+def copy_outputs(source: Path, target: Path, names: list[str]) -> None:
+    """Copy the notebooks ``names`` and their outputs (:data:`WRITES`) from ``source`` to ``target``."""
+    for name in names:
+        for rel in [f"notebooks/{name}.ipynb", *outputs_of(source, name)]:
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / rel, target / rel)
+
+
+def check_sheets(root: Path, parameters: dict, declared: dict[str, dict]) -> None:
+    """Validate every review folder the run reads against its codebook before any notebook runs.
+
+    Notebook 01 validates them too; this makes a bad sheet stop the build at once, with its one-line
+    error (file, line, study, column, value), instead of after the kernels have started.
+    """
+    readers = [d for d in declared.values() if "reviews" in d and "raw_dir" in d]
+    if not readers:
+        return
+    defaults = readers[0]
+    helpers = load_helpers(root)
+    helpers.load_reviews(root / parameters.get("raw_dir", defaults["raw_dir"]),
+                         parameters.get("reviews", defaults["reviews"]))
 
 
 def load_helpers(root: Path):
@@ -471,7 +601,8 @@ def quiet_papermill(verbose: bool):
 
 
 def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: bool = False,
-          report: bool = True, report_parameters: dict | None = None, notebooks: list[str] | None = None) -> dict[str, float]:
+          report: bool = True, report_parameters: dict | None = None, notebooks: list[str] | None = None,
+          reuse: Path | str | None = None) -> dict[str, float]:
     """Run the notebooks of :data:`GRAPH` with papermill, then write the HTML report.
 
     Must run in the environment of .venv (``main`` sees to that). Notebooks whose inputs are ready run
@@ -481,7 +612,8 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
     Parameters
     ----------
     parameters : dict, optional
-        Papermill parameters given to every notebook (see their ``parameters`` cells); default none.
+        Papermill parameters; each notebook gets those its ``parameters`` cell has (a name no
+        notebook has raises ValueError); default none.
     root : Path or str
         The repository to build (default: this one). The notebooks write their tables, figures and
         processed data under it.
@@ -494,6 +626,10 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
     notebooks : list of str, optional
         Run only these notebooks of :data:`GRAPH` (with every notebook they depend on; default all),
         e.g. the notebooks that read review folders, for a drop-in review without the report.
+    reuse : Path or str, optional
+        A built repository (the working tree, for a run with other parameters). Notebooks the run's
+        parameters do not reach (:func:`rerun_notebooks`) are not rerun: their notebooks and outputs
+        (:data:`WRITES`) are copied from there.
 
     Returns
     -------
@@ -507,9 +643,19 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
     """
     root = Path(root).resolve()
     start = time.perf_counter()
+    parameters = parameters or {}
+    declared = notebook_parameters(root)
+    check_parameters(parameters, declared)
     with tempfile.TemporaryDirectory(prefix="compendium-build-") as staging, quiet_papermill(verbose):
         chosen = _with_inputs(notebooks) if notebooks else NOTEBOOKS
-        seconds = _Run(root, parameters, verbose, Path(staging), report, chosen).run()
+        if reuse is not None:
+            rerun = rerun_notebooks(parameters, declared, chosen)
+            kept = [n for n in chosen if n not in rerun]
+            copy_outputs(Path(reuse), root, kept)
+            for name in kept:
+                say(f"{name:<34}  kept: no parameter of this run reaches it")
+            chosen = rerun
+        seconds = _Run(root, parameters, verbose, Path(staging), report, chosen, declared).run() if chosen else {}
         old = commit(root, Path(staging), chosen)
     if report:
         t0 = time.perf_counter()
@@ -597,7 +743,9 @@ def build_command(verbose: bool, parameters: dict | None = None, out: str | None
     Without parameters and ``--out`` the outputs replace those of the working tree (a failed build
     leaves the tree as it was, and outputs of removed reviews disappear). With parameters other
     than the notebooks' defaults, or with ``--out DIR``, everything goes to that folder (default
-    ``runs/<parameters>``) and the committed results stay untouched.
+    ``runs/<parameters>``) and the committed results stay untouched; notebooks the parameters do
+    not reach (:func:`rerun_notebooks`) are not rerun, their notebooks and outputs are copied from
+    the working tree. A parameter no notebook has stops the command before anything runs.
     """
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
@@ -607,6 +755,11 @@ def build_command(verbose: bool, parameters: dict | None = None, out: str | None
         warnings.simplefilter("ignore")
     parameters = parameters or {}
     root = Path(root)
+    try:
+        check_parameters(parameters, notebook_parameters(root))
+    except ValueError as error:
+        say(str(error), sys.stderr)
+        return 2
     target = root / out if out else (root / run_folder(parameters) if parameters else root)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=root) as work:
         work = Path(work)
@@ -614,7 +767,7 @@ def build_command(verbose: bool, parameters: dict | None = None, out: str | None
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, work / name)
         try:
-            build(parameters or None, root=work, verbose=verbose, report_parameters=parameters)
+            build(parameters, root=work, verbose=verbose, report_parameters=parameters, reuse=root if parameters else None)
         except BuildError as error:
             if verbose:
                 print(error.detail, file=sys.stderr)
@@ -629,30 +782,25 @@ def build_command(verbose: bool, parameters: dict | None = None, out: str | None
 
 
 def test(extra: list[str]) -> int:
-    """pytest over tests/ (unit tests, metafor agreement, data checks, pipeline, report) and nbval over notebooks/.
+    """pytest over tests/ (unit tests, metafor agreement, data checks, pipeline, report) and nbval over the notebooks.
 
-    nbval reruns every committed notebook and compares its outputs cell by cell; the pipeline tests
-    also build a copy of the repository and compare it with the committed files byte for byte.
-    Without ``extra`` arguments the two run side by side: nbval in a copy of the tracked files (the
-    notebooks write tables and figures as they run, which the pipeline tests read in the repository),
-    its report printed after pytest's. pytest's exit code 5 (nothing collected) from either is kept.
+    One pytest session: nbval reruns every committed notebook, cell by cell against its outputs, in a
+    fresh copy of the tracked files without the derived outputs (``.build-test-*``, removed
+    afterwards), so the notebooks write every table, processed file and figure there; the pipeline
+    tests then compare those files with the committed ones byte for byte (``--built``). The notebooks run in groups that share inputs
+    (:func:`lanes`), each in order on one worker, the groups and the other tests spread over one worker
+    per core (pytest-xdist). ``extra`` arguments go to pytest. pytest's exit code 5 (nothing
+    collected) is kept.
     """
-    pytest = [str(PY), "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-    nbval = ["notebooks", "--nbval", "--nbval-current-env"]
-    if extra:
-        return subprocess.run([*pytest, "tests", *nbval, *extra], cwd=ROOT).returncode
-    with tempfile.TemporaryDirectory(prefix="compendium-nbval-") as copy, tempfile.TemporaryFile("w+") as log:
+    workers = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix=".build-test-", dir=ROOT) as copy:  # inside the rootdir: its test ids
         copy_tracked(ROOT, Path(copy))
-        notebooks = subprocess.Popen([*pytest, *nbval], cwd=copy, stdout=log, stderr=subprocess.STDOUT, text=True)
-        try:
-            code = subprocess.run([*pytest, "tests"], cwd=ROOT).returncode
-        finally:
-            nbval_code = notebooks.wait()
-        log.seek(0)
-        print("nbval over notebooks/ (run beside the tests, in a copy of the tracked files):", flush=True)
-        print(log.read(), end="", flush=True)
-    codes = (code, nbval_code)
-    return 5 if 5 in codes else max(codes)
+        for folder in OUTPUTS[1:]:
+            shutil.rmtree(Path(copy) / folder, ignore_errors=True)
+        command = [str(PY), "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", str(ROOT),
+                   *(["-n", str(workers)] if workers > 1 else []),
+                   f"--built={copy}", str(Path(copy) / "notebooks"), "--nbval", "--nbval-current-env", "tests", *extra]
+        return subprocess.run(command, cwd=ROOT).returncode
 
 
 def new_review_command(options: list[str]) -> int:
