@@ -24,6 +24,12 @@ def load_tool(name: str = "compendium_tool"):
     return module
 
 
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (but a build's working copy) and its bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and ".build-" not in p.as_posix()}
+
+
 LANE_OF = {name: first for first, names in load_tool("compendium_tool_lanes").lanes().items() for name in names}
 
 
@@ -46,13 +52,18 @@ def lane_of(nodeid: str) -> str | None:
     return None
 
 
+SHARED = ("tests/test_parameter_run.py",)  # modules whose tests share one costly fixture: one unit each
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's scheduling by module, with each lane one unit: its notebooks' cells in order, then its test."""
+    """pytest-xdist's scheduling with units of work: each lane (its notebooks' cells in order, then its
+    test), each module of :data:`SHARED`, and every other test on its own; the biggest units go first."""
     from xdist.scheduler import LoadScopeScheduling
 
     class LaneScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return lane_of(nodeid) or super()._split_scope(nodeid)
+            path = nodeid.partition("::")[0]
+            return lane_of(nodeid) or (path if path in SHARED else nodeid)
 
     return LaneScheduling(config, log)
