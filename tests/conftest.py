@@ -37,6 +37,8 @@ def pytest_addoption(parser):
     parser.addoption("--built", default=None,
                      help="a fresh copy of the repository whose notebooks nbval runs in this session "
                           "(set by `tools/compendium.py test`); without it the pipeline tests build a copy")
+    parser.addoption("--screenshots", default=None, metavar="DIR",
+                     help="the report test writes a full-page screenshot of every report page into DIR")
 
 
 LANE_TEST = "test_notebooks_write_the_committed_tables_and_figures_byte_for_byte"  # in test_pipeline.py

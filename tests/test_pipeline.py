@@ -309,15 +309,16 @@ def screenshot(driver, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def test_report_opens_without_missing_images_broken_links_or_console_errors(tmp_path_factory):
+def test_report_opens_without_missing_images_broken_links_or_console_errors(request):
     """Every committed page (equal to the rebuilt report, see above) in headless Chromium at 1,400 ×
     1,000: images load and have alt text, links resolve, no console errors, no table wider than its
-    column, no NaN or float-formatted count in a table, and the parameters shown. Screenshots of
-    every page are kept in the pytest tmp dir (path printed)."""
+    column, no NaN or float-formatted count in a table, and the parameters shown. With
+    ``--screenshots DIR`` a full-page screenshot of every page goes to DIR, to look at."""
     reports = ROOT / "reports"
     index = reports / "index.html"
-    shots = tmp_path_factory.mktemp("report_screenshots")
-    print(f"\nreport screenshots: {shots}")
+    shots = request.config.getoption("--screenshots")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
     driver = chromium_driver()
     driver.set_window_size(1400, 1000)
     problems = []
@@ -337,7 +338,8 @@ def test_report_opens_without_missing_images_broken_links_or_console_errors(tmp_
             assert errors == [], f"{page.name}: console errors {errors}"
             problems += [f"{page.name}: {p}" for p in driver.execute_script(LOOK)
                          if not (page.name == "teaching.html" and "no parameters shown" in p)]  # a text page
-            screenshot(driver, shots / f"{page.stem}.png")
+            if shots:
+                screenshot(driver, Path(shots) / f"{page.stem}.png")
         driver.get(index.as_uri())  # the landing page: a figure, the published results beside ours, every notebook
         assert driver.find_elements("css selector", "table tr td")
         assert driver.find_elements("css selector", "#build-provenance")
