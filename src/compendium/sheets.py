@@ -106,14 +106,15 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
     unique_cols = list(book.loc[(book["type"] == "id") & (refs == ""), "column"])
     label_col = "study_id" if "study_id" in expected else (unique_cols[0] if unique_cols else None)
     out = {}
+    labels = raw[label_col].tolist() if label_col else [f"row {i + 2}" for i in range(len(raw))]
     for spec in book.itertuples():
         allowed = [a for a in str(spec.allowed).split("|") if a] if isinstance(spec.allowed, str) else []
         ctype = spec.type
         if ctype == "string" and allowed:
             ctype = "flags"
         parsed = []
-        for i, value in enumerate(raw[spec.column]):
-            label = raw[label_col].iloc[i] if label_col else f"row {i + 2}"
+        for i, value in enumerate(raw[spec.column].tolist()):
+            label = labels[i]
             if value == "" and spec.required == "yes":
                 raise SheetError(f"{path}: study {label!r} (line {i + 2}): column {spec.column!r} is empty but required")
             result, problem = _parse_cell(value, ctype, allowed)
@@ -152,8 +153,8 @@ def _check_values(frame: pd.DataFrame, book: pd.DataFrame, label_col: str | None
             if value is not None and not pd.isna(value) and not in_range(value, bounds):
                 raise SheetError(f"{where(i)}: column {column!r} value {_number(value)} is out of range: "
                                  f"allowed {describe_range(text)}")
-    for i in range(len(frame)):
-        problems = row_problems(frame.iloc[i])
+    for i, row in enumerate(frame.to_dict("records")):
+        problems = row_problems(row)
         if problems:
             column, value, allowed = problems[0]
             raise SheetError(f"{where(i)}: column {column!r} value {_number(value)} is not allowed: {allowed}")

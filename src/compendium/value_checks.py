@@ -46,8 +46,8 @@ CORRELATION_LIKE = ("r", "rho", "beta")
 RATIO_LIKE = ("or", "aor", "rr")
 
 
-def row_problems(row: pd.Series) -> list[tuple[str, object, str]]:
-    """(column, value, what is allowed) for every cross-column rule that ``row`` breaks."""
+def row_problems(row: pd.Series | dict) -> list[tuple[str, object, str]]:
+    """(column, value, what is allowed) for every cross-column rule that ``row`` (a Series or a dict) breaks."""
     problems = []
     kind = row.get("statistic_type", "")
     value_col = "value" if "value" in row else "es_value" if "es_value" in row else None
