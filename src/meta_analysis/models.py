@@ -11,14 +11,14 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
+from ._distributions import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
 from .tau2_estimators import _WLS, _estimate_tau2, _rows
 
 # Our own engine: statsmodels 0.15's combine_effects has no REML, does not truncate DL's tau2 at 0
-# and has no Q-profile, subgroup, leave-one-out, Egger or trim-and-fill; WLS and distributions are
-# still taken from statsmodels and scipy.
+# and has no Q-profile, subgroup, leave-one-out, Egger or trim-and-fill; lm-type WLS is still taken from
+# statsmodels, and the distribution functions from scipy.special (``_distributions``: scipy.stats' values).
 TAU2_METHODS = ("FE", "DL", "HE", "SJ", "ML", "REML", "PM")
 TESTS = ("z", "knha", "adhoc")  # fit_meta's tests; meta-regression, influence and the rest take z and knha
 
@@ -63,15 +63,15 @@ def _fit_with_tau2(y, v, X, mask, tau2, method: str, test: str, level: float) ->
         if test == "adhoc":
             s2w = np.maximum(s2w, 1.0)
         vb = vb * s2w[:, None, None]
-        crit = stats.t.isf((1 - level) / 2, k - p)
+        crit = t_isf((1 - level) / 2, k - p)
     else:
-        crit = np.full(len(mask), stats.norm.isf((1 - level) / 2))
+        crit = np.full(len(mask), norm_isf((1 - level) / 2))
     se = np.sqrt(np.einsum("mpp->mp", vb))
     stat = fit.beta / se
     if test in ("knha", "adhoc"):
-        pval = 2 * stats.t.sf(np.abs(stat), (k - p)[:, None])
+        pval = 2 * t_sf(np.abs(stat), (k - p)[:, None])
     else:
-        pval = 2 * stats.norm.sf(np.abs(stat))
+        pval = 2 * norm_sf(np.abs(stat))
     fe = _WLS(y, X, mask / v)
     q = np.maximum(0.0, fe.rss)
     q_df = k - p
@@ -85,7 +85,7 @@ def _fit_with_tau2(y, v, X, mask, tau2, method: str, test: str, level: float) ->
             h2 = tau2 / vt + 1
     return dict(k=k, p=p, tau2=tau2, beta=fit.beta, vb=vb, se=se, stat=stat, pval=pval,
                 ci_low=fit.beta - crit[:, None] * se, ci_high=fit.beta + crit[:, None] * se, crit=crit,
-                q=q, q_df=q_df, q_p=stats.chi2.sf(q, q_df), i2=i2, h2=h2, vt=vt)
+                q=q, q_df=q_df, q_p=chi2_sf(q, q_df), i2=i2, h2=h2, vt=vt)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._distributions import ordinal_ranks
 from .effect_sizes import cmicalc, smd_variance
 from .models import TESTS, _check_method, _fit_batch, _fit_with_tau2
 from .tau2_estimators import _estimate_tau2
@@ -290,7 +290,7 @@ def trim_and_fill_k0(yi, vi, method: str = "REML", maxiter: int = 100) -> np.nda
         failed[active[~ok]] = True
         active, beta, mask = active[ok], beta[ok], mask[ok]
         centred = y[active] - beta
-        ranks = stats.rankdata(np.abs(centred), method="ordinal", axis=1)
+        ranks = ordinal_ranks(np.abs(centred), axis=1)
         l0 = (4 * np.where(centred > 0, ranks, 0).sum(1) - k * (k + 1)) / (2 * k - 1)
         k0[active] = np.maximum(0, np.round(l0)).astype(int)
     raise RuntimeError("trim-and-fill did not converge")
