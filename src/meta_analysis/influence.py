@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ._distributions import chi2_cdf
+from ._distributions import chi2_cdf, chi2_sf
 from .models import _check_meta_input, _check_method, _fit_batch
 
 
@@ -34,7 +34,7 @@ def leave_one_out(yi, vi, method: str = "REML", test: str = "z", level: float = 
         parts.append(pd.DataFrame({"estimate": out["beta"][:, 0], "se": out["se"][:, 0],
                                    "stat": out["stat"][:, 0], "pval": out["pval"][:, 0],
                                    "ci_low": out["ci_low"][:, 0], "ci_high": out["ci_high"][:, 0],
-                                   "q": out["q"], "q_p": out["q_p"], "tau2": out["tau2"],
+                                   "q": out["q"], "q_p": chi2_sf(out["q"], out["q_df"]), "tau2": out["tau2"],
                                    "i2": out["i2"], "h2": out["h2"]}))
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "left_out", list(labels) if labels is not None else [str(i + 1) for i in range(k)])

@@ -89,7 +89,7 @@ def meta_regression(yi, vi, mods, method: str = "REML", test: str = "z", level: 
                          "pval": out["pval"][0], "ci_low": out["ci_low"][0], "ci_high": out["ci_high"][0]})
     return MetaRegResult(k=k, coef=coef, tau2=tau2, i2=float(out["i2"][0]), h2=float(out["h2"][0]), r2=float(r2),
                          qm=qm, qm_df=qm_df, qm_p=qm_p, qe=float(out["q"][0]), qe_df=int(out["q_df"][0]),
-                         qe_p=float(out["q_p"][0]), method=method, test=test)
+                         qe_p=float(chi2_sf(out["q"], out["q_df"])[0]), method=method, test=test)
 
 
 @dataclass(frozen=True)
