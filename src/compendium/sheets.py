@@ -105,6 +105,7 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
     refs = book["references"].fillna("")
     unique_cols = list(book.loc[(book["type"] == "id") & (refs == ""), "column"])
     label_col = "study_id" if "study_id" in expected else (unique_cols[0] if unique_cols else None)
+    labels = list(raw[label_col]) if label_col else [f"row {i + 2}" for i in range(len(raw))]  # for the errors
     out = {}
     for spec in book.itertuples():
         allowed = [a for a in str(spec.allowed).split("|") if a] if isinstance(spec.allowed, str) else []
@@ -113,7 +114,7 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
             ctype = "flags"
         parsed = []
         for i, value in enumerate(raw[spec.column]):
-            label = raw[label_col].iloc[i] if label_col else f"row {i + 2}"
+            label = labels[i]
             if value == "" and spec.required == "yes":
                 raise SheetError(f"{path}: study {label!r} (line {i + 2}): column {spec.column!r} is empty but required")
             result, problem = _parse_cell(value, ctype, allowed)
