@@ -46,7 +46,7 @@ def _fit_batch(y, v, X, mask, method: str, test: str, level: float) -> dict:
     ``y`` and ``v`` are (k,), shared by all rows, or (m, k): one meta-analysis per row; ``X`` is
     (k, p), shared, or (m, k, p): one design per row (with 2-d ``y`` and ``v``).
     """
-    fe = _WLS(y, X, mask / v)  # the common-effect fit: DL's τ² and every model's Q
+    fe = _WLS(y, X, mask / v) if method == "DL" else None  # the common-effect fit: DL's τ², then Q
     tau2 = _estimate_tau2(y, v, X, mask, method, fe)
     return _fit_with_tau2(y, v, X, mask, tau2, method, test, level, fe=fe)
 
