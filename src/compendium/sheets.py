@@ -106,7 +106,7 @@ def validate_sheet(raw: pd.DataFrame, sheet: str, codebook: pd.DataFrame, path: 
     unique_cols = list(book.loc[(book["type"] == "id") & (refs == ""), "column"])
     label_col = "study_id" if "study_id" in expected else (unique_cols[0] if unique_cols else None)
     out = {}
-    labels = raw[label_col].tolist() if label_col else [f"row {i + 2}" for i in range(len(raw))]
+    labels = raw[label_col].tolist() if label_col else [f"row {i + 2}" for i in range(len(raw))]  # for the errors
     for spec in book.itertuples():
         allowed = [a for a in str(spec.allowed).split("|") if a] if isinstance(spec.allowed, str) else []
         ctype = spec.type

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from ._checks import _frozen_frame
+from ._distributions import chi2_isf, chi2_ppf
 from .models import MetaResult
 from .tau2_estimators import _q_gen
 
@@ -49,6 +49,9 @@ def tau2_ci(result: MetaResult, level: float | None = None) -> Tau2CI:
     from τ² bounds with the model's ṽ. The search interval is [0, max(100, 10τ²̂)] as in metafor;
     a bound that reaches it is not an estimate, and ``tau2_high_at_limit`` says so.
     """
+    # imported here, not at the top: scipy.optimize takes half a second to import
+    from scipy.optimize import brentq
+
     if result.method == "FE":
         raise ValueError("the FE model has no tau2 to give an interval for")
     level = result.level if level is None else level
@@ -62,8 +65,8 @@ def tau2_ci(result: MetaResult, level: float | None = None) -> Tau2CI:
     def q_minus(tau2: float, target: float) -> float:
         return float(_q_gen(y, v, X, mask, np.array([tau2]))[0]) - target
 
-    crit_u = stats.chi2.isf((1 - level) / 2, k - 1)
-    crit_l = stats.chi2.ppf((1 - level) / 2, k - 1)
+    crit_u = chi2_isf((1 - level) / 2, k - 1)
+    crit_l = chi2_ppf((1 - level) / 2, k - 1)
     bounds = []
     for target in (crit_u, crit_l):
         if q_minus(0.0, target) < 0:
@@ -71,7 +74,7 @@ def tau2_ci(result: MetaResult, level: float | None = None) -> Tau2CI:
         elif q_minus(upper_limit, target) > 0:
             bounds.append(upper_limit)
         else:
-            bounds.append(optimize.brentq(q_minus, 0.0, upper_limit, args=(target,), xtol=1e-15, rtol=1e-15, maxiter=1000))
+            bounds.append(brentq(q_minus, 0.0, upper_limit, args=(target,), xtol=1e-15, rtol=1e-15, maxiter=1000))
     low, high = bounds
     vt = result.vt
     return Tau2CI(tau2=result.tau2, tau2_low=low, tau2_high=high, i2_low=100 * low / (vt + low),

@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._distributions import chi2_cdf, chi2_sf
 from .models import _check_meta_input, _check_method, _fit_batch
 
 
@@ -34,7 +34,7 @@ def leave_one_out(yi, vi, method: str = "REML", test: str = "z", level: float = 
         parts.append(pd.DataFrame({"estimate": out["beta"][:, 0], "se": out["se"][:, 0],
                                    "stat": out["stat"][:, 0], "pval": out["pval"][:, 0],
                                    "ci_low": out["ci_low"][:, 0], "ci_high": out["ci_high"][:, 0],
-                                   "q": out["q"], "q_p": out["q_p"], "tau2": out["tau2"],
+                                   "q": out["q"], "q_p": chi2_sf(out["q"], out["q_df"]), "tau2": out["tau2"],
                                    "i2": out["i2"], "h2": out["h2"]}))
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "left_out", list(labels) if labels is not None else [str(i + 1) for i in range(k)])
@@ -122,7 +122,7 @@ def influence_diagnostics(yi, vi, method: str = "REML", test: str = "z", labels:
         dfbetas = change / np.sqrt(s2w / f["sw_all_del"])
         cook_d = change ** 2 / f["vb"]
         cov_r = f["vb_del"] / f["vb"]
-    influential = ((np.abs(dffits) > 3 * np.sqrt(1 / (k - 1))) | (stats.chi2.cdf(cook_d, 1) > 0.5)
+    influential = ((np.abs(dffits) > 3 * np.sqrt(1 / (k - 1))) | (chi2_cdf(cook_d, 1) > 0.5)
                    | (hat > 3 / k) | (np.abs(dfbetas) > 1))
     return pd.DataFrame({"study": names, "rstudent": rstudent, "dffits": dffits, "cook_d": cook_d,
                          "cov_r": cov_r, "tau2_del": f["tau2_del"], "qe_del": f["qe_del"], "hat": hat,

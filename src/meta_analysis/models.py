@@ -11,14 +11,14 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
+from ._distributions import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
 from .tau2_estimators import _WLS, _estimate_tau2, _rows
 
 # Our own engine: statsmodels 0.15's combine_effects has no REML, does not truncate DL's tau2 at 0
-# and has no Q-profile, subgroup, leave-one-out, Egger or trim-and-fill; WLS and distributions are
-# still taken from statsmodels and scipy.
+# and has no Q-profile, subgroup, leave-one-out, Egger or trim-and-fill; lm-type WLS is still taken from
+# statsmodels, and the distribution functions from scipy.special (``_distributions``: scipy.stats' values).
 TAU2_METHODS = ("FE", "DL", "HE", "SJ", "ML", "REML", "PM")
 TESTS = ("z", "knha", "adhoc")  # fit_meta's tests; meta-regression, influence and the rest take z and knha
 
@@ -46,33 +46,44 @@ def _fit_batch(y, v, X, mask, method: str, test: str, level: float) -> dict:
     ``y`` and ``v`` are (k,), shared by all rows, or (m, k): one meta-analysis per row; ``X`` is
     (k, p), shared, or (m, k, p): one design per row (with 2-d ``y`` and ``v``).
     """
-    tau2 = _estimate_tau2(y, v, X, mask, method)
-    return _fit_with_tau2(y, v, X, mask, tau2, method, test, level)
+    fe = _WLS(y, X, mask / v) if method == "DL" else None  # the common-effect fit: DL's τ², then Q
+    tau2 = _estimate_tau2(y, v, X, mask, method, fe)
+    return _fit_with_tau2(y, v, X, mask, tau2, method, test, level, fe=fe)
 
 
-def _fit_with_tau2(y, v, X, mask, tau2, method: str, test: str, level: float) -> dict:
+def _re_fit(y, v, X, mask, tau2) -> _WLS:
+    """The weighted fit with weights 1/(v_i + τ²) of each row (the random-effects fit)."""
+    return _WLS(y, X, mask / (_rows(v) + tau2[:, None]))
+
+
+def _fit_with_tau2(y, v, X, mask, tau2, method: str, test: str, level: float, re: _WLS | None = None,
+                   fe: _WLS | None = None) -> dict:
     """The fits of :func:`_fit_batch` for given τ² (one per row), e.g. one τ² under several tests.
 
     ``test="adhoc"`` is Hartung–Knapp with s² truncated below at 1 (metafor ``test="adhoc"``).
+    ``re`` (:func:`_re_fit`) and ``fe`` (``_WLS(y, X, mask / v)``), if given, are used instead of
+    being refitted, e.g. under each of several tests. The p-value of Q is left to the callers that
+    report it (``chi2_sf(q, q_df)``).
     """
     k, p = mask.sum(1), X.shape[-1]
-    fit = _WLS(y, X, mask / (_rows(v) + tau2[:, None]))
+    fit = _re_fit(y, v, X, mask, tau2) if re is None else re
     vb = fit.A.copy()
     if test in ("knha", "adhoc"):
         s2w = np.where(fit.rss <= np.finfo(float).eps, 0.0, fit.rss / (k - p))
         if test == "adhoc":
             s2w = np.maximum(s2w, 1.0)
         vb = vb * s2w[:, None, None]
-        crit = stats.t.isf((1 - level) / 2, k - p)
+        df, row_df = np.unique(k - p, return_inverse=True)  # one quantile per distinct df (a batch has one)
+        crit = t_isf((1 - level) / 2, df)[row_df]
     else:
-        crit = np.full(len(mask), stats.norm.isf((1 - level) / 2))
+        crit = np.full(len(mask), norm_isf((1 - level) / 2))
     se = np.sqrt(np.einsum("mpp->mp", vb))
     stat = fit.beta / se
     if test in ("knha", "adhoc"):
-        pval = 2 * stats.t.sf(np.abs(stat), (k - p)[:, None])
+        pval = 2 * t_sf(np.abs(stat), (k - p)[:, None])
     else:
-        pval = 2 * stats.norm.sf(np.abs(stat))
-    fe = _WLS(y, X, mask / v)
+        pval = 2 * norm_sf(np.abs(stat))
+    fe = _WLS(y, X, mask / v) if fe is None else fe
     q = np.maximum(0.0, fe.rss)
     q_df = k - p
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -85,7 +96,7 @@ def _fit_with_tau2(y, v, X, mask, tau2, method: str, test: str, level: float) ->
             h2 = tau2 / vt + 1
     return dict(k=k, p=p, tau2=tau2, beta=fit.beta, vb=vb, se=se, stat=stat, pval=pval,
                 ci_low=fit.beta - crit[:, None] * se, ci_high=fit.beta + crit[:, None] * se, crit=crit,
-                q=q, q_df=q_df, q_p=stats.chi2.sf(q, q_df), i2=i2, h2=h2, vt=vt)
+                q=q, q_df=q_df, i2=i2, h2=h2, vt=vt)
 
 
 @dataclass(frozen=True)
@@ -152,11 +163,12 @@ def fit_meta(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95)
     out = _fit_batch(yi, vi, X, np.ones((1, len(yi)), bool), method, test, level)
     est, se, crit, tau2 = out["beta"][0, 0], out["se"][0, 0], out["crit"][0], out["tau2"][0]
     half = crit * math.sqrt(se ** 2 + tau2)
+    q_p = chi2_sf(out["q"], out["q_df"])
     return MetaResult(k=len(yi), estimate=float(est), se=float(se), ci_low=float(out["ci_low"][0, 0]),
                       ci_high=float(out["ci_high"][0, 0]), stat=float(out["stat"][0, 0]),
                       pval=float(out["pval"][0, 0]), tau2=float(tau2), i2=float(out["i2"][0]),
                       h2=float(out["h2"][0]), q=float(out["q"][0]), q_df=int(out["q_df"][0]),
-                      q_p=float(out["q_p"][0]), pi_low=float(est - half), pi_high=float(est + half),
+                      q_p=float(q_p[0]), pi_low=float(est - half), pi_high=float(est + half),
                       method=method, test=test, level=level, vt=float(out["vt"][0]),
                       yi=tuple(map(float, yi)), vi=tuple(map(float, vi)))
 

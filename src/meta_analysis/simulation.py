@@ -15,11 +15,11 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ._distributions import ordinal_ranks
 from .effect_sizes import cmicalc, smd_variance
-from .models import TESTS, _check_method, _fit_batch, _fit_with_tau2
-from .tau2_estimators import _estimate_tau2
+from .models import TESTS, _check_method, _fit_batch, _fit_with_tau2, _re_fit
+from .tau2_estimators import _WLS, _estimate_tau2
 
 SIZES = ("equal", "unequal", "spread")
 MEASURES = ("ZCOR", "SMD")
@@ -161,13 +161,16 @@ class BatchFit:
 
 
 def _fits(yi, vi, method: str, tests: Sequence[str], level: float) -> dict[str, BatchFit]:
-    """τ² estimated once per row, then the fit under each test (all rows at once)."""
+    """τ² estimated once per row, then the fit under each test (all rows at once); the common-effect
+    and random-effects fits are shared by the tests, which differ only in the SE and critical value."""
     X = np.ones((yi.shape[1], 1))
     mask = np.ones(yi.shape, bool)
-    tau2 = _estimate_tau2(yi, vi, X, mask, method)
+    fe = _WLS(yi, X, mask / vi)
+    tau2 = _estimate_tau2(yi, vi, X, mask, method, fe)
+    re = _re_fit(yi, vi, X, mask, tau2)
     out = {}
     for test in tests:
-        f = _fit_with_tau2(yi, vi, X, mask, tau2, method, test, level)
+        f = _fit_with_tau2(yi, vi, X, mask, tau2, method, test, level, re=re, fe=fe)
         out[test] = BatchFit(k=yi.shape[1], estimate=f["beta"][:, 0], se=f["se"][:, 0], ci_low=f["ci_low"][:, 0],
                              ci_high=f["ci_high"][:, 0], stat=f["stat"][:, 0], pval=f["pval"][:, 0], tau2=tau2,
                              i2=f["i2"], q=f["q"], method=method, test=test, level=level)
@@ -250,12 +253,18 @@ def egger_batch(yi, vi, method: str = "REML", level: float = 0.95) -> pd.DataFra
     predictor "sei"), z test of β₁ (Egger et al. 1997). Columns stat, pval, limit_estimate (β₀);
     NaN in a row whose REML fit does not converge (``egger_test`` raises there).
     """
+    return _egger(yi, vi, method, level)[0]
+
+
+def _egger(yi, vi, method: str, level: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`egger_batch` and Egger's slope β₁ of each row (trim-and-fill's side)."""
     _check_method(method, "z")
     yi, vi = _check_batch(yi, vi)
     if yi.shape[1] < 3:
         raise ValueError(f"k = {yi.shape[1]} studies: Egger's test needs at least 3")
     out = _fit_batch(yi, vi, _egger_design(vi), np.ones(yi.shape, bool), method, "z", level)
-    return pd.DataFrame({"stat": out["stat"][:, 1], "pval": out["pval"][:, 1], "limit_estimate": out["beta"][:, 0]})
+    frame = pd.DataFrame({"stat": out["stat"][:, 1], "pval": out["pval"][:, 1], "limit_estimate": out["beta"][:, 0]})
+    return frame, out["beta"][:, 1]
 
 
 def trim_and_fill_k0(yi, vi, method: str = "REML", maxiter: int = 100) -> np.ndarray:
@@ -267,12 +276,18 @@ def trim_and_fill_k0(yi, vi, method: str = "REML", maxiter: int = 100) -> np.nda
     stops on its own). The trimmed refits are masked rows of one batch. A row whose REML fit does
     not converge gets k0 = −1 (``trim_and_fill`` raises there).
     """
+    return _trim_and_fill_k0(yi, vi, method, maxiter)
+
+
+def _trim_and_fill_k0(yi, vi, method: str, maxiter: int, slope: np.ndarray | None = None) -> np.ndarray:
+    """:func:`trim_and_fill_k0`, given Egger's slopes (of :func:`_egger`, level 0.95) if already fitted."""
     _check_method(method, "z")
     yi, vi = _check_batch(yi, vi)
     m, k = yi.shape
     if k < 5:
         raise ValueError(f"k = {k} studies: use k >= 5 here (below it trim-and-fill can trim all but one study)")
-    slope = _fit_batch(yi, vi, _egger_design(vi), np.ones(yi.shape, bool), method, "z", 0.95)["beta"][:, 1]
+    if slope is None:
+        slope = _egger(yi, vi, method, 0.95)[1]
     flip = np.where(slope < 0, -1.0, 1.0)[:, None]
     order = np.argsort(flip * yi, axis=1, kind="stable")
     y, v = flip * np.take_along_axis(yi, order, 1), np.take_along_axis(vi, order, 1)
@@ -285,12 +300,13 @@ def trim_and_fill_k0(yi, vi, method: str = "REML", maxiter: int = 100) -> np.nda
             return np.where(failed, -1, k0)
         previous[active] = k0[active]
         mask = np.arange(k)[None, :] < (k - k0[active])[:, None]
-        beta = _fit_batch(y[active], v[active], np.ones((k, 1)), mask, method, "z", 0.95)["beta"][:, :1]
+        ya, va, X = y[active], v[active], np.ones((k, 1))
+        beta = _re_fit(ya, va, X, mask, _estimate_tau2(ya, va, X, mask, method)).beta  # only μ̂ is needed
         ok = np.isfinite(beta[:, 0])
         failed[active[~ok]] = True
         active, beta, mask = active[ok], beta[ok], mask[ok]
         centred = y[active] - beta
-        ranks = stats.rankdata(np.abs(centred), method="ordinal", axis=1)
+        ranks = ordinal_ranks(np.abs(centred), axis=1)
         l0 = (4 * np.where(centred > 0, ranks, 0).sum(1) - k * (k + 1)) / (2 * k - 1)
         k0[active] = np.maximum(0, np.round(l0)).astype(int)
     raise RuntimeError("trim-and-fill did not converge")
@@ -310,8 +326,9 @@ def small_study_grid(k_values: Sequence[int] = (10, 20), tau2_values: Sequence[f
     for k in k_values:
         for tau2 in tau2_values:
             sim = simulate_meta(k, tau2, 0.0, sizes, replications, seed, measure, n)
-            pval = egger_batch(sim.yi, sim.vi, method)["pval"].to_numpy()
-            k0 = trim_and_fill_k0(sim.yi, sim.vi, method)
+            egger, slope = _egger(sim.yi, sim.vi, method, 0.95)
+            pval = egger["pval"].to_numpy()
+            k0 = _trim_and_fill_k0(sim.yi, sim.vi, method, 100, slope)  # Egger's fit once, not again for the side
             pval, k0_ok = pval[np.isfinite(pval)], k0[k0 >= 0]
             rejected, filled = float(np.mean(pval < alpha)), float(np.mean(k0_ok >= 1))
             rows.append({"measure": measure, "sizes": sizes, "k": k, "tau2": float(tau2), "method": method,

@@ -7,7 +7,6 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ._checks import _frozen_frame
 
@@ -47,6 +46,9 @@ def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
     unclear = len(directions) - pos - neg - null
     if pos + neg == 0:
         return VoteCount(pos, neg, null, unclear, np.nan, np.nan, np.nan, np.nan)
+    # binomtest has no special-function form; imported here, as scipy.stats takes 0.7 s to import
+    from scipy import stats
+
     test = stats.binomtest(pos, pos + neg, 0.5)
     ci = test.proportion_ci(confidence_level=level, method="wilson")
     return VoteCount(pos, neg, null, unclear, pos / (pos + neg), float(ci.low), float(ci.high), float(test.pvalue))
