@@ -1,10 +1,12 @@
 """The compendium's two commands. Needs only Python 3.11+ with pip and venv.
 
-    python3 tools/compendium.py build [--verbose]   # set up .venv, run notebooks 01-05 with papermill, write the HTML report
+    python3 tools/compendium.py build [--verbose]   # set up .venv, run notebooks 00-06 with papermill, write the HTML report
     python3 tools/compendium.py build -p tau2_method=PM -p ci_method=knha [--out DIR]
                                                     # the same with other parameters, into runs/<parameters> or DIR
+                                                    # (notebooks no parameter reaches are copied, not rerun)
     python3 tools/compendium.py new-review NAME --from FILE.csv   # data/raw/NAME/ from a plain table (study_id + r,n | yi,vi | m1,sd1,n1,m2,sd2,n2)
-    python3 tools/compendium.py test [pytest args]  # set up .venv, run pytest (unit, metafor agreement, pipeline, report) and nbval
+    python3 tools/compendium.py test [pytest args]  # set up .venv, one pytest session: unit, metafor agreement, pipeline,
+                                                    # report, and nbval over the notebooks (one worker per core)
 
 Both create (or reuse) a local virtual environment in .venv from the pinned requirements.txt;
 the environment is rebuilt when requirements.txt changes.
