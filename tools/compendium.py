@@ -430,7 +430,7 @@ class _Run:
             self.fail("papermill", exc)
         try:  # while the first kernels start: a bad sheet stops the build before any notebook runs
             with IMPORTING:
-                check_sheets(self.root, self.parameters, self.declared)
+                check_sheets(self.root, self.parameters, {n: self.declared[n] for n in self.notebooks})
         except Exception as exc:  # noqa: BLE001 - build() raises it
             self.fail("sheet check", exc)
         self.imported.set()
@@ -529,7 +529,8 @@ def copy_outputs(source: Path, target: Path, names: list[str]) -> None:
 
 
 def check_sheets(root: Path, parameters: dict, declared: dict[str, dict]) -> None:
-    """Validate every review folder the run reads against its codebook before any notebook runs.
+    """Validate every review folder the notebooks of ``declared`` read (if any reads review folders)
+    against its codebook, before any notebook runs.
 
     Notebook 01 validates them too; this makes a bad sheet stop the build at once, with its one-line
     error (file, line, study, column, value), instead of after the kernels have started.
