@@ -71,9 +71,11 @@ class PetPeeseResult:
 def _limit_fit(yi, vi, x, model: str, method: str, test: str, level: float) -> dict:
     """Intercept (the limit estimate at x = 0) and slope of the regression of yi on x."""
     if model == "lm":
-        import statsmodels.api as sm  # WLS with an estimated scale is exactly R's lm(weights = 1/vi)
+        # WLS with an estimated scale is exactly R's lm(weights = 1/vi); the module, not statsmodels.api
+        from statsmodels.regression.linear_model import WLS
+        from statsmodels.tools.tools import add_constant
 
-        fit = sm.WLS(yi, sm.add_constant(x), weights=1 / vi).fit()
+        fit = WLS(yi, add_constant(x), weights=1 / vi).fit()
         ci = fit.conf_int(alpha=1 - level)
         return dict(estimate=float(fit.params[0]), se=float(fit.bse[0]), stat=float(fit.tvalues[0]),
                     pval=float(fit.pvalues[0]), ci_low=float(ci[0, 0]), ci_high=float(ci[0, 1]),
