@@ -214,10 +214,12 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     fig, ax = plt.subplots(figsize=(2.0 + width + 2.6, height))
     fig.subplots_adjust(left=2.0 / (4.6 + width), right=(2.0 + width) / (4.6 + width), top=1 - top_in / height,
                         bottom=0.25 / height)
-    for r in votes.itertuples():
-        filled = r.significant == "yes"
-        ax.scatter(columns.index(r.cell), labels.index(r.study_label), marker=MARKS[r.vote][0], s=40,
-                   edgecolor=colour[r.vote], facecolor=colour[r.vote] if filled else "white", lw=1.0, zorder=3)
+    x = votes["cell"].map({c: i for i, c in enumerate(columns)})
+    y = votes["study_label"].map({label: i for i, label in enumerate(labels)})
+    filled = votes["significant"] == "yes"
+    for (vote, fill), rows in votes.groupby([votes["vote"], filled], sort=False).groups.items():  # one artist per mark
+        ax.scatter(x[rows], y[rows], marker=MARKS[vote][0], s=40, edgecolor=colour[vote],
+                   facecolor=colour[vote] if fill else "white", lw=1.0, zorder=3)
     ax.xaxis.tick_top()
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels(heads, fontsize=7.5, ha="center", va="bottom")
