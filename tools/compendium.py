@@ -321,6 +321,10 @@ class _Run:
         self.failure: BuildError | None = None
         self.finished = False  # all notebooks done or stopped: the report's imports are no longer wanted
         self.imported = threading.Event()  # papermill and nbformat, imported by the main thread
+        self.report_ready = threading.Event()  # the report's exporter made (or not wanted)
+        self.exporter = None
+        self.rendering = threading.Lock()  # one page at a time through the exporter
+        self.pages: dict[str, object] = {}  # report pages rendered as their notebooks finished
 
     # -- whose turn it is (called with self.changed held) --
 
@@ -397,14 +401,32 @@ class _Run:
                 stop_kernel(km)
             if log is not None:
                 log.close()
+        if self.report and name in self.seconds:
+            self.render(name)
+
+    def render(self, name: str) -> None:
+        """Render the finished notebook's report page on a core no notebook wants (the report takes it)."""
+        self.report_ready.wait()
+        if self.exporter is None or not self.claim(lambda: not any(map(self.runnable, self.notebooks))):
+            return
+        try:
+            with self.rendering:
+                helpers = sys.modules["helpers"]
+                self.pages[name] = helpers.render_page(self.staging / f"{name}.ipynb", name, self.exporter)
+        except Exception:  # noqa: BLE001 - the report renders the page itself, and says what fails
+            pass
+        finally:
+            self.release()
 
     def prepare_report(self) -> None:
-        """Import what the report needs while a core is free."""
-        if self.claim(self.may_prepare_report):
-            with contextlib.suppress(Exception), IMPORTING:
-                load_helpers(self.root)
-                import nbconvert  # noqa: F401
-            self.release()
+        """Import what the report needs and make its exporter while a core is free."""
+        try:
+            if self.claim(self.may_prepare_report):
+                with contextlib.suppress(Exception), IMPORTING:
+                    self.exporter = load_helpers(self.root).report_exporter(self.root)
+                self.release()
+        finally:
+            self.report_ready.set()  # also when the build stopped: no page waits for ever
 
     def run(self) -> dict[str, float]:
         """Run every notebook; return their wall seconds or raise the first :class:`BuildError`."""
@@ -658,14 +680,15 @@ def build(parameters: dict | None = None, *, root: Path | str = ROOT, verbose: b
             for name in kept:
                 say(f"{name:<34}  kept: no parameter of this run reaches it")
             chosen = rerun
-        seconds = _Run(root, parameters, verbose, Path(staging), report, chosen, declared).run() if chosen else {}
+        run = _Run(root, parameters, verbose, Path(staging), report, chosen, declared)
+        seconds = run.run() if chosen else {}
         old = commit(root, Path(staging), chosen)
     if report:
         t0 = time.perf_counter()
         try:
             with IMPORTING:
                 helpers = load_helpers(root)
-            index = helpers.build_report(root, parameters=report_parameters or parameters)
+            index = helpers.build_report(root, parameters=report_parameters or parameters, rendered=run.pages)
         except Exception as exc:
             for path, content in old.items():
                 path.write_bytes(content)

@@ -244,30 +244,59 @@ def teaching_page(root: Path, reports_dir: Path, exporter) -> Path | None:
     return page
 
 
-def build_report(root: Path | str, reports_dir: Path | str | None = None, parameters: dict | None = None) -> Path:
+def report_exporter(root: Path | str):
+    """nbconvert's HTML exporter with the report's template (``tools/report_template``): inputs and prompts hidden."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="compendium", extra_template_basedirs=[str(Path(root) / "tools" / "report_template")],
+                        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+
+
+@dataclass(frozen=True)
+class NotebookPage:
+    """One notebook's report page: its HTML, its parameters table, and its title and one-line summary."""
+
+    body: str
+    parameters: pd.DataFrame
+    title: str
+    line: str
+
+
+def render_page(path: Path | str, name: str, exporter) -> NotebookPage:
+    """Render the executed notebook at ``path`` as the report page of notebook ``name``.
+
+    The build calls it as soon as a notebook is done, while others still run; :func:`build_report`
+    takes such pages or renders them itself.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    body, _ = exporter.from_notebook_node(with_parameters(nb), resources={"metadata": {"name": name}})
+    title, line = one_line(nb)
+    return NotebookPage(body, notebook_parameters(nb), title, line)
+
+
+def build_report(root: Path | str, reports_dir: Path | str | None = None, parameters: dict | None = None,
+                 rendered: dict[str, NotebookPage] | None = None) -> Path:
     """Render each executed notebook to HTML (inputs hidden, images embedded, its parameters shown) and
     write ``index.html``, the landing page (see the module docstring); returns its path.
 
     ``parameters`` (those a build was run with, if not the notebooks' defaults) are named on the
-    landing page. The template is nbconvert's lab template without the scripts it would fetch from
-    the network (``tools/report_template``), so the report opens offline and without console errors.
+    landing page. ``rendered`` holds pages :func:`render_page` made already from the same notebooks.
+    The template is nbconvert's lab template without the scripts it would fetch from the network
+    (``tools/report_template``), so the report opens offline and without console errors.
     """
-    import nbformat
-    from nbconvert import HTMLExporter
-
     root = Path(root)
     reports_dir = Path(reports_dir) if reports_dir else root / "reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter(template_name="compendium", extra_template_basedirs=[str(root / "tools" / "report_template")],
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = report_exporter(root)
+    rendered = rendered or {}
     links, pages = [], {}
     for name in NOTEBOOKS:
-        nb = nbformat.read(root / "notebooks" / f"{name}.ipynb", as_version=4)
-        pages[name] = notebook_parameters(nb)
-        body, _ = exporter.from_notebook_node(with_parameters(nb), resources={"metadata": {"name": name}})
-        (reports_dir / f"{name}.html").write_text(body, encoding="utf-8")
-        title, line = one_line(nb)
-        links.append(f'<li><a href="{name}.html">{html.escape(title or name)}</a>: {line}</li>')
+        page = rendered.get(name) or render_page(root / "notebooks" / f"{name}.ipynb", name, exporter)
+        pages[name] = page.parameters
+        (reports_dir / f"{name}.html").write_text(page.body, encoding="utf-8")
+        links.append(f'<li><a href="{name}.html">{html.escape(page.title or name)}</a>: {page.line}</li>')
     guide = teaching_page(root, reports_dir, exporter)
     if guide:
         links.append(f'<li><a href="{guide.name}">Teaching guide and glossary</a>: a class plan of 2 × 90 minutes '
