@@ -18,22 +18,9 @@ from conftest import load_tool, snapshot
 import helpers as h
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILT = ("data/processed", "figures", "reports")  # what the notebooks and the report write besides notebooks/
 
 tool = load_tool()
 REVIEW_NOTEBOOKS = [n for n in tool.NOTEBOOKS if "reviews" in tool.notebook_parameters(ROOT)[n]]  # read data/raw
-
-
-def fresh_copy(target: Path) -> Path:
-    """The tracked files in ``target`` without the build's outputs, so the build must make every one.
-
-    The notebooks find the copy as their repository root themselves: the kernels start in its
-    notebooks/ folder, and they walk up from there to the folder that holds src/helpers.py.
-    """
-    tool.copy_tracked(ROOT, target)
-    for folder in BUILT:
-        shutil.rmtree(target / folder, ignore_errors=True)
-    return target
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +29,7 @@ def built(request, tmp_path_factory):
     given = request.config.getoption("--built")
     if given:
         return Path(given)
-    root = fresh_copy(tmp_path_factory.mktemp("build"))
+    root = tool.fresh_copy(ROOT, tmp_path_factory.mktemp("build"))
     tool.build(root=root, report=False)
     return root
 
@@ -88,7 +75,7 @@ def test_committed_notebooks_are_as_the_build_writes_them():
 
 
 def test_every_committed_output_is_written_by_exactly_one_step():
-    outputs = [p for p in tool.tracked_files(ROOT) if p.startswith(tuple(f"{f}/" for f in BUILT))]
+    outputs = [p for p in tool.tracked_files(ROOT) if p.startswith(tuple(f"{f}/" for f in tool.OUTPUTS[1:]))]
     assert outputs
     assert {p: tool.written_by(p) for p in outputs if len(tool.written_by(p)) != 1} == {}
 

@@ -161,6 +161,15 @@ def copy_tracked(root: Path, target: Path) -> Path:
     return target
 
 
+def fresh_copy(root: Path, target: Path) -> Path:
+    """:func:`copy_tracked` without the derived outputs (:data:`OUTPUTS` but the notebooks), so that
+    running the notebooks there must make every table, processed file and figure again."""
+    copy_tracked(root, target)
+    for folder in OUTPUTS[1:]:
+        shutil.rmtree(target / folder, ignore_errors=True)
+    return target
+
+
 # -- the build -------------------------------------------------------------------------------------
 
 class BuildError(Exception):
@@ -307,10 +316,10 @@ class _Run:
     """
 
     def __init__(self, root: Path, parameters: dict | None, verbose: bool, staging: Path, report: bool,
-                 notebooks: list[str] = NOTEBOOKS, declared: dict[str, dict] | None = None):
+                 notebooks: list[str], declared: dict[str, dict]):
         self.root, self.parameters, self.verbose, self.staging = root, parameters or {}, verbose, staging
         self.notebooks = notebooks
-        self.declared = declared if declared is not None else {n: self.parameters for n in NOTEBOOKS}
+        self.declared = declared  # each notebook's parameters (notebook_parameters)
         self.report = report
         self.free = os.cpu_count() or 1
         self.changed = threading.Condition()
@@ -820,9 +829,7 @@ def test(extra: list[str]) -> int:
     """
     workers = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix=".build-test-", dir=ROOT) as copy:  # inside the rootdir: its test ids
-        copy_tracked(ROOT, Path(copy))
-        for folder in OUTPUTS[1:]:
-            shutil.rmtree(Path(copy) / folder, ignore_errors=True)
+        fresh_copy(ROOT, Path(copy))
         command = [str(PY), "-m", "pytest", "-p", "no:cacheprovider", "-p", "nbval.plugin", "-q", "--rootdir", str(ROOT),
                    *(["-p", "xdist.plugin", "-n", str(workers)] if workers > 1 else []),
                    f"--built={copy}", str(Path(copy) / "notebooks"), "--nbval", "--nbval-current-env", "tests", *extra]
