@@ -69,43 +69,77 @@ class FigureOutput:
         return f"Figure: {self.caption} [{self._rel(self.png)}, {self._rel(self.svg)}]"
 
 
-def _tight_bbox(fig):
-    """The box ``savefig(bbox_inches="tight")`` crops a PNG to, with matplotlib's default padding.
+def _draw_and_measure(fig):
+    """Draw ``fig`` at the saving resolution (``savefig.dpi``); return its pixels, that dpi and its tight box.
 
-    Measured as a tight PNG save measures it: a layout pass without rendering at the saving
-    resolution (``savefig.dpi``), then the figure's tight bounding box, padded by
-    ``savefig.pad_inches``. Saving with this box gives the same PNG as ``bbox_inches="tight"``.
+    The tight box (inches, unpadded) is what ``savefig(bbox_inches="tight")`` measures before it
+    draws; measured here on the drawing itself, it costs no layout pass of its own.
     """
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     dpi = matplotlib.rcParams["savefig.dpi"]
     screen_dpi = fig.dpi
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     fig.dpi = screen_dpi if dpi == "figure" else dpi
     try:
-        fig.draw_without_rendering()
-        bbox = fig.get_tightbbox()
+        dpi = fig.dpi
+        canvas.draw()
+        content = fig.get_tightbbox(canvas.get_renderer())
+        pixels = np.array(canvas.buffer_rgba())
     finally:
         fig.dpi = screen_dpi
-    return bbox.padded(matplotlib.rcParams["savefig.pad_inches"])
+    return pixels, dpi, content
+
+
+def _crop(fig, pixels: np.ndarray, dpi: float, box) -> np.ndarray:
+    """The part of ``pixels`` (the whole figure drawn at ``dpi``) inside ``box`` (inches).
+
+    Where ``box`` reaches past the canvas (the padding round a figure drawn to its edges) the
+    pixels are the figure's face colour, as a tight save paints them.
+    """
+    import matplotlib
+    from matplotlib.colors import to_rgba
+
+    face = matplotlib.rcParams["savefig.facecolor"]
+    face = fig.get_facecolor() if face == "auto" else to_rgba(face)
+    out = np.empty((int(box.height * dpi), int(box.width * dpi), 4), np.uint8)
+    out[...] = np.round(np.asarray(face) * 255).astype(np.uint8)
+    left, top = round(box.x0 * dpi), round((fig.get_size_inches()[1] - box.y1) * dpi)  # rows count from the top
+    rows = slice(max(top, 0), min(top + out.shape[0], pixels.shape[0]))
+    cols = slice(max(left, 0), min(left + out.shape[1], pixels.shape[1]))
+    out[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = pixels[rows, cols]
+    return out
 
 
 def save_figure(fig, name: str, figures_dir: Path | str, caption: str, root: Path | None = None) -> FigureOutput:
     """Write ``fig`` as PNG and SVG without timestamps or software tags, close it, return a FigureOutput.
 
-    Both files are cropped to one box, :func:`_tight_bbox`, measured once: each
-    ``bbox_inches="tight"`` save lays the figure out and measures it before it draws, so saving
-    both formats that way cost four passes over the figure where three suffice. The PNG is the
-    one a tight save writes; the SVG, drawn the same, has the PNG's size and padding (a tight SVG
-    save measured text with the SVG backend's metrics, whose extents differ by up to 0.2 in).
+    Both files are cropped to one box: the figure's tight box padded by ``savefig.pad_inches``, the
+    box of ``bbox_inches="tight"``. The figure is drawn once at the PNG's resolution and the box
+    measured on that drawing (:func:`_draw_and_measure`); when everything drawn lies on the canvas,
+    the PNG is that drawing cut to the box (:func:`_crop`; the picture of a tight save, up to where
+    the box's edge falls within a pixel), else it is drawn again into the box, as a tight save does.
+    The SVG, drawn into the same box, has the PNG's size and padding (a tight SVG save would measure
+    text with the SVG backend's metrics, whose extents differ by up to 0.2 in). Two passes over the
+    figure, or three when something is drawn off the canvas, where two tight saves take four.
     """
+    import matplotlib
     import matplotlib.pyplot as plt
+    from matplotlib.image import imsave
 
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     png, svg = figures_dir / f"{name}.png", figures_dir / f"{name}.svg"
-    bbox = _tight_bbox(fig)
-    fig.savefig(png, bbox_inches=bbox, metadata={"Software": None})
-    fig.savefig(svg, bbox_inches=bbox, metadata={"Date": None, "Creator": None})
+    pixels, dpi, content = _draw_and_measure(fig)
+    box = content.padded(matplotlib.rcParams["savefig.pad_inches"])
+    width, height = fig.get_size_inches()
+    tolerance = 1e-6  # inches: text set flush with the canvas edge measures a hair beyond it
+    if min(content.x0, content.y0, width - content.x1, height - content.y1) >= -tolerance:
+        imsave(png, _crop(fig, pixels, dpi, box), format="png", origin="upper", dpi=dpi, metadata={"Software": None})
+    else:
+        fig.savefig(png, bbox_inches=box, metadata={"Software": None})
+    fig.savefig(svg, bbox_inches=box, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return FigureOutput(png, svg, caption, root)
 
