@@ -35,7 +35,7 @@ from .robust import RobustResult, robust_test
 from .regression import MetaRegResult, SubgroupResult, meta_regression, subgroup_analysis
 from .selection import PetPeeseResult, SelectionResult, pet_peese, selection_model
 from .small_study import EggerResult, TrimFillResult, egger_test, trim_and_fill
-from .votes import STUDY_DIRECTIONS, VoteCount, study_direction, vote_count
+from .votes import STUDY_DIRECTIONS, VoteCount, sign_test_p, study_direction, vote_count, wilson_interval
 from .simulation import (BatchFit, SimulatedMeta, egger_batch, fit_meta_batch, simulate_meta, simulation_grid,
                          small_study_grid, study_sizes, trim_and_fill_k0)
 
@@ -45,7 +45,7 @@ __all__ = [
     "cmicalc", "d_to_g", "hedges_g", "r_to_z", "smcc", "smcr", "smd_variance", "z_to_r",
     "Tau2CI", "tau2_ci", "leave_one_out", "TAU2_METHODS", "MetaResult", "compare_estimators", "fit_meta",
     "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",
-    "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "study_direction", "vote_count",
+    "egger_test", "trim_and_fill", "STUDY_DIRECTIONS", "VoteCount", "sign_test_p", "study_direction", "vote_count", "wilson_interval",
     "MultilevelResult", "aggregate_within", "fit_multilevel", "RobustResult", "robust_test",
     "PetPeeseResult", "SelectionResult", "pet_peese", "selection_model",
     "BatchFit", "SimulatedMeta", "egger_batch", "fit_meta_batch", "simulate_meta", "simulation_grid",

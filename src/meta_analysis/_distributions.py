@@ -7,7 +7,8 @@ that is not positive, fixed values beyond the support's ends and at q = 0 and q 
 ``loc = 0`` added to a quantile (so −0.0 becomes 0.0). This module repeats that bookkeeping, so
 ``t_sf(x, df)`` returns exactly what ``scipy.stats.t.sf(x, df)`` returns, NaNs and infinities
 included (``tests/meta_analysis/test_distributions.py`` compares every function over a grid).
-What has no special-function form (``binomtest``, the optimisers) is imported where it is used.
+The sign test's binomial p is summed exactly in ``votes.py``; what has no special-function form
+(the optimisers) is imported where it is used.
 """
 from __future__ import annotations
 

@@ -2,11 +2,14 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from ._checks import _frozen_frame
 
@@ -28,13 +31,52 @@ class VoteCount:
         return _frozen_frame(self)
 
 
+def sign_test_p(positive: int, negative: int) -> float:
+    """Two-sided exact sign test: the binomial test of ``positive`` among ``positive + negative`` against 1/2.
+
+    With n = positive + negative and m = min(positive, negative), the distribution is symmetric, so
+    the two-sided p (the probability of a split at least as uneven) is
+
+        p = min(1, 2 · Σ_{i=0}^{m} C(n, i) / 2^n),   and p = 1 when m = n / 2,
+
+    summed in integers and rounded once to the nearest float: the exact value, where
+    ``scipy.stats.binomtest(positive, n, 0.5).pvalue`` (a sum of two floating-point tails) can be
+    a unit or two in the last place away. R: ``binom.test(positive, n, 0.5)$p.value``.
+    """
+    n, m = positive + negative, min(positive, negative)
+    if n == 0:
+        return math.nan
+    if 2 * m == n:
+        return 1.0
+    return min(1.0, float(Fraction(2 * sum(math.comb(n, i) for i in range(m + 1)), 2 ** n)))
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (Wilson 1927; Newcombe 1998, method 3), no continuity correction.
+
+    With p̂ = x/n and z = Φ⁻¹((1 + level)/2):
+
+        centre = (2 n p̂ + z²) / (2 (n + z²)),   half-width = z / (2 (n + z²)) · sqrt(4 n p̂ (1 − p̂) + z²),
+
+    the lower end 0 when x = 0 and the upper end 1 when x = n; computed as
+    ``scipy.stats.binomtest(x, n).proportion_ci(level, method="wilson")`` computes it, bit for bit.
+    """
+    z = float(special.ndtri(0.5 + 0.5 * level))
+    p = successes / n
+    denom = 2 * (n + z ** 2)
+    centre = (2 * n * p + z ** 2) / denom
+    delta = z / denom * math.sqrt(4 * n * p * (1 - p) + z ** 2)
+    return (0.0 if successes == 0 else centre - delta), (1.0 if successes == n else centre + delta)
+
+
 def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
     """Count directions and test whether positive and negative are equally likely.
 
     Following the Cochrane Handbook (McKenzie & Brennan 2023, 12.4.2.3): every study with a
     direction counts, regardless of significance. Sign test: two-sided exact binomial test of
-    #positive among #positive + #negative against 1/2; Wilson score interval for that proportion.
-    Null and unclear results are reported but do not enter the test.
+    #positive among #positive + #negative against 1/2 (:func:`sign_test_p`); Wilson score interval
+    for that proportion (:func:`wilson_interval`). Null and unclear results are reported but do not
+    enter the test.
     """
     directions = list(directions)
     allowed = {"positive", "negative", "null", "mixed", "unclear"}
@@ -46,12 +88,8 @@ def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
     unclear = len(directions) - pos - neg - null
     if pos + neg == 0:
         return VoteCount(pos, neg, null, unclear, np.nan, np.nan, np.nan, np.nan)
-    # binomtest has no special-function form; imported here, as scipy.stats takes 0.7 s to import
-    from scipy import stats
-
-    test = stats.binomtest(pos, pos + neg, 0.5)
-    ci = test.proportion_ci(confidence_level=level, method="wilson")
-    return VoteCount(pos, neg, null, unclear, pos / (pos + neg), float(ci.low), float(ci.high), float(test.pvalue))
+    ci_low, ci_high = wilson_interval(pos, pos + neg, level)
+    return VoteCount(pos, neg, null, unclear, pos / (pos + neg), ci_low, ci_high, sign_test_p(pos, neg))
 
 
 STUDY_DIRECTIONS = ("positive", "negative", "null", "mixed")

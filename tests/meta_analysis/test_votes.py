@@ -49,3 +49,29 @@ def test_study_direction_rejects_bad_input():
         ma.study_direction(["positive", "up"])
     with pytest.raises(ValueError, match="threshold"):
         ma.study_direction(["positive"], threshold=0.5)
+
+
+def test_sign_test_is_the_exact_binomial_sum_and_agrees_with_scipy():
+    """Exact rational sums, rounded once; scipy's binomtest (two floating-point tails) is within a few ulps."""
+    from fractions import Fraction
+
+    from scipy import stats
+
+    for n in range(1, 41):
+        for positive in range(n + 1):
+            negative, m = n - positive, min(positive, n - positive)
+            exact = Fraction(2 * sum(math.comb(n, i) for i in range(m + 1)), 2 ** n)
+            p = ma.sign_test_p(positive, negative)
+            assert p == (1.0 if 2 * m == n else float(min(exact, 1))), (positive, negative)
+            assert p == pytest.approx(stats.binomtest(positive, n, 0.5).pvalue, rel=1e-15, abs=0)
+    assert ma.sign_test_p(3, 0) == 0.25 and math.isnan(ma.sign_test_p(0, 0))
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+def test_wilson_interval_is_scipys_bit_for_bit(level):
+    from scipy import stats
+
+    for n in range(1, 31):
+        for x in range(n + 1):
+            ci = stats.binomtest(x, n, 0.5).proportion_ci(confidence_level=level, method="wilson")
+            assert ma.wilson_interval(x, n, level) == (ci.low, ci.high), (x, n)
