@@ -24,6 +24,7 @@ import functools
 import hashlib
 import logging
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -246,11 +247,16 @@ def import_kernel_machinery() -> None:
     kernel_manager_class()(kernel_name="python3").kernel_spec  # noqa: B018 - loads ipykernel's spec code
 
 
-def start_kernel(root: Path, log) -> object:
+class Stopped(Exception):
+    """The build stopped (another step failed) while this kernel was starting."""
+
+
+def start_kernel(root: Path, log, stopped=lambda: False) -> object:
     """Start a Python kernel in ``root/notebooks`` and let it import :data:`WARM_UP_IMPORTS`.
 
     The imports run silently (no output, no execution count, names removed afterwards), so the
-    notebook later finds them in ``sys.modules`` and nothing else differs.
+    notebook later finds them in ``sys.modules`` and nothing else differs. If ``stopped()`` turns
+    true meanwhile (e.g. a bad sheet), the kernel is shut down at once and :class:`Stopped` raised.
 
     Parameters
     ----------
@@ -258,6 +264,8 @@ def start_kernel(root: Path, log) -> object:
         The repository root.
     log : file or None
         Where the kernel process writes its own stdout and stderr; None inherits the terminal.
+    stopped : callable
+        Asked every tenth of a second while the imports run.
 
     Returns
     -------
@@ -277,7 +285,17 @@ def start_kernel(root: Path, log) -> object:
     client.start_channels()
     try:
         client.wait_for_ready(timeout=60)
-        client.execute_interactive(code, silent=True, store_history=False, timeout=120)
+        msg_id = client.execute(code, silent=True, store_history=False)
+        deadline = time.monotonic() + 120
+        while True:
+            if stopped():
+                raise Stopped()
+            try:
+                if client.get_shell_msg(timeout=0.1)["parent_header"].get("msg_id") == msg_id:
+                    break
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the kernel took over 120 s to import the notebooks' modules") from None
     except BaseException:
         stop_kernel(km)
         raise
@@ -384,7 +402,7 @@ class _Run:
             if not self.claim(lambda: self.may_start_kernel(name), name, self.starting):
                 return
             holding = True
-            km = start_kernel(self.root, log)
+            km = start_kernel(self.root, log, stopped=lambda: self.failure is not None)
             holding = False
             self.release(name, self.ready)
             self.imported.wait()
