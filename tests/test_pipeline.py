@@ -160,7 +160,7 @@ def fake_build(tmp_path, monkeypatch):
         target.write_text(json.dumps({**json.loads(source.read_text()), "executed": True}))
         runs[name] = (start, time.perf_counter(), parameters)
 
-    monkeypatch.setattr(fake, "start_kernel", lambda root, log: object())
+    monkeypatch.setattr(fake, "start_kernel", lambda root, log, stopped: object())
     monkeypatch.setattr(fake, "run_notebook", run_notebook)
     fake.COMMITTED = committed
     return fake, tmp_path, runs
