@@ -20,7 +20,7 @@ import helpers as h
 ROOT = Path(__file__).resolve().parents[1]
 
 tool = load_tool()
-REVIEW_NOTEBOOKS = [n for n in tool.NOTEBOOKS if "reviews" in tool.notebook_parameters(ROOT)[n]]  # read data/raw
+REVIEW_NOTEBOOKS = tool.review_notebooks(tool.notebook_parameters(ROOT))  # read data/raw
 
 
 @pytest.fixture(scope="session")

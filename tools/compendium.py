@@ -523,6 +523,11 @@ def check_parameters(parameters: dict, declared: dict[str, dict]) -> None:
                          f"the notebooks' parameters are {', '.join(known)}")
 
 
+def review_notebooks(declared: dict[str, dict]) -> list[str]:
+    """The notebooks that read the review folders under data/raw: those with a ``reviews`` parameter."""
+    return [name for name in declared if "reviews" in declared[name]]
+
+
 def rerun_notebooks(parameters: dict, declared: dict[str, dict], chosen: list[str]) -> list[str]:
     """The notebooks of ``chosen`` a run with ``parameters`` must rerun, in build order.
 
@@ -532,7 +537,7 @@ def rerun_notebooks(parameters: dict, declared: dict[str, dict], chosen: list[st
     """
     rerun: list[str] = []
     for name in chosen:
-        if (set(parameters) & set(declared[name]) or "reviews" in declared[name]
+        if (set(parameters) & set(declared[name]) or name in review_notebooks(declared)
                 or any(d in rerun for d in GRAPH[name])):
             rerun.append(name)
     return rerun
@@ -584,7 +589,7 @@ def check_sheets(root: Path, parameters: dict, declared: dict[str, dict]) -> Non
     Notebook 01 validates them too; this makes a bad sheet stop the build at once, with its one-line
     error (file, line, study, column, value), instead of after the kernels have started.
     """
-    readers = [d for d in declared.values() if "reviews" in d and "raw_dir" in d]
+    readers = [declared[name] for name in review_notebooks(declared) if "raw_dir" in declared[name]]
     if not readers:
         return
     defaults = readers[0]
