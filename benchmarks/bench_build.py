@@ -13,7 +13,9 @@ runs. Against it the script times
 
 Floor, build and test take turns, ``--repeat`` times. The script prints their median times, the ratios
 build/floor and test/floor (the median of each turn's ratio: the machine's speed drifts less within a
-turn than across turns), and ``os.cpu_count()``. ``--repo`` times another checkout with this
+turn than across turns), and ``os.cpu_count()``. It prints the same for the CPU seconds each took
+(user + system, of the process and its kernels and subprocesses): the work itself, which neither
+the number of cores nor other load on the machine changes much. ``--repo`` times another checkout with this
 same floor (e.g. ``git archive HEAD`` unpacked in /tmp, for a before/after comparison). The script
 writes nothing into the repository; the copy links to the .venv the script runs in.
 """
@@ -26,6 +28,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -90,15 +93,28 @@ def floor_notebook(root: Path, folder: Path) -> Path:
     return path
 
 
-def run_floor(notebook: Path, root: Path, count: int) -> float:
-    """Seconds for ``count`` sequential papermill runs of ``notebook`` (kernel started in notebooks/)."""
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its finished children (kernels, subprocesses)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@contextlib.contextmanager
+def timed(into: dict, key: str):
+    """Append the wall seconds to ``into[key]`` and the CPU seconds (:func:`cpu_seconds`) to ``into[key + " cpu"]``."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    yield
+    into.setdefault(key, []).append(time.perf_counter() - wall)
+    into.setdefault(key + " cpu", []).append(cpu_seconds() - cpu)
+
+
+def run_floor(notebook: Path, root: Path, count: int) -> None:
+    """``count`` sequential papermill runs of ``notebook`` (kernel started in notebooks/)."""
     import papermill
 
-    start = time.perf_counter()
     for _ in range(count):
         papermill.execute_notebook(str(notebook), str(notebook.with_name("out.ipynb")), kernel_name="python3",
                                    progress_bar=False, cwd=str(root / "notebooks"))
-    return time.perf_counter() - start
 
 
 # -- the build and the test command ------------------------------------------------------------------
@@ -126,21 +142,12 @@ def silenced(enabled: bool):
             os.close(saved[1])
 
 
-def run_build(tool) -> float:
-    """Seconds for the build command's ``build()`` (the copy's own tools/compendium.py)."""
-    start = time.perf_counter()
-    tool.build()
-    return time.perf_counter() - start
-
-
-def run_test_command(copy: Path) -> tuple[float, str]:
-    """Seconds for ``tools/compendium.py test`` in ``copy``, and the summary lines of pytest and nbval."""
-    start = time.perf_counter()
+def run_test_command(copy: Path) -> str:
+    """Run ``tools/compendium.py test`` in ``copy``; return the summary lines of pytest and nbval."""
     done = subprocess.run([sys.executable, str(copy / "tools" / "compendium.py"), "test"], cwd=copy,
                           capture_output=True, text=True)
-    seconds = time.perf_counter() - start
     summaries = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line]  # pytest, nbval
-    return seconds, "; ".join(summaries) + (f" (exit {done.returncode})" if done.returncode else "")
+    return "; ".join(summaries) + (f" (exit {done.returncode})" if done.returncode else "")
 
 
 def same_environment(copy: Path) -> bool:
@@ -161,7 +168,7 @@ def make_copy(repo: Path, target: Path) -> Path:
 
 def show(label: str, times: list[float], floors: list[float] | None = None, target: float | None = None) -> None:
     """One line: the median and every run, and against ``floors`` the median of the per-turn ratios."""
-    line = f"[bench] {label:<6} median {statistics.median(times):6.1f} s   runs " + " ".join(f"{t:5.1f}" for t in times)
+    line = f"[bench] {label:<10} median {statistics.median(times):6.1f} s   runs " + " ".join(f"{t:5.1f}" for t in times)
     if floors:
         ratio = statistics.median(t / f for t, f in zip(times, floors))
         line += f"   {label}/floor {ratio:.2f}" + (f" (target <= {target})" if target else "")
@@ -169,17 +176,19 @@ def show(label: str, times: list[float], floors: list[float] | None = None, targ
 
 
 def measure(copy: Path, tool, notebook: Path, repeat: int, test: bool, verbose: bool) -> dict[str, list]:
-    """Floor, build and (if ``test``) test command, ``repeat`` times in turn; their seconds."""
-    times = {"floor": [], "build": [], "test": [], "summary": [""]}
+    """Floor, build and (if ``test``) test command, ``repeat`` times in turn; their wall and CPU seconds."""
+    times = {"summary": [""]}
     with silenced(not verbose):
         run_floor(notebook, copy, 1)  # unmeasured: imports papermill, warms the disk cache
     for _ in range(repeat):
         with silenced(not verbose):
-            times["floor"].append(run_floor(notebook, copy, len(tool.NOTEBOOKS)))
-            times["build"].append(run_build(tool))
+            with timed(times, "floor"):
+                run_floor(notebook, copy, len(tool.NOTEBOOKS))
+            with timed(times, "build"):
+                tool.build()  # the build command's build(), the copy's own tools/compendium.py
         if test:
-            seconds, times["summary"][0] = run_test_command(copy)
-            times["test"].append(seconds)
+            with timed(times, "test"):
+                times["summary"][0] = run_test_command(copy)
     return times
 
 
@@ -205,8 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         times = measure(copy, tool, notebook, args.repeat, test, args.verbose)
     show("floor", times["floor"])
     show("build", times["build"], times["floor"])
-    if times["test"]:
+    if "test" in times:
         show("test", times["test"], times["floor"], target=1.5)
+    show("floor cpu", times["floor cpu"])  # CPU seconds: what the work costs, whatever the cores and the machine's load
+    show("build cpu", times["build cpu"], times["floor cpu"])
+    if "test" in times:
+        show("test cpu", times["test cpu"], times["floor cpu"])
         print(f"[bench] test command: {times['summary'][0]}")
     return 0
 

@@ -221,6 +221,33 @@ def test_a_failed_build_leaves_the_committed_notebooks_unchanged(fake_build):
     assert all((root / "notebooks" / f"{n}.ipynb").read_text() == fake.COMMITTED[n] for n in fake.NOTEBOOKS)
 
 
+def test_a_kernel_still_importing_when_the_build_stops_is_shut_down_at_once(monkeypatch, tmp_path):
+    """start_kernel with stand-ins for jupyter_client: the warm-up imports never answer, the build stops."""
+    import queue
+
+    fake = load_tool("compendium_tool_stop")
+    shut_down = []
+
+    class Client:
+        def start_channels(self): pass
+        def stop_channels(self): pass
+        def wait_for_ready(self, timeout): pass
+        def execute(self, code, **options): return "warm-up"
+        def get_shell_msg(self, timeout):
+            raise queue.Empty  # still importing
+
+    class Manager:
+        def __init__(self, **options): pass
+        async def start_kernel(self, **options): pass
+        def blocking_client(self): return Client()
+
+    monkeypatch.setattr(fake, "kernel_manager_class", lambda: Manager)
+    monkeypatch.setattr(fake, "stop_kernel", shut_down.append)
+    asked = []
+    with pytest.raises(fake.Stopped):
+        fake.start_kernel(tmp_path, None, stopped=lambda: asked.append(1) or len(asked) > 2)
+    assert len(asked) == 3 and len(shut_down) == 1
+
 # -- the pinned environment ----------------------------------------------------------------------
 
 def pins(lines):
