@@ -1,0 +1,83 @@
+"""Saving figures (figures.py): one box for PNG and SVG, the picture of a tight save."""
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import helpers as h
+
+
+def drawn_within_its_canvas():
+    import matplotlib.pyplot as plt
+
+    h.set_style()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1, 2], [0.2, 0.9, 0.4], lw=2)
+    ax.set_title("Within the canvas")
+    ax.set_xlabel("x")
+    fig.subplots_adjust(left=0.15, bottom=0.2)  # room for the tick labels and the axis label
+    return fig
+
+
+def drawn_past_its_canvas():
+    fig = drawn_within_its_canvas()
+    fig.axes[0].legend(["a legend placed right of the axes, past the canvas"], loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0))
+    return fig
+
+
+def measured(fig):
+    """Whether everything drawn lies on the canvas, and the padded tight box (inches), at the saving dpi."""
+    import matplotlib
+
+    fig.set_dpi(matplotlib.rcParams["savefig.dpi"])
+    fig.draw_without_rendering()
+    box, (width, height) = fig.get_tightbbox(), fig.get_size_inches()
+    inside = box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height
+    return inside, box.padded(matplotlib.rcParams["savefig.pad_inches"])
+
+
+def tight_save(fig, path):
+    fig.savefig(path, bbox_inches="tight", metadata={"Software": None})
+    return np.asarray(Image.open(path).convert("RGBA")).astype(int)
+
+
+def test_a_figure_within_its_canvas_is_cut_from_one_drawing_where_a_tight_save_crops_it(tmp_path):
+    import matplotlib
+
+    inside, box = measured(drawn_within_its_canvas())
+    assert inside and not measured(drawn_past_its_canvas())[0]
+    expected = tight_save(drawn_within_its_canvas(), tmp_path / "tight.png")
+    drawn = drawn_within_its_canvas()
+    drawn.savefig(tmp_path / "whole.png", metadata={"Software": None})  # the whole canvas, uncropped
+    whole = np.asarray(Image.open(tmp_path / "whole.png").convert("RGBA")).astype(int)
+    saved = np.asarray(Image.open(h.save_figure(drawn_within_its_canvas(), "within", tmp_path, "a line").png)
+                       .convert("RGBA")).astype(int)
+    assert saved.shape == expected.shape and (saved[..., :3] < 128).any()
+    # the pixels of the one drawing, cut where the box lies (to the pixel: the box's edges fall within pixels)
+    dpi = matplotlib.rcParams["savefig.dpi"]
+    left, top = box.x0 * dpi, (drawn.get_size_inches()[1] - box.y1) * dpi
+    rows, cols = saved.shape[:2]
+    assert any(np.array_equal(saved, whole[t:t + rows, c:c + cols])
+               for t in range(int(top), int(top) + 2) for c in range(int(left), int(left) + 2)), "not one crop"
+
+
+def test_a_figure_drawn_past_its_canvas_is_the_tight_save_byte_for_byte(tmp_path):
+    tight_save(drawn_past_its_canvas(), tmp_path / "tight.png")
+    out = h.save_figure(drawn_past_its_canvas(), "past", tmp_path, "a line and a legend")
+    assert out.png.read_bytes() == (tmp_path / "tight.png").read_bytes()
+
+
+@pytest.mark.parametrize("figure", [drawn_within_its_canvas, drawn_past_its_canvas])
+def test_png_and_svg_have_one_size_and_no_timestamp(tmp_path, figure):
+    import matplotlib
+
+    out = h.save_figure(figure(), "f", tmp_path, "caption")
+    width_px, height_px = Image.open(out.png).size
+    svg = out.svg.read_text()
+    width_pt, height_pt = (float(re.search(rf'{side}="([\d.]+)pt"', svg).group(1)) for side in ("width", "height"))
+    dpi = matplotlib.rcParams["savefig.dpi"]
+    assert width_pt / 72 == pytest.approx(width_px / dpi, abs=1.5 / dpi)
+    assert height_pt / 72 == pytest.approx(height_px / dpi, abs=1.5 / dpi)
+    assert "<dc:date>" not in svg and b"Software" not in out.png.read_bytes()
