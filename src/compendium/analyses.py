@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from meta_analysis._distributions import norm_isf
+from meta_analysis.distributions import norm_isf
 from meta_analysis.heterogeneity import tau2_ci
 from meta_analysis.influence import leave_one_out
 from meta_analysis.models import MetaResult, compare_estimators, fit_meta
@@ -132,6 +132,14 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
                "ci_high", "pval", "ci_low_knha", "ci_high_knha", "pval_knha", "tau2", "i2", "h2", "q", "q_df", "q_p",
                "pi_low", "pi_high", "pi_dist", "proxy", "other_comparator", "later_study", "proxy_share", "note"]
     return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def fit_of(fits: pd.DataFrame, analysis: str, group=None):
+    """The row of a :func:`fits_table` (``fits.csv``) for one analysis (and subgroup), or None."""
+    sel = fits[fits["analysis"] == analysis]
+    if "group" in sel:
+        sel = sel[sel["group"].fillna("").astype(str) == ("" if group is None else str(group))]
+    return sel.iloc[0] if len(sel) else None
 
 
 def analysis_rows(analyses: dict[str, Analysis]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from meta_analysis._distributions import norm_isf
+from meta_analysis.distributions import norm_isf
 from meta_analysis.votes import study_direction, vote_count
 
 from .admission import DEFAULT_ADMIT, FLAGS, admission_flags, admit, filter_rows

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from meta_analysis._distributions import norm_isf
+from meta_analysis.distributions import norm_isf
 from meta_analysis.models import fit_meta
 from meta_analysis.small_study import TrimFillResult, egger_test, trim_and_fill
 
+from .analyses import fit_of
 from .display import number_text, p_value_text, percent_text
 from .figures import PALETTE, save_figure
 from .small_k import RULES, SmallKRules
@@ -217,14 +218,6 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
                  pad=30 if transform else 6, loc="left", fontsize=9.5)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     return fig
-
-
-def fit_of(fits: pd.DataFrame, analysis: str, group=None):
-    """The row of ``fits`` for one analysis (and subgroup), or None."""
-    sel = fits[fits["analysis"] == analysis]
-    if "group" in sel:
-        sel = sel[sel["group"].fillna("").astype(str) == ("" if group is None else str(group))]
-    return sel.iloc[0] if len(sel) else None
 
 
 def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFrame, subtotals: pd.DataFrame,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from meta_analysis.gosh import GoshResult
 
+from .analyses import fit_of
 from .figures import PALETTE, set_style
 
 
@@ -107,8 +108,6 @@ GOSH_METHOD = "DL"   # closed form for every subset: REML over 2^k − 1 subsets
 
 def _rows_of(rows: pd.DataFrame, fits: pd.DataFrame):
     """(name, label, method, data) per pooled analysis, in the order of ``fits``."""
-    from .forest_funnel import fit_of
-
     for name, data in rows.groupby("analysis", sort=False):
         fit = fit_of(fits, name)
         if fit is not None and not pd.isna(fit["estimate"]):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from meta_analysis.selection import pet_peese, selection_model
 
-from .forest_funnel import fit_of
+from .analyses import fit_of
 from .small_k import RULES, SmallKRules
 
 COLUMNS = ["analysis", "k", "pet_estimate", "pet_pval", "peese_estimate", "chosen", "pet_peese_estimate",

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ._checks import _as_array, _broadcast, _check_min
-from ._distributions import norm_isf, t_isf
+from .distributions import norm_isf, t_isf
 
 
 def t_to_d(t, n1, n2) -> np.ndarray:

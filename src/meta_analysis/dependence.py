@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import _as_array, _check_min, _frozen_frame
-from ._distributions import chi2_sf, f_sf, norm_isf, norm_sf, t_isf, t_sf
+from .distributions import chi2_sf, f_sf, norm_isf, norm_sf, t_isf, t_sf
 from .regression import _design
 
 LOG_2PI = math.log(2 * math.pi)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import _frozen_frame
-from ._distributions import chi2_isf, chi2_ppf
+from .distributions import chi2_isf, chi2_ppf
 from .models import MetaResult
 from .tau2_estimators import _q_gen
 

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ._distributions import chi2_cdf, chi2_sf
+from .distributions import chi2_cdf, chi2_sf
 from .models import _check_meta_input, _check_method, _fit_batch
 
 

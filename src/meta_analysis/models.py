@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
-from ._distributions import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
+from .distributions import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
 from .tau2_estimators import _WLS, _estimate_tau2, _rows
 
 # Our own engine: statsmodels 0.15's combine_effects has no REML, does not truncate DL's tau2 at 0
 # and has no Q-profile, subgroup, leave-one-out, Egger or trim-and-fill; lm-type WLS is still taken from
-# statsmodels, and the distribution functions from scipy.special (``_distributions``: scipy.stats' values).
+# statsmodels, and the distribution functions from scipy.special (``distributions``: scipy.stats' values).
 TAU2_METHODS = ("FE", "DL", "HE", "SJ", "ML", "REML", "PM")
 TESTS = ("z", "knha", "adhoc")  # fit_meta's tests; meta-regression, influence and the rest take z and knha
 

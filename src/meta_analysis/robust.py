@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._distributions import t_isf, t_sf
+from .distributions import t_isf, t_sf
 from .dependence import MultilevelResult, _codes
 from .models import MetaResult
 

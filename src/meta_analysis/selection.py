@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from . import _distributions as dist
+from . import distributions as dist
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
 from .models import _check_meta_input, fit_meta
 from .regression import meta_regression

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ._distributions import ordinal_ranks
+from .distributions import ordinal_ranks
 from .effect_sizes import cmicalc, smd_variance
 from .models import TESTS, _check_method, _fit_batch, _fit_with_tau2, _re_fit
 from .tau2_estimators import _WLS, _estimate_tau2

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._checks import _frozen_frame
-from ._distributions import ordinal_ranks
+from .distributions import ordinal_ranks
 from .models import MetaResult, _check_meta_input, fit_meta
 from .regression import meta_regression
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from meta_analysis import _distributions as d
+from meta_analysis import distributions as d
 
 RNG = np.random.default_rng(20240601)
 X = np.concatenate([[-np.inf, np.inf, np.nan, 0.0, -0.0, 1e-300, -1e-300, 1e300, -1.0, 40.0, -40.0],
