@@ -260,7 +260,8 @@ def rows_named(tables: dict, study_ids, columns=None) -> pd.DataFrame:
 
 def sign_test_by_hand(positive: int, negative: int) -> float:
     """The two-sided exact sign test, written out: p = min(1, 2·Σ_{i ≥ max} C(n, i)/2ⁿ), n = positive +
-    negative (ties and null votes left out). Cochrane Handbook 12.4.2.3; as scipy ``binomtest``."""
+    negative (ties and null votes left out). Cochrane Handbook 12.4.2.3; the engine's
+    ``meta_analysis.sign_test_p`` sums the other tail, to the same value."""
     n, top = positive + negative, max(positive, negative)
     if n == 0:
         raise ValueError("positive + negative = 0: a sign test needs at least one vote with a direction")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Iterable
 
 import numpy as np
@@ -39,16 +38,18 @@ def sign_test_p(positive: int, negative: int) -> float:
 
         p = min(1, 2 · Σ_{i=0}^{m} C(n, i) / 2^n),   and p = 1 when m = n / 2,
 
-    summed in integers and rounded once to the nearest float: the exact value, where
-    ``scipy.stats.binomtest(positive, n, 0.5).pvalue`` (a sum of two floating-point tails) can be
-    a unit or two in the last place away. R: ``binom.test(positive, n, 0.5)$p.value``.
+    summed in integers and divided once (Python's integer division rounds to the nearest float):
+    the exact value, where ``scipy.stats.binomtest(positive, n, 0.5).pvalue`` (a sum of two
+    floating-point tails) can be a unit or two in the last place away. R: ``binom.test(positive,
+    n, 0.5)$p.value``. The same sum, over the other tail, is written out for teaching in
+    ``compendium.teaching.sign_test_by_hand``.
     """
     n, m = positive + negative, min(positive, negative)
     if n == 0:
         return math.nan
     if 2 * m == n:
         return 1.0
-    return min(1.0, float(Fraction(2 * sum(math.comb(n, i) for i in range(m + 1)), 2 ** n)))
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(m + 1)) / 2 ** n)
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
