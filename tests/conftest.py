@@ -55,17 +55,40 @@ def lane_of(nodeid: str) -> str | None:
 
 
 SHARED = ("tests/test_parameter_run.py",)  # modules whose tests share one costly fixture: one unit each
+# Single tests that take seconds (a kernel, Chromium, the report's exporter): started before the many
+# short ones, so that no worker is left with one of them at the end while the other waits.
+LONG = ("tests/test_pipeline.py::test_the_report_rebuilt_from_the_committed_notebooks_is_the_committed_report",
+        "tests/test_pipeline.py::test_report_opens_without_missing_images_broken_links_or_console_errors",
+        "tests/test_pipeline.py::test_papermill_with_other_parameters_never_writes_over_committed_results",
+        "tests/test_pipeline.py::test_a_broken_sheet_stops_the_build_and_leaves_the_tree_as_it_was")
+
+
+def unit_order(scope: str, size: int) -> tuple:
+    """Where a unit of work goes in the queue: the lanes, then the modules of :data:`SHARED`, then the
+    tests of :data:`LONG`, then the rest; within each, the biggest first (pytest-xdist's order)."""
+    rank = 0 if scope in LANE_OF.values() else 1 if scope in SHARED else 2 if scope in LONG else 3
+    return rank, -size
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's scheduling with units of work: each lane (its notebooks' cells in order, then its
-    test), each module of :data:`SHARED`, and every other test on its own; the biggest units go first."""
+    test), each module of :data:`SHARED`, and every other test on its own, queued by :func:`unit_order`."""
     from xdist.scheduler import LoadScopeScheduling
 
     class LaneScheduling(LoadScopeScheduling):
+        queued = False
+
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.partition("::")[0]
             return lane_of(nodeid) or (path if path in SHARED else nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            if not self.queued:  # the queue is complete by the first assignment
+                self.queued = True
+                units = sorted(self.workqueue.items(), key=lambda unit: unit_order(unit[0], len(unit[1])))
+                self.workqueue.clear()
+                self.workqueue.update(units)
+            super()._assign_work_unit(node)
 
     return LaneScheduling(config, log)
