@@ -4,7 +4,7 @@ PY := .venv/bin/python
 .PHONY: build test lab reference bench bench-build student clean
 build:            ## set up .venv, run notebooks 00-06 with papermill (side by side where they can), write reports/
 	python3 tools/compendium.py build
-test:             ## set up .venv, one pytest session with nbval (the notebooks rerun in a fresh copy must write the committed files byte for byte)
+test:             ## set up .venv, one pytest session with nbval (each notebook rerun in a copy with the committed inputs must write its committed files byte for byte)
 	python3 tools/compendium.py test
 lab:              ## open the notebooks in JupyterLab
 	$(PY) -m jupyterlab notebooks

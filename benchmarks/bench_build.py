@@ -1,6 +1,6 @@
 """The build and the test command against a floor, in one run.
 
-    .venv/bin/python benchmarks/bench_build.py [--repeat 3] [--repo PATH] [--no-test] [--verbose]
+    .venv/bin/python benchmarks/bench_build.py [--repeat 3] [--repo PATH] [--no-test] [--variant ARGS] [--verbose]
 
 The floor is what any build of these notebooks pays: papermill running, one after the other, an
 import-only notebook (one code cell importing ``helpers`` and the numpy, pandas, scipy, statsmodels,
@@ -16,7 +16,9 @@ build/floor and test/floor (the median of each turn's ratio: the machine's speed
 turn than across turns), and ``os.cpu_count()``. It prints the same for the CPU seconds each took
 (user + system, of the process and its kernels and subprocesses): the work itself, which neither
 the number of cores nor other load on the machine changes much. ``--repo`` times another checkout with this
-same floor (e.g. ``git archive HEAD`` unpacked in /tmp, for a before/after comparison). The script
+same floor (e.g. ``git archive HEAD`` unpacked in /tmp, for a before/after comparison). ``--variant``
+adds, in each turn, the test command with other pytest arguments (e.g. without one test module), so
+what a part of the tests costs is measured against the same floor. The script
 writes nothing into the repository; the copy links to the .venv the script runs in.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ import importlib.util
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -142,9 +145,10 @@ def silenced(enabled: bool):
             os.close(saved[1])
 
 
-def run_test_command(copy: Path) -> str:
-    """Run ``tools/compendium.py test`` in ``copy``; return the summary lines of pytest and nbval."""
-    done = subprocess.run([sys.executable, str(copy / "tools" / "compendium.py"), "test"], cwd=copy,
+def run_test_command(copy: Path, extra: list[str] = ()) -> str:
+    """Run ``tools/compendium.py test`` (with the pytest arguments ``extra``) in ``copy``; return the
+    summary lines of pytest and nbval."""
+    done = subprocess.run([sys.executable, str(copy / "tools" / "compendium.py"), "test", *extra], cwd=copy,
                           capture_output=True, text=True)
     summaries = [line for line in done.stdout.splitlines() if " passed" in line or " failed" in line]  # pytest, nbval
     return "; ".join(summaries) + (f" (exit {done.returncode})" if done.returncode else "")
@@ -175,8 +179,10 @@ def show(label: str, times: list[float], floors: list[float] | None = None, targ
     print(line, flush=True)
 
 
-def measure(copy: Path, tool, notebook: Path, repeat: int, test: bool, verbose: bool) -> dict[str, list]:
-    """Floor, build and (if ``test``) test command, ``repeat`` times in turn; their wall and CPU seconds."""
+def measure(copy: Path, tool, notebook: Path, repeat: int, test: bool, verbose: bool,
+            variant: list[str] | None = None) -> dict[str, list]:
+    """Floor, build and (if ``test``) test command, and the test command with the pytest arguments
+    ``variant`` if given, ``repeat`` times in turn; their wall and CPU seconds."""
     times = {"summary": [""]}
     with silenced(not verbose):
         run_floor(notebook, copy, 1)  # unmeasured: imports papermill, warms the disk cache
@@ -189,6 +195,9 @@ def measure(copy: Path, tool, notebook: Path, repeat: int, test: bool, verbose: 
         if test:
             with timed(times, "test"):
                 times["summary"][0] = run_test_command(copy)
+            if variant:
+                with timed(times, "variant"):
+                    times.setdefault("variant summary", [""])[0] = run_test_command(copy, variant)
     return times
 
 
@@ -198,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, default=HERE, help="checkout to time (default: this one)")
     parser.add_argument("--no-test", action="store_true", help="skip the test command")
     parser.add_argument("--verbose", action="store_true", help="show the build's own output")
+    parser.add_argument("--variant", default="", metavar="ARGS",
+                        help="also time the test command with these pytest arguments in each turn, e.g. "
+                             "\"--deselect tests/test_parameter_run.py\" (what a test costs, against the same floor)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
@@ -211,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         print("        " + "; ".join(scientific_imports(copy) + ["import helpers"]), flush=True)
         if not test and not args.no_test:
             print("[bench] skipping the test command: .venv was not installed from this requirements.txt")
-        times = measure(copy, tool, notebook, args.repeat, test, args.verbose)
+        variant = shlex.split(args.variant) if test else []
+        times = measure(copy, tool, notebook, args.repeat, test, args.verbose, variant)
     show("floor", times["floor"])
     show("build", times["build"], times["floor"])
     if "test" in times:
@@ -221,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     if "test" in times:
         show("test cpu", times["test cpu"], times["floor cpu"])
         print(f"[bench] test command: {times['summary'][0]}")
+    if "variant" in times:
+        print(f"[bench] variant: the test command with {args.variant}")
+        show("variant", times["variant"], times["floor"], target=1.5)
+        show("variant cpu", times["variant cpu"], times["floor cpu"])
+        print(f"[bench] variant: {times['variant summary'][0]}")
     return 0
 
 

@@ -1,10 +1,10 @@
 """Make src/ importable for the tests, and let nbval's run of the notebooks double as the build check.
 
-``tools/compendium.py test`` runs one pytest session over a fresh copy's notebooks (nbval reruns them
-there, so the copy gets every table and figure the notebooks write) and over tests/, with
-``--built=<the copy>``. Each group of notebooks that share inputs (``lanes()`` of the build graph) runs
-on one worker, in order, followed by the test that compares what it wrote with the committed files
-(a pytest-xdist scheduler); the lanes and the test modules share the workers.
+``tools/compendium.py test`` runs one pytest session over the notebooks, each in a copy of its own
+without its outputs (nbval reruns it there, so it writes its tables and figures again from the
+committed inputs), and over tests/, with ``--built=<the copies' folder>``. Each notebook runs on one
+worker followed by the test that compares what it wrote with the committed files (a pytest-xdist
+scheduler); the notebooks and the test modules share the workers.
 """
 import importlib.util
 import sys
@@ -30,27 +30,27 @@ def snapshot(root: Path) -> dict[str, bytes]:
             if p.is_file() and ".build-" not in p.as_posix()}
 
 
-LANE_OF = {name: first for first, names in load_tool("compendium_tool_lanes").lanes().items() for name in names}
+NOTEBOOKS = load_tool("compendium_tool_notebooks").NOTEBOOKS
 
 
 def pytest_addoption(parser):
     parser.addoption("--built", default=None,
-                     help="a fresh copy of the repository whose notebooks nbval runs in this session "
-                          "(set by `tools/compendium.py test`); without it the pipeline tests build a copy")
+                     help="the folder of the copies (one per notebook) in which nbval runs the notebooks in this "
+                          "session (set by `tools/compendium.py test`); without it the pipeline tests build a copy")
     parser.addoption("--screenshots", default=None, metavar="DIR",
                      help="the report test writes a full-page screenshot of every report page into DIR")
 
 
-LANE_TEST = "test_notebooks_write_the_committed_tables_and_figures_byte_for_byte"  # in test_pipeline.py
+OUTPUTS_TEST = "test_notebooks_write_the_committed_tables_and_figures_byte_for_byte"  # in test_pipeline.py
 
 
-def lane_of(nodeid: str) -> str | None:
-    """The lane a test belongs to: a notebook's nbval cells and the test of what that lane wrote."""
+def notebook_of(nodeid: str) -> str | None:
+    """The notebook a test belongs to: its nbval cells and the test of what it wrote."""
     path, _, name = nodeid.partition("::")
     if path.endswith(".ipynb"):
-        return LANE_OF.get(Path(path).stem)
-    if name.startswith(LANE_TEST + "["):
-        return name[len(LANE_TEST) + 1:-1]
+        return Path(path).stem if Path(path).stem in NOTEBOOKS else None
+    if name.startswith(OUTPUTS_TEST + "["):
+        return name[len(OUTPUTS_TEST) + 1:-1]
     return None
 
 
@@ -64,24 +64,26 @@ LONG = ("tests/test_pipeline.py::test_the_report_rebuilt_from_the_committed_note
 
 
 def unit_order(scope: str, size: int) -> tuple:
-    """Where a unit of work goes in the queue: the lanes, then the modules of :data:`SHARED`, then the
-    tests of :data:`LONG`, then the rest; within each, the biggest first (pytest-xdist's order)."""
-    rank = 0 if scope in LANE_OF.values() else 1 if scope in SHARED else 2 if scope in LONG else 3
+    """Where a unit of work goes in the queue: the modules of :data:`SHARED` (the drop-in run, the
+    longest), then the notebooks, then the tests of :data:`LONG`, then the rest; within each, the
+    biggest first (pytest-xdist's order)."""
+    rank = 0 if scope in SHARED else 1 if scope in NOTEBOOKS else 2 if scope in LONG else 3
     return rank, -size
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's scheduling with units of work: each lane (its notebooks' cells in order, then its
-    test), each module of :data:`SHARED`, and every other test on its own, queued by :func:`unit_order`."""
+    """pytest-xdist's scheduling with units of work: each notebook (its cells in order, then the test
+    of what it wrote), each module of :data:`SHARED`, and every other test on its own, queued by
+    :func:`unit_order`."""
     from xdist.scheduler import LoadScopeScheduling
 
-    class LaneScheduling(LoadScopeScheduling):
+    class NotebookScheduling(LoadScopeScheduling):
         queued = False
 
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.partition("::")[0]
-            return lane_of(nodeid) or (path if path in SHARED else nodeid)
+            return notebook_of(nodeid) or (path if path in SHARED else nodeid)
 
         def _assign_work_unit(self, node) -> None:
             if not self.queued:  # the queue is complete by the first assignment
@@ -91,4 +93,4 @@ def pytest_xdist_make_scheduler(config, log):
                 self.workqueue.update(units)
             super()._assign_work_unit(node)
 
-    return LaneScheduling(config, log)
+    return NotebookScheduling(config, log)

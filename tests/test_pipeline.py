@@ -1,6 +1,6 @@
-"""End to end. The notebooks' run (nbval's, in a fresh copy made by the test command, or a build of
-such a copy when this file runs alone) must write the committed tables, processed data and figures
-byte for byte; the report rebuilt from the committed notebooks must equal the committed report. Also:
+"""End to end. Each notebook's run (nbval's, in a copy of its own with the committed inputs made by the
+test command, or a build of a fresh copy when this file runs alone) must write its committed tables,
+processed data and figures byte for byte; the report rebuilt from the committed notebooks must equal the committed report. Also:
 a bad sheet or parameter stops the build, the build's order and atomicity, the pinned environment,
 and the HTML report in headless Chromium. A run with other parameters: test_parameter_run.py."""
 import filecmp
@@ -24,14 +24,15 @@ REVIEW_NOTEBOOKS = tool.review_notebooks(tool.notebook_parameters(ROOT))  # read
 
 
 @pytest.fixture(scope="session")
-def built(request, tmp_path_factory):
-    """The copy nbval ran the notebooks in (``--built``), or else a fresh copy built here."""
+def built(request, tmp_path_factory) -> dict[str, Path]:
+    """Each notebook → the copy nbval ran it in (``--built``: a copy per notebook, with the committed
+    inputs), or else one fresh copy built here, in order, for all of them."""
     given = request.config.getoption("--built")
     if given:
-        return Path(given)
+        return {name: Path(given) / name for name in tool.NOTEBOOKS}
     root = tool.fresh_copy(ROOT, tmp_path_factory.mktemp("build"))
     tool.build(root=root, report=False)
-    return root
+    return dict.fromkeys(tool.NOTEBOOKS, root)
 
 
 # -- what is committed is what the current code makes, byte for byte ------------------------------
@@ -55,10 +56,17 @@ def differences(built: Path, steps: list[str]) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("lane", list(tool.lanes()))
-def test_notebooks_write_the_committed_tables_and_figures_byte_for_byte(built, lane):
-    """Runs after nbval's cells of this lane, on the same worker (its group)."""
-    assert differences(built, tool.lanes()[lane]) == []
+@pytest.mark.parametrize("notebook", tool.NOTEBOOKS)
+def test_notebooks_write_the_committed_tables_and_figures_byte_for_byte(built, notebook):
+    """Runs after nbval's cells of this notebook, on the same worker (its unit of work)."""
+    assert differences(built[notebook], [notebook]) == []
+
+
+def test_a_notebook_runs_in_a_copy_with_the_committed_inputs_but_without_its_own_outputs(tmp_path):
+    copy = tool.notebook_copy(ROOT, tmp_path / "copy", "03_pooled_models")
+    assert tool.outputs_of(copy, "03_pooled_models") == []
+    for step in ("02_effect_size_harmonisation", "04_forest_funnel_plots"):  # what 03 reads, what reads 03
+        assert tool.outputs_of(copy, step) == tool.outputs_of(ROOT, step) != []
 
 
 def test_committed_notebooks_are_as_the_build_writes_them():

@@ -162,6 +162,15 @@ def copy_tracked(root: Path, target: Path) -> Path:
     return target
 
 
+def notebook_copy(root: Path, target: Path, name: str) -> Path:
+    """:func:`copy_tracked` without the outputs of the notebook ``name`` (:data:`WRITES`): running it
+    there must make its tables, processed files and figures again, from the committed inputs."""
+    copy_tracked(root, target)
+    for rel in outputs_of(target, name):
+        (target / rel).unlink()
+    return target
+
+
 def fresh_copy(root: Path, target: Path) -> Path:
     """:func:`copy_tracked` without the derived outputs (:data:`OUTPUTS` but the notebooks), so that
     running the notebooks there must make every table, processed file and figure again."""
@@ -561,19 +570,6 @@ def outputs_of(root: Path, step: str) -> list[str]:
     return found
 
 
-def lanes() -> dict[str, list[str]]:
-    """The notebooks in groups that share no inputs (connected parts of :data:`GRAPH`), named by their first.
-
-    The test command runs each group's notebooks in order on one worker, groups side by side.
-    """
-    groups: list[list[str]] = []
-    for name in NOTEBOOKS:
-        linked = [g for g in groups if set(g) & set(GRAPH[name])]
-        merged = [n for g in linked for n in g] + [name]
-        groups = [g for g in groups if g not in linked] + [merged]
-    return {g[0]: [n for n in NOTEBOOKS if n in g] for g in sorted(groups, key=lambda g: NOTEBOOKS.index(g[0]))}
-
-
 def copy_outputs(source: Path, target: Path, names: list[str]) -> None:
     """Copy the notebooks ``names`` and their outputs (:data:`WRITES`) from ``source`` to ``target``."""
     for name in names:
@@ -842,20 +838,21 @@ def build_command(verbose: bool, parameters: dict | None = None, out: str | None
 def test(extra: list[str]) -> int:
     """pytest over tests/ (unit tests, metafor agreement, data checks, pipeline, report) and nbval over the notebooks.
 
-    One pytest session: nbval reruns every committed notebook, cell by cell against its outputs, in a
-    fresh copy of the tracked files without the derived outputs (``.build-test-*``, removed
-    afterwards), so the notebooks write every table, processed file and figure there; the pipeline
-    tests then compare those files with the committed ones byte for byte (``--built``). The notebooks run in groups that share inputs
-    (:func:`lanes`), each in order on one worker, the groups and the other tests spread over one worker
-    per core (pytest-xdist). ``extra`` arguments go to pytest. pytest's exit code 5 (nothing
-    collected) is kept.
+    One pytest session: nbval reruns every committed notebook, cell by cell against its outputs, each
+    in a copy of the tracked files of its own without that notebook's outputs (``.build-test-*/<notebook>``,
+    removed afterwards). There it reads the committed inputs and writes its own tables, processed files
+    and figures again; the pipeline tests compare those with the committed ones byte for byte
+    (``--built``). If every notebook makes its committed outputs from the committed inputs, the build,
+    which runs them in order, makes them all. The notebooks need not wait for one another, so each runs
+    with its comparison on one worker, side by side with the others and the other tests, one worker per
+    core (pytest-xdist). ``extra`` arguments go to pytest. pytest's exit code 5 (nothing collected) is kept.
     """
     workers = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix=".build-test-", dir=ROOT) as copy:  # inside the rootdir: its test ids
-        fresh_copy(ROOT, Path(copy))
+        notebooks = [notebook_copy(ROOT, Path(copy) / name, name) / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
         command = [str(PY), "-m", "pytest", "-p", "no:cacheprovider", "-p", "nbval.plugin", "-q", "--rootdir", str(ROOT),
                    *(["-p", "xdist.plugin", "-n", str(workers)] if workers > 1 else []),
-                   f"--built={copy}", str(Path(copy) / "notebooks"), "--nbval", "--nbval-current-env", "tests", *extra]
+                   f"--built={copy}", *map(str, notebooks), "--nbval", "--nbval-current-env", "tests", *extra]
         env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # only the plugins named here (e.g. not anyio's)
         return subprocess.run(command, cwd=ROOT, env=env).returncode
 
