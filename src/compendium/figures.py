@@ -33,6 +33,26 @@ def set_style() -> None:
     })
 
 
+def room_for(fig, right: float = 0.0, top: float = 0.0) -> None:
+    """Widen the canvas of ``fig`` by ``right`` inches and raise it by ``top`` inches, every axes and
+    figure text staying where it is (in inches from the bottom-left corner).
+
+    For a figure that places something beyond its axes, e.g. a legend to the right: once it lies
+    on the canvas, :func:`save_figure` cuts the PNG from its one drawing instead of drawing it again
+    into the tight box. The saved files are the same size either way (both are cut to the tight box).
+    """
+    from matplotlib.transforms import Bbox
+
+    width, height = fig.get_size_inches()
+    scale = np.array([width / (width + right), height / (height + top)])
+    for ax in fig.axes:
+        ax.set_position(Bbox(ax.get_position().get_points() * scale))
+    for text in fig.texts:
+        if text.get_transform() == fig.transFigure:
+            text.set_position(np.asarray(text.get_position()) * scale)
+    fig.set_size_inches(width + right, height + top)
+
+
 class FigureOutput:
     """What a notebook shows for a figure: the PNG with alt text, and as text only its caption and files.
 
@@ -279,6 +299,7 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False,
               title="filled = a significant result", title_fontsize=7, alignment="left")
     fig.suptitle(title, x=0.02, y=1 - 0.08 / height, ha="left", va="top", fontsize=10, fontweight="bold")
+    room_for(fig, right=1.2)  # the legend, right of the plot, on the canvas
     return fig
 
 

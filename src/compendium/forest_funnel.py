@@ -17,7 +17,7 @@ from meta_analysis.small_study import TrimFillResult, egger_test, trim_and_fill
 
 from .analyses import fit_of
 from .display import number_text, p_value_text, percent_text
-from .figures import PALETTE, save_figure
+from .figures import PALETTE, room_for, save_figure
 from .small_k import RULES, SmallKRules
 
 
@@ -217,6 +217,7 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
     ax.set_title(title + ("\ndescriptive only: k below the small-study rule, no test" if descriptive else ""),
                  pad=30 if transform else 6, loc="left", fontsize=9.5)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    room_for(fig, right=1.0, top=0.25 if transform is not None else 0.0)  # the legend and the top axis on the canvas
     return fig
 
 

@@ -5,13 +5,15 @@ these functions only draw them, with the shared look of ``figures.set_style``.
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
 from meta_analysis.gosh import GoshResult
 
 from .analyses import fit_of
-from .figures import PALETTE, set_style
+from .figures import PALETTE, room_for, set_style
 
 
 def baujat_plot(table: pd.DataFrame, ax=None, title: str = "Baujat plot",
@@ -97,7 +99,15 @@ def gosh_plot(table, highlight: str | None = None, title: str = "GOSH plot", xla
         corner.set_axis_off()
         corner.legend(*ax.get_legend_handles_labels(), loc="lower left", bbox_to_anchor=(0.0, 0.0), fontsize=7,
                       frameon=False, markerscale=2)
-    top.set_title(f"{title} ({len(frame):,} subsets)")
+    count = f"({len(frame):,} subsets)"
+    lines = textwrap.wrap(title, 40) or [""]  # centred over the cloud, within the canvas
+    if len(lines[-1]) + 1 + len(count) <= 54:
+        lines[-1] += f" {count}"
+    else:
+        lines.append(count)
+    top.set_title("\n".join(lines))
+    if highlight is not None:
+        room_for(fig, right=1.0)  # the legend in the corner, with the study's label, on the canvas
     return fig
 
 

@@ -81,3 +81,50 @@ def test_png_and_svg_have_one_size_and_no_timestamp(tmp_path, figure):
     assert width_pt / 72 == pytest.approx(width_px / dpi, abs=1.5 / dpi)
     assert height_pt / 72 == pytest.approx(height_px / dpi, abs=1.5 / dpi)
     assert "<dc:date>" not in svg and b"Software" not in out.png.read_bytes()
+
+
+def test_room_for_puts_what_lies_past_the_canvas_on_it_and_moves_nothing():
+    import matplotlib.pyplot as plt
+
+    from compendium.figures import room_for
+
+    fig = drawn_past_its_canvas()
+    fig.suptitle("A title at the top left", x=0.02, ha="left")
+    inside, before = measured(fig)
+    assert not inside
+    axes_inches = fig.axes[0].get_position().get_points() * fig.get_size_inches()
+    title_inches = np.asarray(fig.texts[0].get_position()) * fig.get_size_inches()
+    room_for(fig, right=4.0, top=0.5)
+    inside, after = measured(fig)
+    assert inside and np.allclose(fig.get_size_inches(), [8.0, 3.5])
+    np.testing.assert_allclose(fig.axes[0].get_position().get_points() * fig.get_size_inches(), axes_inches)
+    np.testing.assert_allclose(np.asarray(fig.texts[0].get_position()) * fig.get_size_inches(), title_inches)
+    np.testing.assert_allclose(after.bounds, before.bounds, atol=1e-9)  # the same tight box: the same files
+    plt.close(fig)
+
+
+def test_plots_with_a_legend_beside_them_lie_on_their_canvas():
+    """The funnel, effect-direction and GOSH plots keep their legends on the canvas, so save_figure draws
+    each once for the PNG (and once for the SVG)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from compendium.forest_funnel import funnel_plot
+    from compendium.influence_plots import gosh_plot
+    from meta_analysis import fit_meta, gosh, trim_and_fill
+
+    rng = np.random.default_rng(7)
+    yi, vi = rng.normal(0.2, 0.2, 12), rng.uniform(0.01, 0.05, 12)
+    labels = [f"A rather long study label {i}" for i in range(12)]
+    votes = pd.DataFrame({"study_id": labels, "marks": ["†", "‡", "§"] * 4, "cell": "x",
+                          "vote": ["positive", "negative", "null", "mixed"] * 3, "significant": ["yes", "no"] * 6})
+    figures = {
+        "funnel": funnel_plot(yi, vi, fit_meta(yi, vi), "A title", "Effect size (Fisher z)",
+                              filled=trim_and_fill(yi, vi), transform=np.tanh),
+        "effect direction": h.effect_direction_plot(votes, ["cell"], "A title"),
+        "GOSH": gosh_plot(gosh(yi[:8], vi[:8], labels=labels[:8]), highlight=labels[0],
+                          title="GOSH plot: Any web-based help seeking ~ depressive symptoms"),
+    }
+    for name, fig in figures.items():
+        assert measured(fig)[0], name
+        plt.close(fig)
