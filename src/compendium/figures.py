@@ -40,6 +40,10 @@ def room_for(fig, right: float = 0.0, top: float = 0.0) -> None:
     For a figure that places something beyond its axes, e.g. a legend to the right: once it lies
     on the canvas, :func:`save_figure` cuts the PNG from its one drawing instead of drawing it again
     into the tight box. The saved files are the same size either way (both are cut to the tight box).
+    A position (x, y) in figure fractions of a W × H inch canvas becomes (x·W/(W + right),
+    y·H/(H + top)); axes positions and figure texts are moved so, while what is anchored to an axes
+    (its legend, titles, labels) moves with it. Figure legends (``fig.legend``) are not moved: call
+    it before adding one.
     """
     from matplotlib.transforms import Bbox
 
