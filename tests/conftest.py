@@ -30,7 +30,9 @@ def snapshot(root: Path) -> dict[str, bytes]:
             if p.is_file() and ".build-" not in p.as_posix()}
 
 
-NOTEBOOKS = load_tool("compendium_tool_notebooks").NOTEBOOKS
+_TOOL = load_tool("compendium_tool_notebooks")
+NOTEBOOKS = _TOOL.NOTEBOOKS
+REVIEW_NOTEBOOKS = _TOOL.review_notebooks(_TOOL.notebook_parameters(ROOT))  # the notebooks that read data/raw
 
 
 def pytest_addoption(parser):

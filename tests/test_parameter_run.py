@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_tool, snapshot
+from conftest import REVIEW_NOTEBOOKS, load_tool, snapshot
 
 import helpers as h
 
 ROOT = Path(__file__).resolve().parents[1]
 tool = load_tool()
-REVIEW_NOTEBOOKS = tool.review_notebooks(tool.notebook_parameters(ROOT))  # read data/raw
 
 
 MOLLOY = "https://wviechtb.github.io/metadat/reference/dat.molloy2014.html"

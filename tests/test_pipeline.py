@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import load_tool, snapshot
+from conftest import REVIEW_NOTEBOOKS, load_tool, snapshot
 
 import helpers as h
 
 ROOT = Path(__file__).resolve().parents[1]
 
 tool = load_tool()
-REVIEW_NOTEBOOKS = tool.review_notebooks(tool.notebook_parameters(ROOT))  # read data/raw
 
 
 @pytest.fixture(scope="session")

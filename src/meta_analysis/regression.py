@@ -12,6 +12,18 @@ from .distributions import chi2_sf, f_sf
 from .models import _check_meta_input, _check_method, _fit_batch, fit_meta
 
 
+def _lm_fit(yi, x, vi):
+    """Weighted least squares of ``yi`` on an intercept and ``x`` with weights 1/v_i and the scale
+    estimated from the residuals: R's ``lm(yi ~ x, weights = 1/vi)`` (statsmodels WLS, whose results
+    give params, bse, tvalues, pvalues, df_resid and conf_int). The classic forms of Egger's test and
+    of PET-PEESE; statsmodels.regression, not statsmodels.api, is imported (0.5 s less).
+    """
+    from statsmodels.regression.linear_model import WLS
+    from statsmodels.tools.tools import add_constant
+
+    return WLS(yi, add_constant(x), weights=1 / np.asarray(vi, float)).fit()
+
+
 @dataclass(frozen=True)
 class MetaRegResult:
     """A mixed-effects meta-regression (metafor ``rma(yi, vi, mods = ...)``)."""

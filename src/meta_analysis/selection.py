@@ -18,7 +18,7 @@ from scipy import special
 from . import distributions as dist
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
 from .models import _check_meta_input, fit_meta
-from .regression import meta_regression
+from .regression import _lm_fit, meta_regression
 
 ALTERNATIVES = ("greater", "less", "two.sided")
 
@@ -71,11 +71,7 @@ class PetPeeseResult:
 def _limit_fit(yi, vi, x, model: str, method: str, test: str, level: float) -> dict:
     """Intercept (the limit estimate at x = 0) and slope of the regression of yi on x."""
     if model == "lm":
-        # WLS with an estimated scale is exactly R's lm(weights = 1/vi); the module, not statsmodels.api
-        from statsmodels.regression.linear_model import WLS
-        from statsmodels.tools.tools import add_constant
-
-        fit = WLS(yi, add_constant(x), weights=1 / vi).fit()
+        fit = _lm_fit(yi, x, vi)
         ci = fit.conf_int(alpha=1 - level)
         return dict(estimate=float(fit.params[0]), se=float(fit.bse[0]), stat=float(fit.tvalues[0]),
                     pval=float(fit.pvalues[0]), ci_low=float(ci[0, 0]), ci_high=float(ci[0, 1]),

@@ -12,7 +12,7 @@ import pandas as pd
 from ._checks import _frozen_frame
 from .distributions import ordinal_ranks
 from .models import MetaResult, _check_meta_input, fit_meta
-from .regression import meta_regression
+from .regression import _lm_fit, meta_regression
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,7 @@ def egger_test(yi, vi, model: str = "rma", method: str = "REML", test: str = "z"
                            limit_ci_low=float(res.coef["ci_low"].iloc[0]),
                            limit_ci_high=float(res.coef["ci_high"].iloc[0]))
     if model == "lm":
-        # WLS with an estimated scale is exactly R's lm(weights=); the module, not statsmodels.api (0.5 s less)
-        from statsmodels.regression.linear_model import WLS
-        from statsmodels.tools.tools import add_constant
-
-        fit = WLS(yi, add_constant(sei), weights=1 / vi).fit()
+        fit = _lm_fit(yi, sei, vi)
         ci = fit.conf_int(alpha=1 - level)
         return EggerResult(model="lm", k=len(yi), stat=float(fit.tvalues[1]), pval=float(fit.pvalues[1]),
                            df=float(fit.df_resid), limit_estimate=float(fit.params[0]),
