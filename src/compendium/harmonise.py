@@ -17,6 +17,8 @@ from meta_analysis.conversions import (
     f_to_d,
     or_to_d,
     p_to_d,
+    p_to_r,
+    proportions_to_log_or_variance,
     proportions_to_or,
     r_to_z_variance,
     t_to_d,
@@ -26,10 +28,11 @@ from meta_analysis.conversions import (
 from meta_analysis.effect_sizes import d_to_g, hedges_g, smcr, smd_variance
 from meta_analysis.models import fit_meta
 
-from .admission import select_one_per_study
+from .admission import row_designs, select_one_per_study
 from .sheets import Review
 
 _SIGN = {"positive": 1.0, "negative": -1.0}
+FEW_PREDICTORS = 3  # a convention: a standardised beta converts to r only from a model with at most 3 predictors
 
 
 class NotConvertible(Exception):
@@ -52,10 +55,27 @@ def _exact_p(row) -> float:
 
 
 def _row_to_r(row) -> tuple[float, str]:
-    """One correlational-sheet row → (r, method). Raises NotConvertible with the reason."""
+    """One correlational-sheet row → (r, method). Raises NotConvertible with the reason.
+
+    A within-group change (``design`` pre_post) is never a between-person r; an odds ratio per unit
+    of a continuous exposure (comparator ``continuous``) is not a two-group odds ratio; a β
+    converts only from a model with few predictors (:data:`FEW_PREDICTORS`).
+    """
     kind, value = row["statistic_type"], row["value"]
     n = row["n_effect"]
+    if row.get("design", "") == "pre_post":
+        raise NotConvertible("within-group (pre–post) change: not a between-person association")
     if kind in ("p_only", "direction_only"):
+        if kind == "p_only" and row.get("p_operator") == "=" and not pd.isna(row.get("p_value")) and row["p_value"] < 1:
+            if row["direction"] not in _SIGN:
+                raise NotConvertible(f"exact p printed but the direction is {row['direction']!r}")
+            n1, n2 = row["n_group1"], row["n_group2"]
+            if not (pd.isna(n1) or pd.isna(n2)):
+                d = p_to_d(row["p_value"], n1, n2)[0]
+                return _signed(float(d_to_r(d, n1, n2)[0]), row), "exact p with group sizes → d → r"
+            if not pd.isna(n):
+                return _signed(float(p_to_r(row["p_value"], n)[0]), row), "exact p with n → r (Rosenthal)"
+            raise NotConvertible("exact p printed without n")
         raise NotConvertible("only direction and significance are printed")
     if kind in ("means", "percent"):
         n1, n2 = row["n_group1"], row["n_group2"]
@@ -74,10 +94,17 @@ def _row_to_r(row) -> tuple[float, str]:
     if kind in ("r", "rho"):
         return _signed(float(value), row), "r as printed" if kind == "r" else "Spearman rho taken as r"
     if kind == "beta":
+        predictors = row.get("predictors", np.nan)
+        if pd.isna(predictors) or predictors > FEW_PREDICTORS:
+            raise NotConvertible("standardised beta from a model whose number of predictors is not printed or is "
+                                 f"above {FEW_PREDICTORS}: a partial association, not a bivariate r")
         if abs(value) >= 0.5:
             raise NotConvertible(f"standardised beta {value:g} outside Peterson & Brown's range")
-        return float(beta_to_r(_signed(value, row))[0]), "standardised beta → r (Peterson & Brown 2005)"
+        return float(beta_to_r(_signed(value, row))[0]), "standardised beta → r (Peterson & Brown 2005: .98β + .05λ)"
     if kind in ("or", "aor"):
+        if row.get("comparator") == "continuous":
+            raise NotConvertible("odds ratio per unit of a continuous exposure: the two-group logit conversion "
+                                 "does not apply")
         n1, n2 = row["n_group1"], row["n_group2"]
         d = or_to_d(value)[0]
         r = d_to_r(d, n1, n2)[0] if not (pd.isna(n1) or pd.isna(n2)) else d_to_r(d)[0]
@@ -103,6 +130,21 @@ def _row_to_r(row) -> tuple[float, str]:
             raise NotConvertible("z printed without n")
         return _signed(float(value / math.sqrt(n)), row), "z / sqrt(n)"
     raise NotConvertible(f"statistic type {kind!r} ({'unstandardised b' if kind == 'b' else 'no conversion'}) does not give r")
+
+
+def _counts_variance_z(row, r: float) -> float | None:
+    """Variance of Fisher's z of a percentage row from its 2×2 counts, or None for other rows.
+
+    v_lnOR = 1/a + 1/b + 1/c + 1/d (:func:`proportions_to_log_or_variance`), v_d = v_lnOR·3/π²,
+    v_r = a'² v_d/(d² + a')³ with a' = (n1+n2)²/(n1 n2), v_z = v_r/(1 − r²)² (Borenstein et al.
+    2009, eq. 5.10, 7.2, 7.8; delta method).
+    """
+    if row["statistic_type"] != "percent":
+        return None
+    n1, n2 = row["n_group1"], row["n_group2"]
+    v_log_or = proportions_to_log_or_variance(row["m_group1"], n1, row["m_group2"], n2)[0]
+    d = float(or_to_d(proportions_to_or(row["m_group1"], n1, row["m_group2"], n2))[0])
+    return float(r_to_z_variance(r, d_to_r_variance(d, v_log_or * 3 / math.pi ** 2, n1, n2))[0])
 
 
 def _frame(records: list[dict], sheet: pd.DataFrame, added: list[str]) -> pd.DataFrame:
@@ -138,7 +180,8 @@ def harmonise_correlational(effects: pd.DataFrame, level: float = 0.95) -> tuple
     """Every row of a correlational ``effects`` sheet → r, Fisher z (``yi``) and its variance ``vi``.
 
     One variance rule: a printed 95% CI gives the variance on the z scale (see
-    :func:`_ci_variance_z`); otherwise vi = 1/(n − 3) from the row's n. ``variance_from`` says
+    :func:`_ci_variance_z`); a percentage row's variance comes from its 2×2 counts
+    (:func:`_counts_variance_z`); otherwise vi = 1/(n − 3) from the row's n. ``variance_from`` says
     which; ``vi_from_n`` keeps the formula's value for the plausibility screen. A row with neither
     a CI nor an n is not converted; a missing n stays missing (never 0).
 
@@ -157,10 +200,11 @@ def harmonise_correlational(effects: pd.DataFrame, level: float = 0.95) -> tuple
             if pd.isna(n) and not (pd.isna(row["n_group1"]) or pd.isna(row["n_group2"])):
                 n = row["n_group1"] + row["n_group2"]
             vi_n = 1 / (n - 3) if not pd.isna(n) and n > 3 else np.nan
-            vi_ci = _ci_variance_z(row, r)
-            if vi_ci is None and np.isnan(vi_n):
+            vi_ci, vi_counts = _ci_variance_z(row, r), _counts_variance_z(row, r)
+            if vi_ci is None and vi_counts is None and np.isnan(vi_n):
                 raise NotConvertible("neither a sample size nor a confidence interval for this association")
-            vi, source = (vi_ci, "95% CI as printed") if vi_ci is not None else (vi_n, "n")
+            vi, source = ((vi_ci, "95% CI as printed") if vi_ci is not None else
+                          (vi_counts, "2×2 counts") if vi_counts is not None else (vi_n, "n"))
             done.append({**row.to_dict(), "r": r, "yi": math.atanh(r), "vi": vi, "variance_from": source,
                          "vi_from_n": vi_n, "n": n, "conversion": method})
         except NotConvertible as why:
@@ -172,7 +216,9 @@ def harmonise_correlational(effects: pd.DataFrame, level: float = 0.95) -> tuple
 def _row_to_smd(row, prepost_r: float) -> tuple[float, float, str]:
     """One intervention-sheet outcome row → (yi, vi, method). Raises NotConvertible."""
     kind = row["statistic_type"]
-    if kind in ("p_only", "direction_only"):
+    exact_p = (kind == "p_only" and row["comparison"] == "between" and row["p_operator"] == "="
+               and not pd.isna(row["p_value"]) and row["p_value"] < 1)
+    if kind == "direction_only" or (kind == "p_only" and not exact_p):
         raise NotConvertible("only direction and significance are printed")
     if row["comparison"] == "within":
         cols = ("m_pre", "sd_pre", "m_post", "n_within")
@@ -217,9 +263,15 @@ def _row_to_smd(row, prepost_r: float) -> tuple[float, float, str]:
         return g, vi, method
     if pd.isna(n1) or pd.isna(n2):
         raise NotConvertible("group sizes of both arms are not printed")
-    df = row["df1"] if kind == "t" else row["df2"]
+    df = row["df1"] if kind == "t" else row["df2"] if kind == "f" else np.nan
     if randomized and not pd.isna(df) and df != n1 + n2 - 2:
         raise NotConvertible(f"test df {df:g} does not match the randomized arms ({n1:g} + {n2:g}): analysed group sizes unknown")
+    if kind == "p_only":
+        if row["direction"] not in _SIGN:
+            raise NotConvertible(f"exact p printed but the direction is {row['direction']!r}")
+        d = _signed(float(p_to_d(row["p_value"], n1, n2)[0]), row)
+        g, vi = d_to_g(d, n1, n2)
+        return float(g[0]), float(vi[0]), "exact p with group sizes → d → g" + by_n
     if kind == "t":
         if pd.isna(row["t_value"]):
             raise NotConvertible("t named but not printed")
@@ -400,7 +452,8 @@ def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.
     studies = review.sheets["studies"]
     if review.design == "correlational":
         converted, left = harmonise_correlational(review.effects)
-        extra = derive_generation(studies).merge(studies[["study_id", "year", "design"]], on="study_id")
+        extra = derive_generation(studies).merge(studies[["study_id", "year", "design"]].rename(
+            columns={"design": "study_design"}), on="study_id")
     elif review.design == "generic":
         converted, left = harmonise_generic(review.effects, review.meta.get("effect_measure", "generic"))
         extra = studies[["study_id", "year"]]
@@ -408,6 +461,8 @@ def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.
         converted, left = harmonise_intervention(review.effects, prepost_r=prepost_r, studies=studies)
         extra = studies[["study_id", "year", "guidance", "control_type", "scope_flag"]].rename(
             columns={"scope_flag": "study_scope_flag"})
+        converted, left = (f.assign(design=row_designs(f)) if len(f) else f.assign(design=pd.Series(dtype=object))
+                           for f in (converted, left))
     extra = extra.merge(sample_ids(studies), on="study_id", how="left")
     frames = []
     for frame in (converted, left):
@@ -472,7 +527,8 @@ def plausibility_screen(converted: pd.DataFrame, design: str) -> pd.DataFrame:
         ratio = row["vi"] / row["vi_from_n"] if pd.notna(row.get("vi_from_n")) and row["vi_from_n"] > 0 else np.nan
         if row.get("variance_from") != "n" and pd.notna(ratio) and not (
                 1 / PLAUSIBLE["variance_ratio"] <= ratio <= PLAUSIBLE["variance_ratio"]):
-            checks.append(f"CI implies {ratio:.2g}× the variance that n gives")
+            checks.append(f"{'CI' if str(row.get('variance_from')).endswith('printed') else row.get('variance_from')} "
+                          f"implies {ratio:.2g}× the variance that n gives")
         if checks:
             rows.append({"study_id": row["study_id"], "row_id": row[id_col],
                          "statistic_as_printed": row["statistic_as_printed"], "estimate": estimate, "vi": row["vi"],
