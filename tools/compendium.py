@@ -72,7 +72,7 @@ WRITES: dict[str, tuple[str, ...]] = {
                                "reports/tables/*_small_study.csv", "reports/tables/*_selection_methods.csv",
                                "reports/tables/*_influence.csv"),
     "05_box_score_mediator_synthesis": ("reports/tables/*_vote_counts.csv", "reports/tables/*_study_votes.csv",
-                                        "reports/tables/*_roles.csv", "figures/*_effect_direction.*"),
+                                        "reports/tables/*_roles.csv", "figures/*_effect_direction*"),
     "06_simulation_lab": ("figures/simulation_*", "reports/tables/simulation_*"),
     "report": ("reports/*.html", "figures/comparison_published_vs_ours.*"),
 }

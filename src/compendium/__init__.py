@@ -12,8 +12,8 @@ from .admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, a
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
                        fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
-from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table, vote_rows,
-                         vote_sentences)
+from .box_scores import (admitted_votes, cells_of, direction_plot_parts, role_table, study_votes, vote_count_table,
+                         vote_count_variants, vote_rows, vote_sentences)
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
 from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,
