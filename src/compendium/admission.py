@@ -7,7 +7,9 @@ proxies, other comparators and later studies, and one effect per study by a stat
   values measure the outcome directly; any other value is a proxy;
 * ``"comparator": {"column": ..., "values": [...]}`` — the comparison the review's question names;
   any other value is "another comparator";
-* ``"review_year"`` — studies published after it could not have been in the review;
+* ``"search_end"`` (ISO date, or null where the paper does not state it) and ``"review_year"`` —
+  studies published after the search's year (else after the review's year) could not have been in
+  the review (:func:`last_eligible_year`);
 * ``"design"`` on an analysis — the question it answers: ``"between_person"`` (an association
   across persons), ``"between_group"`` (a randomised or assigned contrast) or ``"within_group"``
   (change within the same people); only rows whose ``design`` (:data:`DESIGN_KINDS`) answers it
@@ -91,13 +93,23 @@ def admission_flags(rows: pd.DataFrame, meta: dict) -> pd.DataFrame:
             rows[flag] = ~rows[rule["column"]].isin(rule["values"])
         else:
             rows[flag] = False
-    year = meta.get("review_year")
+    year = last_eligible_year(meta)
     rows["later_study"] = (pd.to_numeric(rows["year"], errors="coerce") > year).fillna(False) \
         if year is not None and "year" in rows else False
     rows["marks"] = [
         "".join(FLAGS[f][1] for f in FLAGS if r[f]) for _, r in rows[list(FLAGS)].iterrows()
     ] if len(rows) else pd.Series(dtype=object)
     return rows
+
+
+def last_eligible_year(meta: dict) -> int | None:
+    """The last publication year a study could have to be found by the review's search: the year of
+    ``"search_end"`` (ISO date) where review.json states it, else ``"review_year"`` (a study of that
+    year may still postdate the search; the sheets hold years only, so a finer rule is not possible)."""
+    end = meta.get("search_end")
+    if end:
+        return int(str(end)[:4])
+    return meta.get("review_year")
 
 
 def admit_rule(review: Review, spec: dict | None = None) -> dict:
