@@ -67,7 +67,7 @@ WRITES: dict[str, tuple[str, ...]] = {
                          "data/processed/*/subgroup_fits.csv", "reports/tables/*_analyses.csv",
                          "reports/tables/*_choices.csv", "reports/tables/*_subgroups.csv",
                          "reports/tables/*_sensitivity.csv", "reports/tables/*_dependence.csv",
-                         "reports/tables/comparison.csv"),
+                         "reports/tables/comparison.csv", "reports/tables/*_multiverse.csv", "figures/*_multiverse_*"),
     "04_forest_funnel_plots": ("figures/*_forest_*", "figures/*_funnel_*", "figures/*_baujat_*", "figures/*_gosh_*",
                                "reports/tables/*_small_study.csv", "reports/tables/*_selection_methods.csv",
                                "reports/tables/*_influence.csv"),

@@ -24,11 +24,11 @@ from .harmonise import sample_ids
 from .sheets import Review
 from .small_k import RULES, SmallKRules
 
-ROW_COLUMNS = ["study_id", "sample_id", "result_id", "outcome", "direction", "significant", "basis", "statistic_as_printed",
+ROW_COLUMNS = ["study_id", "sample_id", "probable_sample_id", "result_id", "outcome", "direction", "significant", "basis", "statistic_as_printed",
                "source", "location", "proxy", "other_comparator", "later_study", "marks"]
 VOTE_COLUMNS = ["k_studies", "positive", "negative", "null", "mixed", "unclear", "sign_test_p", "ci_low", "ci_high",
                 "results", "converted_studies", "proxy", "other_comparator", "later_study", "note"]
-VARIANTS = ("as admitted", "without proxies")
+VARIANTS = ("as admitted", "without proxies", "probable same-sample pairs merged")
 
 
 def cells_of(review: Review) -> list[str]:
@@ -77,6 +77,8 @@ def vote_rows(review: Review, converted: pd.DataFrame, not_converted: pd.DataFra
     rows = admission_flags(rows, review.meta)
     cells = cells_of(review)
     rows["sample_id"] = rows["sample_id"].fillna(rows["study_id"]) if "sample_id" in rows else rows["study_id"]
+    rows["probable_sample_id"] = (rows["probable_sample_id"].fillna(rows["sample_id"]) if "probable_sample_id" in rows
+                                  else rows["sample_id"])
     keep = [c for c in cells if c not in ROW_COLUMNS] + ROW_COLUMNS + (
         ["design"] if "design" in rows and "design" not in cells else [])
     return rows[keep].sort_values(cells + ["study_id", "result_id"]).reset_index(drop=True)
@@ -161,11 +163,16 @@ def vote_count_variants(rows: pd.DataFrame, cells: list[str], threshold: float =
 
     ``rows`` are the results of :func:`vote_rows` (one per result), so that without proxies each
     study's vote is recounted (:func:`study_votes`) from its results that measure the outcome
-    directly; a study with proxies only drops out of the cell.
+    directly; a study with proxies only drops out of the cell. Where review.json's studies name
+    probable same-sample pairs (``probable_sample_id`` differs), a third variant counts each pair as
+    one study.
     """
     frames = []
-    for variant in VARIANTS:
-        frame = rows if variant == VARIANTS[0] else rows[~rows["proxy"].astype(bool)]
+    merged = ("probable_sample_id" in rows and len(rows)
+              and (rows["probable_sample_id"].fillna(rows["sample_id"]) != rows["sample_id"]).any())
+    for variant in VARIANTS if merged else VARIANTS[:2]:
+        frame = (rows if variant == VARIANTS[0] else rows[~rows["proxy"].astype(bool)] if variant == VARIANTS[1]
+                 else rows.assign(sample_id=rows["probable_sample_id"].fillna(rows["sample_id"])))
         table = vote_count_table(study_votes(frame, cells, threshold), cells, level, rules, one_direction)
         table.insert(0, "variant", variant)
         frames.append(table)

@@ -205,12 +205,18 @@ def generation_summary(review: Review) -> pd.DataFrame:
 
 
 def sample_ids(studies: pd.DataFrame) -> pd.DataFrame:
-    """``study_id`` → ``sample_id``: the study named in ``same_sample_as``, or the study itself.
+    """``study_id`` → ``sample_id`` (the study named in ``same_sample_as``, or the study itself) and
+    ``probable_sample_id`` (the same, with ``same_sample_probable`` pairs merged as well).
 
-    Two papers on the same participants count as one study in pooling and in vote counts.
+    Two papers on the same participants count as one study in pooling and in vote counts; papers on
+    probably the same participants (no source shows it) count as one only in a sensitivity variant.
     """
     same = studies["same_sample_as"] if "same_sample_as" in studies else pd.Series("", index=studies.index)
-    return pd.DataFrame({"study_id": studies["study_id"], "sample_id": same.where(same != "", studies["study_id"])})
+    sample = same.where(same != "", studies["study_id"])
+    links = dict(zip(studies["study_id"], sample))
+    probable = studies["same_sample_probable"] if "same_sample_probable" in studies else pd.Series("", index=studies.index)
+    merged = [links.get(p, p) if p else s for p, s in zip(probable, sample)]
+    return pd.DataFrame({"study_id": studies["study_id"], "sample_id": sample, "probable_sample_id": merged})
 
 
 def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -111,3 +111,15 @@ def test_papers_on_one_sample_vote_once():
     votes, table = votes_of([], rows)
     assert list(votes["study_id"]) == ["Mo2010 + Mo2013", "X"]
     assert table["k_studies"].iloc[0] == 2
+
+
+def test_probable_same_sample_pairs_vote_once_in_their_variant():
+    rows = [coded("A", "A_1", "negative", sample_id="A", probable_sample_id="A"),
+            coded("B", "B_1", "negative", sample_id="B", probable_sample_id="A"),
+            coded("C", "C_1", "positive", sample_id="C", probable_sample_id="C")]
+    r = review()
+    results = h.admitted_votes(r, h.vote_rows(r, pd.DataFrame(), pd.DataFrame(rows)))
+    table = h.vote_count_variants(results, h.cells_of(r)).set_index("variant")
+    assert table.loc["as admitted", "k_studies"] == 3
+    assert table.loc["probable same-sample pairs merged", "k_studies"] == 2
+    assert table.loc["probable same-sample pairs merged", "negative"] == 1
