@@ -305,8 +305,8 @@ def plausibility_screen(converted: pd.DataFrame, design: str) -> pd.DataFrame:
         ratio = row["vi"] / row["vi_from_n"] if pd.notna(row.get("vi_from_n")) and row["vi_from_n"] > 0 else np.nan
         if row.get("variance_from") != "n" and pd.notna(ratio) and not (
                 1 / PLAUSIBLE["variance_ratio"] <= ratio <= PLAUSIBLE["variance_ratio"]):
-            checks.append(f"{'CI' if str(row.get('variance_from')).endswith('printed') else row.get('variance_from')} "
-                          f"implies {ratio:.2g}× the variance that n gives")
+            source = "CI implies" if str(row.get("variance_from")).endswith("printed") else "2×2 counts imply"
+            checks.append(f"{source} {ratio:.2g}× the variance that n gives")
         if checks:
             rows.append({"study_id": row["study_id"], "row_id": row[id_col],
                          "statistic_as_printed": row["statistic_as_printed"], "estimate": estimate, "vi": row["vi"],
