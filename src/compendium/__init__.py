@@ -7,13 +7,14 @@ which re-exports the public names below; each line says which module a name live
 # ruff: noqa: F401  (every name below is re-exported: __all__ is built from them at the end)
 from types import ModuleType as _ModuleType
 
-from .admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, admit_rule, describe_rule,
-                        filter_rows, one_effect_per_study, select_one_per_study, with_scope)
+from .admission import (DEFAULT_ADMIT, DESIGN_KINDS, SELECTION_RULE, admission_flags, admit, admit_rule, describe_rule,
+                        filter_design, filter_rows, last_eligible_year, one_effect_per_study, row_designs,
+                        select_one_per_study, with_scope)
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
                        fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
-from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table, vote_rows,
-                         vote_sentences)
+from .box_scores import (admitted_votes, cells_of, direction_plot_parts, role_table, study_votes, vote_count_table,
+                         vote_count_variants, vote_rows, vote_sentences)
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
 from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,
@@ -28,8 +29,9 @@ from .forest_funnel import (forest_plot, forest_plots, funnel_plot, funnel_plots
 from .harmonise import (GENERATIONS, PLAUSIBLE, conversion_summary, converted_view, derive_generation,
                         generation_summary, harmonise, harmonise_correlational, harmonise_generic,
                         harmonise_intervention, not_converted_view, NotConvertible, plausibility_screen,
-                        prepost_sensitivity)
+                        prepost_sensitivity, sample_ids)
 from .influence_plots import baujat_plot, gosh_plot, influence_figures, influence_sentence, influence_table
+from .multiverse import choice_sets, multiverse, multiverse_sentences, multiverse_table, specification_curve, specifications
 from .publication_bias import selection_methods_table
 from .report import NOTEBOOKS, build_info, build_report, BuildInfo, mask_provenance, NotebookPage, render_page, report_exporter
 from .scaffold import new_review

@@ -7,7 +7,13 @@ proxies, other comparators and later studies, and one effect per study by a stat
   values measure the outcome directly; any other value is a proxy;
 * ``"comparator": {"column": ..., "values": [...]}`` — the comparison the review's question names;
   any other value is "another comparator";
-* ``"review_year"`` — studies published after it could not have been in the review;
+* ``"search_end"`` (ISO date, or null where the paper does not state it) and ``"review_year"`` —
+  studies published after the search's year (else after the review's year) could not have been in
+  the review (:func:`last_eligible_year`);
+* ``"design"`` on an analysis — the question it answers: ``"between_person"`` (an association
+  across persons), ``"between_group"`` (a randomised or assigned contrast) or ``"within_group"``
+  (change within the same people); only rows whose ``design`` (:data:`DESIGN_KINDS`) answers it
+  are candidates, the others are not pooled there (they vote in their own design cell);
 * ``"admit": {"proxies": false, "other_comparators": false, "later_studies": false}`` — what the
   primary analysis admits. The defaults follow the published review; every variant enters the
   sensitivity table, and wherever one is admitted it is marked (``marks``).
@@ -24,6 +30,9 @@ FLAGS = {"proxy": ("proxies", "†", "proxy measure"),
          "other_comparator": ("other_comparators", "‡", "other comparator"),
          "later_study": ("later_studies", "§", "published after the review")}
 EXCLUDED_VALUES = ("", "none")
+DESIGN_KINDS = {"cross_sectional": "between_person", "longitudinal": "between_person",
+                "experimental": "between_group", "pre_post": "within_group"}
+COMPARISON_DESIGN = {"between": "experimental", "within": "pre_post"}  # intervention sheets: one trial's contrasts
 
 
 def filter_rows(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
@@ -35,6 +44,29 @@ def filter_rows(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
         values = values if isinstance(values, list) else [values]
         mask &= frame[column].isin(values)
     return frame[mask]
+
+
+def row_designs(frame: pd.DataFrame) -> pd.Series:
+    """The design of each row's contrast: the sheet's ``design`` column, or for an intervention sheet
+    (randomised trials) ``experimental`` for a between-arm row and ``pre_post`` for a within-arm
+    row (:data:`COMPARISON_DESIGN`); "" where neither says."""
+    if "design" in frame:
+        return frame["design"].fillna("").astype(str)
+    if "comparison" in frame:
+        return frame["comparison"].map(COMPARISON_DESIGN).fillna("")
+    return pd.Series("", index=frame.index)
+
+
+def filter_design(frame: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Rows whose design answers the analysis's question (``spec["design"]``, see
+    :data:`DESIGN_KINDS`); all rows when the analysis states no design."""
+    wanted = spec.get("design")
+    if not wanted or frame.empty:
+        return frame
+    if wanted not in set(DESIGN_KINDS.values()):
+        raise ValueError(f"analysis {spec.get('name')!r}: design {wanted!r} is not one of "
+                         f"{sorted(set(DESIGN_KINDS.values()))}")
+    return frame[row_designs(frame).map(DESIGN_KINDS) == wanted]
 
 
 def with_scope(frame: pd.DataFrame, studies: pd.DataFrame, core_only: bool) -> pd.DataFrame:
@@ -61,13 +93,23 @@ def admission_flags(rows: pd.DataFrame, meta: dict) -> pd.DataFrame:
             rows[flag] = ~rows[rule["column"]].isin(rule["values"])
         else:
             rows[flag] = False
-    year = meta.get("review_year")
+    year = last_eligible_year(meta)
     rows["later_study"] = (pd.to_numeric(rows["year"], errors="coerce") > year).fillna(False) \
         if year is not None and "year" in rows else False
     rows["marks"] = [
         "".join(FLAGS[f][1] for f in FLAGS if r[f]) for _, r in rows[list(FLAGS)].iterrows()
     ] if len(rows) else pd.Series(dtype=object)
     return rows
+
+
+def last_eligible_year(meta: dict) -> int | None:
+    """The last publication year a study could have to be found by the review's search: the year of
+    ``"search_end"`` (ISO date) where review.json states it, else ``"review_year"`` (a study of that
+    year may still postdate the search; the sheets hold years only, so a finer rule is not possible)."""
+    end = meta.get("search_end")
+    if end:
+        return int(str(end)[:4])
+    return meta.get("review_year")
 
 
 def admit_rule(review: Review, spec: dict | None = None) -> dict:

@@ -15,7 +15,8 @@ from meta_analysis.influence import leave_one_out
 from meta_analysis.models import MetaResult, compare_estimators, fit_meta
 from meta_analysis.regression import subgroup_analysis
 
-from .admission import admission_flags, admit, admit_rule, filter_rows, flag_counts, one_effect_per_study, with_scope
+from .admission import (admission_flags, admit, admit_rule, filter_design, filter_rows, flag_counts,
+                        one_effect_per_study, with_scope)
 from .display import show
 from .sheets import Review
 from .small_k import RULES, SmallKRules
@@ -82,7 +83,7 @@ def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", 
     studies = review.sheets["studies"]
     flagged = admission_flags(converted, review.meta) if len(converted) else converted
     for spec in review.meta["analyses"]:
-        rows = filter_rows(flagged, spec["filter"]) if len(flagged) else flagged
+        rows = filter_design(filter_rows(flagged, spec["filter"]), spec) if len(flagged) else flagged
         rows = with_scope(rows, studies, core_only) if len(rows) else rows
         rule = admit_rule(review, spec)
         admitted = admit(rows, rule) if len(rows) else rows

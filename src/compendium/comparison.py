@@ -10,26 +10,72 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .admission import filter_rows, flag_counts
+from .admission import filter_rows
 from .analyses import Analysis, fit_both, transform_of
 from .sheets import Review
 from .small_k import RULES, SmallKRules
 
-COLUMNS = ["review", "published_analysis", "metric", "published_estimate", "published_p", "published_studies",
-           "our_analysis", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha", "ci_high_knha",
-           "pval_knha", "k_le_3", "single_study", "later_studies", "proxy_share", "other_comparator",
-           "mapping_uncertain", "note"]
+COLUMNS = ["review", "published_analysis", "metric", "published_estimate", "published_p", "published_included",
+           "published_k", "our_analysis", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha",
+           "ci_high_knha", "pval_knha", "k_le_3", "single_study", "studies_not_admitted", "mapping_uncertain", "why",
+           "note"]
+K_NOT_STATED = "published k not stated in the paper's reachable text"
 
 
-def _published_studies(review: Review) -> float:
-    """The number of studies the published review pooled (``review.json`` key ``published_k_row``)."""
-    key = review.meta.get("published_k_row")
+def published_included(review: Review) -> float:
+    """The number of studies the published review included (``review.json`` key
+    ``published_included_row``: a ``count`` row of ``published_results.csv``), or NaN."""
+    key = review.meta.get("published_included_row")
     pub = review.published
     row = pub[pub["analysis"] == key] if key else pub.iloc[0:0]
     return float(row["k"].iloc[0]) if len(row) and pd.notna(row["k"].iloc[0]) else np.nan
 
 
-def _ours(data: pd.DataFrame, fits: dict, f) -> dict:
+def published_k(p) -> float:
+    """The number of studies in one published pooled analysis (its own ``k`` in
+    ``published_results.csv``), NaN where the paper does not state it."""
+    return float(p.k) if pd.notna(p.k) else np.nan
+
+
+def mapping_reasons(data: pd.DataFrame, note: str | None) -> list[str]:
+    """Why our pooled analysis may not be the published one, by stated rules on the rows it pools.
+
+    * a pre–post change (``design`` pre_post) or an engagement contrast within one arm of a trial
+      (``design`` longitudinal in a study of design ``rct``): not the between-person association;
+    * a path or β from a regression model (``statistic_type`` beta): a partial association;
+    * blended interventions or caregivers (``scope_flag`` of the row or the study);
+    * mixed standardisations: effect sizes standardised by their authors (d, g, SMD as printed)
+      pooled with ones we computed from means, t, F or p;
+    * the analysis's own ``mapping_note`` in ``review.json``.
+    """
+    why = []
+    if len(data):
+        design = data["design"].fillna("").astype(str) if "design" in data else pd.Series("", index=data.index)
+        study_design = data["study_design"] if "study_design" in data else pd.Series("", index=data.index)
+        if (design == "pre_post").any():
+            why.append("pre–post change pooled")
+        if ((design == "longitudinal") & (study_design == "rct")).any():
+            why.append("engagement contrast within a trial arm")
+        if "statistic_type" in data and (data["statistic_type"] == "beta").any():
+            why.append("path or beta from a regression model")
+        flags = set()
+        for column in ("scope_flag", "study_scope_flag"):
+            if column in data:
+                flags |= {f for cell in data[column].fillna("").astype(str) for f in cell.split(";")}
+        if "blended" in flags:
+            why.append("blended intervention pooled")
+        if "caregivers" in flags:
+            why.append("caregiver trial pooled")
+        if "conversion" in data:
+            printed = data["conversion"].astype(str).str.contains("as printed")
+            if printed.any() and not printed.all():
+                why.append("mixed standardisations (printed d or g with ones computed from means, t, F or p)")
+    if note:
+        why.append(note)
+    return why
+
+
+def _ours(data: pd.DataFrame, fits: dict, f, candidates: pd.DataFrame | None = None) -> dict:
     out = {"k": len(data), "n": float(pd.to_numeric(data["n"], errors="coerce").sum(min_count=1)) if len(data) else 0.0}
     if fits:
         z, hk = fits["z"], fits["knha"]
@@ -37,9 +83,9 @@ def _ours(data: pd.DataFrame, fits: dict, f) -> dict:
                    ci_low_knha=f(hk.ci_low), ci_high_knha=f(hk.ci_high), pval_knha=hk.pval)
     elif len(data) == 1:
         out["estimate"] = f(float(data["yi"].iloc[0]))
-    counts = flag_counts(data) if len(data) else {"later_study": 0, "other_comparator": 0, "proxy_share": np.nan}
-    out.update(k_le_3=len(data) <= 3, single_study=len(data) == 1, later_studies=counts["later_study"],
-               proxy_share=counts["proxy_share"], other_comparator=counts["other_comparator"])
+    left_out = (set(candidates["study_id"]) - set(data["study_id"] if len(data) else [])
+                if candidates is not None and len(candidates) else set())
+    out.update(k_le_3=len(data) <= 3, single_study=len(data) == 1, studies_not_admitted=len(left_out))
     return out
 
 
@@ -48,11 +94,14 @@ def comparison_table(review: Review, analyses: dict[str, Analysis], level: float
     """Every published pooled result of ``review`` beside our estimate under z and Hartung–Knapp.
 
     A published subgroup result (``"published"`` on a subgroup of ``review.json`` with
-    ``"published_group"``) is compared with our pool of that group. ``mapping_uncertain`` is set
-    where ``review.json`` gives a ``"mapping_note"`` (our analysis may not be the one published).
+    ``"published_group"``) is compared with our pool of that group. ``published_included`` is the
+    number of studies the review included, ``published_k`` the number in that pooled analysis where
+    the paper states it (otherwise empty, and ``note`` says so). ``mapping_uncertain`` is set by the
+    rules of :func:`mapping_reasons`, which ``why`` lists. ``studies_not_admitted``: studies our
+    filter found that the primary rule left out (proxies, other comparators, later studies).
     """
     f = transform_of(review)
-    total = _published_studies(review)
+    total = published_included(review)
     by_name = {a.published: a for a in analyses.values() if a.published}
     groups = {s["published"]: s for s in review.meta.get("subgroups", []) if s.get("published")}
     rows = []
@@ -60,14 +109,15 @@ def comparison_table(review: Review, analyses: dict[str, Analysis], level: float
         if p.metric == "count":
             continue
         row = {"review": review.review_id, "published_analysis": p.analysis, "metric": p.metric,
-               "published_estimate": p.estimate, "published_p": p.p, "published_studies": total}
-        notes = []
+               "published_estimate": p.estimate, "published_p": p.p, "published_included": total,
+               "published_k": published_k(p)}
+        notes = [] if pd.notna(row["published_k"]) else [K_NOT_STATED]
         if pd.isna(p.estimate) and ":" in str(p.source):
             notes.append("published: " + str(p.source).split(":", 1)[1].strip())
         if p.analysis in by_name:
             a = by_name[p.analysis]
-            row.update(our_analysis=a.label, **_ours(a.data, a.fits, f))
-            mapping = a.spec.get("mapping_note")
+            row.update(our_analysis=a.label, **_ours(a.data, a.fits, f, a.candidates))
+            data, mapping = a.data, a.spec.get("mapping_note")
         elif p.analysis in groups:
             spec = groups[p.analysis]
             a = analyses[spec["analysis"]]
@@ -77,9 +127,9 @@ def comparison_table(review: Review, analyses: dict[str, Analysis], level: float
             mapping = spec.get("mapping_note")
         else:
             row.update(our_analysis="", k=0, n=0.0)
-            mapping = "no matching analysis in review.json"
-        row["mapping_uncertain"] = bool(mapping)
-        notes += [m for m in (mapping,) if m]
+            data, mapping = pd.DataFrame(), "no matching analysis in review.json"
+        why = mapping_reasons(data, mapping)
+        row["mapping_uncertain"], row["why"] = bool(why), "; ".join(why)
         if row["k"] == 0:
             notes.append("no convertible study in our extraction")
         elif row["k"] == 1:
@@ -108,12 +158,15 @@ def what_this_comparison_is(comparison: pd.DataFrame) -> list[str]:
     ours = comparison[comparison["k"] >= 1]
     pooled = comparison[comparison["k"] >= RULES.min_k_pool]
     reviews = comparison.drop_duplicates("review")
-    totals = ", ".join(f"{int(t)} ({r})" for r, t in zip(reviews["review"], reviews["published_studies"]) if pd.notna(t))
+    totals = ", ".join(f"{int(t)} ({r})" for r, t in zip(reviews["review"], reviews["published_included"]) if pd.notna(t))
+    stated = int(comparison["published_k"].notna().sum())
     k_range = (f"k = {int(pooled['k'].min())}–{int(pooled['k'].max())}" if len(pooled) > 1 and
                pooled["k"].min() != pooled["k"].max() else f"k = {int(pooled['k'].iloc[0])}" if len(pooled) else "")
     first = (f"Our open extraction sets an estimate beside {len(ours)} of the {n_pub} published pooled results; "
              f"{len(pooled)} of them pool two or more studies" + (f" ({k_range})" if k_range else "") +
-             (f", against the {totals} studies the published reviews pooled." if totals else "."))
+             (f"; the published reviews included {totals} studies" if totals else "") +
+             (f", and {stated} of their {n_pub} pooled results state how many studies they held." if stated else
+              f", and none of their {n_pub} pooled results states, in the text we could reach, how many studies it held."))
     small = int(comparison["k_le_3"].fillna(False).astype(bool).sum())
     second = (f"{small} of the {n_pub} comparisons rest on three studies or fewer, and "
               f"{int(comparison['mapping_uncertain'].astype(bool).sum())} may not match the published analysis exactly "

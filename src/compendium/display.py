@@ -39,7 +39,7 @@ HEADERS = {
     "review": "Review", "study_id": "Study", "k": "k", "n": "n", "estimate": "Estimate", "pval": "p",
     "pval_knha": "p (HK)", "i2": "I²", "tau2": "τ²", "h2": "H²", "q": "Q", "q_df": "df", "q_p": "p (Q)",
     "pi_dist": "PI from", "note": "Note", "metric": "Published metric", "published_estimate": "Published estimate",
-    "published_p": "Published p", "published_studies": "Published k", "k_le_3": "k ≤ 3", "yi": "yi", "vi": "vi",
+    "published_p": "Published p", "published_included": "Studies in the review", "published_k": "Published k", "k_le_3": "k ≤ 3", "yi": "yi", "vi": "vi",
     "egger_z": "Egger z", "egger_p": "Egger p", "k0_filled": "k₀ filled", "limit_estimate": "Limit estimate",
     "k_studies": "Studies", "sign_test_p": "Sign test p", "q_between_separate": "Q between (separate τ²)",
     "p_separate": "p (separate τ²)", "q_between_common": "Q between (common τ²)", "p_common": "p (common τ²)",

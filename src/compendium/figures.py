@@ -242,7 +242,7 @@ def plot_prisma(counts: pd.DataFrame, title: str):
 
 
 MARKS = {"positive": ("^", "positive"), "negative": ("v", "negative"), "null": ("o", "no effect"),
-         "mixed": ("D", "mixed (no direction in ≥ 70 % of results)")}
+         "mixed": ("D", "mixed (< 70 % agree)"), "unclear": ("s", "unclear (no direction)")}
 
 
 def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
@@ -250,8 +250,10 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
 
     Rows are studies, columns the cells of the box score (e.g. help-seeking type × outcome, named
     above each column); the mark is the study's vote by the 70 % rule: triangle up positive,
-    triangle down negative, circle no effect, diamond mixed, each in its colour. Filled = at least
-    one statistically significant result in the cell; open = none. The legend draws exactly the
+    triangle down negative, circle no effect, diamond mixed, square unclear, each in its colour.
+    Filled = at least one result in the cell printed significant; open = none. Columns are as
+    narrow as their longest word allows so that a plot of a few cells stays readable at a report's column width (call it
+    once per value of the first cell column when there are many cells). The legend draws exactly the
     marks the plot uses (shape, colour and fill); a study admitted by a stated rule carries its mark
     after its name († proxy, ‡ other comparator, § published after the review).
     """
@@ -264,13 +266,14 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     columns = sorted(votes["cell"].unique())
     labels = sorted(votes["study_label"].unique(), key=str.lower, reverse=True)
     colour = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
-              "mixed": PALETTE["muted"]}
-    heads = ["\n".join(textwrap.wrap(c, 15)) for c in columns]
+              "mixed": PALETTE["muted"], "unclear": PALETTE["light"]}
+    heads = ["\n".join(textwrap.wrap(c, 11, break_long_words=False)) for c in columns]
     head_lines = max(h.count("\n") + 1 for h in heads)
-    width = 1.1 * len(columns)
+    longest = max(len(word) for c in columns for word in c.split())  # a column as wide as its longest word
+    width = max(0.55, 0.06 * longest) * len(columns)
     top_in, height = 0.5 + 0.13 * head_lines, 0.75 + 0.13 * head_lines + 0.19 * len(labels)
-    fig, ax = plt.subplots(figsize=(2.0 + width + 2.6, height))
-    fig.subplots_adjust(left=2.0 / (4.6 + width), right=(2.0 + width) / (4.6 + width), top=1 - top_in / height,
+    fig, ax = plt.subplots(figsize=(1.8 + width + 0.2, height))
+    fig.subplots_adjust(left=1.8 / (2.0 + width), right=(1.8 + width) / (2.0 + width), top=1 - top_in / height,
                         bottom=0.25 / height)
     x = votes["cell"].map({c: i for i, c in enumerate(columns)})
     y = votes["study_label"].map({label: i for i, label in enumerate(labels)})
@@ -293,17 +296,17 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
         ax.axvline(x - 0.5, color="#dddddd", lw=0.6)
     handles = []
     for v in MARKS:
-        for sig, words in (("yes", "significant"), ("no", "not significant")):
-            if ((votes["vote"] == v) & ((votes["significant"] == "yes") == (sig == "yes"))).any():
-                handles.append(plt.Line2D([], [], marker=MARKS[v][0], ls="", ms=6.5, mec=colour[v], mew=1.0,
-                                          mfc=colour[v] if sig == "yes" else "white", label=f"{MARKS[v][1]}, {words}"))
+        if (votes["vote"] == v).any():
+            filled = ((votes["vote"] == v) & (votes["significant"] == "yes")).any()
+            handles.append(plt.Line2D([], [], marker=MARKS[v][0], ls="", ms=6.5, mec=colour[v], mew=1.0,
+                                      mfc=colour[v] if filled else "white", label=MARKS[v][1]))
     for mark, words in (("†", "proxy measure"), ("‡", "other comparator"), ("§", "published after the review")):
         if mark in "".join(marks):
             handles.append(plt.Line2D([], [], ls="", label=f"{mark} {words}"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False,
-              title="filled = a significant result", title_fontsize=7, alignment="left")
+              title="filled = printed significant", title_fontsize=7, alignment="left")
     fig.suptitle(title, x=0.02, y=1 - 0.08 / height, ha="left", va="top", fontsize=10, fontweight="bold")
-    room_for(fig, right=1.2)  # the legend, right of the plot, on the canvas
+    room_for(fig, right=1.75)  # the legend, right of the plot, on the canvas
     return fig
 
 

@@ -9,100 +9,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from meta_analysis.conversions import (
-    beta_to_r,
-    chi2_to_r,
-    d_to_r,
-    d_to_r_variance,
-    f_to_d,
-    or_to_d,
-    p_to_d,
-    proportions_to_or,
-    r_to_z_variance,
-    t_to_d,
-    t_to_r,
-    variance_from_ci,
-)
-from meta_analysis.effect_sizes import d_to_g, hedges_g, smcr, smd_variance
+from meta_analysis.effect_sizes import hedges_g, smd_variance
 from meta_analysis.models import fit_meta
 
-from .admission import select_one_per_study
+from .admission import row_designs, select_one_per_study
+from .row_conversions import NotConvertible, _ci_variance_z, _counts_variance_z, _row_to_r, _row_to_smd
 from .sheets import Review
-
-_SIGN = {"positive": 1.0, "negative": -1.0}
-
-
-class NotConvertible(Exception):
-    """Raised inside a row converter: the printed statistic cannot give an effect size."""
-
-
-def _signed(magnitude: float, row) -> float:
-    """Magnitude from the statistic, sign from the coded direction (the printed sign if null)."""
-    if row["direction"] in _SIGN:
-        return abs(magnitude) * _SIGN[row["direction"]]
-    if row["direction"] == "null":
-        return magnitude
-    raise NotConvertible(f"direction is {row['direction']!r}")
-
-
-def _exact_p(row) -> float:
-    if pd.isna(row["p_value"]) or row["p_operator"] not in ("=", ""):
-        raise NotConvertible("p is printed only as a bound")
-    return float(row["p_value"])
-
-
-def _row_to_r(row) -> tuple[float, str]:
-    """One correlational-sheet row → (r, method). Raises NotConvertible with the reason."""
-    kind, value = row["statistic_type"], row["value"]
-    n = row["n_effect"]
-    if kind in ("p_only", "direction_only"):
-        raise NotConvertible("only direction and significance are printed")
-    if kind in ("means", "percent"):
-        n1, n2 = row["n_group1"], row["n_group2"]
-        if pd.isna(n1) or pd.isna(n2):
-            raise NotConvertible("group comparison printed without both group sizes")
-        if kind == "percent":
-            odds = proportions_to_or(row["m_group1"], n1, row["m_group2"], n2)[0]
-            return _signed(float(d_to_r(or_to_d(odds), n1, n2)[0]), row), "percentages → OR → d (logit) → r"
-        if not (pd.isna(row["sd_group1"]) or pd.isna(row["sd_group2"])):
-            g, _ = hedges_g(row["m_group1"], row["sd_group1"], n1, row["m_group2"], row["sd_group2"], n2)
-            return _signed(float(d_to_r(g, n1, n2)[0]), row), "means and SDs → g → r"
-        d = p_to_d(_exact_p(row), n1, n2)[0]
-        return _signed(float(d_to_r(d, n1, n2)[0]), row), "exact p with group sizes → d → r"
-    if pd.isna(value):
-        raise NotConvertible(f"no value printed for statistic type {kind!r}")
-    if kind in ("r", "rho"):
-        return _signed(float(value), row), "r as printed" if kind == "r" else "Spearman rho taken as r"
-    if kind == "beta":
-        if abs(value) >= 0.5:
-            raise NotConvertible(f"standardised beta {value:g} outside Peterson & Brown's range")
-        return float(beta_to_r(_signed(value, row))[0]), "standardised beta → r (Peterson & Brown 2005)"
-    if kind in ("or", "aor"):
-        n1, n2 = row["n_group1"], row["n_group2"]
-        d = or_to_d(value)[0]
-        r = d_to_r(d, n1, n2)[0] if not (pd.isna(n1) or pd.isna(n2)) else d_to_r(d)[0]
-        return _signed(float(r), row), "odds ratio → d (logit) → r"
-    if kind == "d" or kind == "smd":
-        n1, n2 = row["n_group1"], row["n_group2"]
-        r = d_to_r(value, n1, n2)[0] if not (pd.isna(n1) or pd.isna(n2)) else d_to_r(value)[0]
-        return _signed(float(r), row), "d → r"
-    if kind == "t":
-        if pd.isna(row["df1"]):
-            raise NotConvertible("t printed without its degrees of freedom")
-        return _signed(float(t_to_r(value, row["df1"])[0]), row), "t with df → r"
-    if kind == "f":
-        if row["df1"] != 1 or pd.isna(row["df2"]):
-            raise NotConvertible("F is not F(1, df)")
-        return _signed(float(t_to_r(math.sqrt(value), row["df2"])[0]), row), "F(1, df) → t → r"
-    if kind == "chi2":
-        if row["df1"] != 1 or pd.isna(n):
-            raise NotConvertible("chi-square is not 1-df or n is missing")
-        return _signed(float(chi2_to_r(value, n)[0]), row), "chi-square(1) with n → phi"
-    if kind == "z":
-        if pd.isna(n):
-            raise NotConvertible("z printed without n")
-        return _signed(float(value / math.sqrt(n)), row), "z / sqrt(n)"
-    raise NotConvertible(f"statistic type {kind!r} ({'unstandardised b' if kind == 'b' else 'no conversion'}) does not give r")
 
 
 def _frame(records: list[dict], sheet: pd.DataFrame, added: list[str]) -> pd.DataFrame:
@@ -110,35 +22,12 @@ def _frame(records: list[dict], sheet: pd.DataFrame, added: list[str]) -> pd.Dat
     return pd.DataFrame(records, columns=list(sheet.columns) + [c for c in added if c not in sheet.columns])
 
 
-def _ci_variance_z(row, r: float) -> float | None:
-    """Variance of Fisher's z implied by the printed 95% CI of this row's statistic, or None.
-
-    r, rho: the interval is symmetric on z; β: v_r = v_β; OR (logit): v_lnOR → v_d = v_lnOR·3/π²;
-    d: v_d; then v_r = a² v_d/(d² + a)³ and v_z = v_r/(1 − r²)² (delta method, Borenstein et al.
-    2009, ch. 6–7).
-    """
-    low, high, kind = row["ci_low"], row["ci_high"], row["statistic_type"]
-    if pd.isna(low) or pd.isna(high) or kind not in ("r", "rho", "beta", "or", "aor", "d", "smd"):
-        return None
-    if kind in ("r", "rho"):
-        return float(variance_from_ci(low, high, scale="atanh")[0])
-    if kind == "beta":
-        return float(r_to_z_variance(r, variance_from_ci(low, high))[0])
-    n1, n2 = row["n_group1"], row["n_group2"]
-    sizes = (n1, n2) if not (pd.isna(n1) or pd.isna(n2)) else (None, None)
-    if kind in ("or", "aor"):
-        d = float(or_to_d(row["value"])[0])
-        vd = variance_from_ci(low, high, scale="log") * 3 / math.pi ** 2
-    else:
-        d, vd = row["value"], variance_from_ci(low, high)
-    return float(r_to_z_variance(r, d_to_r_variance(d, vd, *sizes))[0])
-
-
 def harmonise_correlational(effects: pd.DataFrame, level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every row of a correlational ``effects`` sheet → r, Fisher z (``yi``) and its variance ``vi``.
 
     One variance rule: a printed 95% CI gives the variance on the z scale (see
-    :func:`_ci_variance_z`); otherwise vi = 1/(n − 3) from the row's n. ``variance_from`` says
+    :func:`_ci_variance_z`); a percentage row's variance comes from its 2×2 counts
+    (:func:`_counts_variance_z`); otherwise vi = 1/(n − 3) from the row's n. ``variance_from`` says
     which; ``vi_from_n`` keeps the formula's value for the plausibility screen. A row with neither
     a CI nor an n is not converted; a missing n stays missing (never 0).
 
@@ -157,82 +46,17 @@ def harmonise_correlational(effects: pd.DataFrame, level: float = 0.95) -> tuple
             if pd.isna(n) and not (pd.isna(row["n_group1"]) or pd.isna(row["n_group2"])):
                 n = row["n_group1"] + row["n_group2"]
             vi_n = 1 / (n - 3) if not pd.isna(n) and n > 3 else np.nan
-            vi_ci = _ci_variance_z(row, r)
-            if vi_ci is None and np.isnan(vi_n):
+            vi_ci, vi_counts = _ci_variance_z(row, r), _counts_variance_z(row, r)
+            if vi_ci is None and vi_counts is None and np.isnan(vi_n):
                 raise NotConvertible("neither a sample size nor a confidence interval for this association")
-            vi, source = (vi_ci, "95% CI as printed") if vi_ci is not None else (vi_n, "n")
+            vi, source = ((vi_ci, "95% CI as printed") if vi_ci is not None else
+                          (vi_counts, "2×2 counts") if vi_counts is not None else (vi_n, "n"))
             done.append({**row.to_dict(), "r": r, "yi": math.atanh(r), "vi": vi, "variance_from": source,
                          "vi_from_n": vi_n, "n": n, "conversion": method})
         except NotConvertible as why:
             left.append({**row.to_dict(), "reason": str(why)})
     added = ["r", "yi", "vi", "variance_from", "vi_from_n", "n", "conversion"]
     return _frame(done, effects, added), _frame(left, effects, ["reason"])
-
-
-def _row_to_smd(row, prepost_r: float) -> tuple[float, float, str]:
-    """One intervention-sheet outcome row → (yi, vi, method). Raises NotConvertible."""
-    kind = row["statistic_type"]
-    if kind in ("p_only", "direction_only"):
-        raise NotConvertible("only direction and significance are printed")
-    if row["comparison"] == "within":
-        cols = ("m_pre", "sd_pre", "m_post", "n_within")
-        if kind != "prepost_means" or any(pd.isna(row[c]) for c in cols):
-            raise NotConvertible("within-group row without pre and post means, pre SD and n")
-        yi, vi = smcr(row["m_post"], row["m_pre"], row["sd_pre"], row["n_within"], prepost_r)
-        if row["direction"] == "negative" and yi[0] > 0 or row["direction"] == "positive" and yi[0] < 0:
-            raise NotConvertible("coded direction contradicts the printed means")
-        return float(yi[0]), float(vi[0]), f"pre-post means → SMCR (r = {prepost_r:g})"
-    n1, n2 = row["n_ig"], row["n_cg"]
-    if kind == "means_sds":
-        cols = ("m_ig", "sd_ig", "n_ig", "m_cg", "sd_cg", "n_cg")
-        if any(pd.isna(row[c]) for c in cols):
-            raise NotConvertible("means printed without SDs or ns for both arms")
-        g, vi = hedges_g(row["m_ig"], row["sd_ig"], n1, row["m_cg"], row["sd_cg"], n2)
-        if row["direction"] in _SIGN and np.sign(g[0]) != _SIGN[row["direction"]]:
-            g = -g  # scale where lower scores mean more self-efficacy: orient by the coded direction
-        return float(g[0]), float(vi[0]), "means and SDs → Hedges' g"
-    randomized = pd.isna(n1) or pd.isna(n2)
-    if randomized:
-        n1, n2 = row.get("n_randomized_ig", np.nan), row.get("n_randomized_cg", np.nan)
-    by_n = "" if not randomized else " (n randomized per arm)"
-    if kind in ("d", "g", "smd"):
-        if pd.isna(row["es_value"]):
-            raise NotConvertible("effect size named but no value printed")
-        d = _signed(row["es_value"], row)
-        has_ci = not (pd.isna(row["ci_low"]) or pd.isna(row["ci_high"]))
-        if pd.isna(n1) or pd.isna(n2):
-            if not has_ci:
-                raise NotConvertible("effect size printed without group sizes or a confidence interval")
-            vi = variance_from_ci(row["ci_low"], row["ci_high"])[0]
-            return float(d), float(vi), f"{kind} as printed (no group sizes: no small-sample correction)"
-        if kind == "g":
-            g, vi = float(d), float(smd_variance(d, n1, n2))
-            method = "g as printed" + by_n
-        else:
-            g, vi = (float(x[0]) for x in d_to_g(d, n1, n2))
-            method = "d as printed → g" + by_n
-        if has_ci:  # one variance rule: the printed interval, rescaled by J² when d became g
-            j2 = (g / d) ** 2 if d != 0 else 1.0
-            vi = float(variance_from_ci(row["ci_low"], row["ci_high"])[0] * j2)
-        return g, vi, method
-    if pd.isna(n1) or pd.isna(n2):
-        raise NotConvertible("group sizes of both arms are not printed")
-    df = row["df1"] if kind == "t" else row["df2"]
-    if randomized and not pd.isna(df) and df != n1 + n2 - 2:
-        raise NotConvertible(f"test df {df:g} does not match the randomized arms ({n1:g} + {n2:g}): analysed group sizes unknown")
-    if kind == "t":
-        if pd.isna(row["t_value"]):
-            raise NotConvertible("t named but not printed")
-        d = _signed(float(t_to_d(row["t_value"], n1, n2)[0]), row)
-        g, vi = d_to_g(d, n1, n2)
-        return float(g[0]), float(vi[0]), "t with group sizes → d → g" + by_n
-    if kind == "f":
-        if pd.isna(row["f_value"]) or row["df1"] != 1:
-            raise NotConvertible("F is not F(1, df)")
-        d = _signed(float(f_to_d(row["f_value"], n1, n2)[0]), row)
-        g, vi = d_to_g(d, n1, n2)
-        return float(g[0]), float(vi[0]), "F(1, df) with group sizes → d → g" + by_n
-    raise NotConvertible(f"statistic type {kind!r} does not give an SMD")
 
 
 def harmonise_intervention(outcomes: pd.DataFrame, prepost_r: float = 0.5,
@@ -381,12 +205,18 @@ def generation_summary(review: Review) -> pd.DataFrame:
 
 
 def sample_ids(studies: pd.DataFrame) -> pd.DataFrame:
-    """``study_id`` → ``sample_id``: the study named in ``same_sample_as``, or the study itself.
+    """``study_id`` → ``sample_id`` (the study named in ``same_sample_as``, or the study itself) and
+    ``probable_sample_id`` (the same, with ``same_sample_probable`` pairs merged as well).
 
-    Two papers on the same participants count as one study in pooling and in vote counts.
+    Two papers on the same participants count as one study in pooling and in vote counts; papers on
+    probably the same participants (no source shows it) count as one only in a sensitivity variant.
     """
     same = studies["same_sample_as"] if "same_sample_as" in studies else pd.Series("", index=studies.index)
-    return pd.DataFrame({"study_id": studies["study_id"], "sample_id": same.where(same != "", studies["study_id"])})
+    sample = same.where(same != "", studies["study_id"])
+    links = dict(zip(studies["study_id"], sample))
+    probable = studies["same_sample_probable"] if "same_sample_probable" in studies else pd.Series("", index=studies.index)
+    merged = [links.get(p, p) if p else s for p, s in zip(probable, sample)]
+    return pd.DataFrame({"study_id": studies["study_id"], "sample_id": sample, "probable_sample_id": merged})
 
 
 def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -400,7 +230,8 @@ def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.
     studies = review.sheets["studies"]
     if review.design == "correlational":
         converted, left = harmonise_correlational(review.effects)
-        extra = derive_generation(studies).merge(studies[["study_id", "year", "design"]], on="study_id")
+        extra = derive_generation(studies).merge(studies[["study_id", "year", "design"]].rename(
+            columns={"design": "study_design"}), on="study_id")
     elif review.design == "generic":
         converted, left = harmonise_generic(review.effects, review.meta.get("effect_measure", "generic"))
         extra = studies[["study_id", "year"]]
@@ -408,6 +239,8 @@ def harmonise(review: Review, prepost_r: float = 0.5) -> tuple[pd.DataFrame, pd.
         converted, left = harmonise_intervention(review.effects, prepost_r=prepost_r, studies=studies)
         extra = studies[["study_id", "year", "guidance", "control_type", "scope_flag"]].rename(
             columns={"scope_flag": "study_scope_flag"})
+        converted, left = (f.assign(design=row_designs(f)) if len(f) else f.assign(design=pd.Series(dtype=object))
+                           for f in (converted, left))
     extra = extra.merge(sample_ids(studies), on="study_id", how="left")
     frames = []
     for frame in (converted, left):
@@ -472,7 +305,8 @@ def plausibility_screen(converted: pd.DataFrame, design: str) -> pd.DataFrame:
         ratio = row["vi"] / row["vi_from_n"] if pd.notna(row.get("vi_from_n")) and row["vi_from_n"] > 0 else np.nan
         if row.get("variance_from") != "n" and pd.notna(ratio) and not (
                 1 / PLAUSIBLE["variance_ratio"] <= ratio <= PLAUSIBLE["variance_ratio"]):
-            checks.append(f"CI implies {ratio:.2g}× the variance that n gives")
+            source = "CI implies" if str(row.get("variance_from")).endswith("printed") else "2×2 counts imply"
+            checks.append(f"{source} {ratio:.2g}× the variance that n gives")
         if checks:
             rows.append({"study_id": row["study_id"], "row_id": row[id_col],
                          "statistic_as_printed": row["statistic_as_printed"], "estimate": estimate, "vi": row["vi"],

@@ -169,14 +169,13 @@ def comparison_view(comparison: pd.DataFrame) -> pd.DataFrame:
 
     def caveats(r) -> str:
         out = []  # k, "no convertible study" and "single study" are in the k column and the note already
-        if r.later_studies:
-            out.append(f"{integer_text(r.later_studies)} later studies")
-        if pd.notna(r.proxy_share) and r.proxy_share > 0:
-            out.append(f"proxies {100 * r.proxy_share:.0f}% of n")
-        if r.other_comparator:
-            out.append(f"{integer_text(r.other_comparator)} other comparators")
+        if pd.notna(r.published_included):
+            k = f"published k {integer_text(r.published_k)}" if pd.notna(r.published_k) else "published k not stated"
+            out.append(f"{integer_text(r.published_included)} studies in the review, {k}")
+        if r.studies_not_admitted:
+            out.append(f"{integer_text(r.studies_not_admitted)} studies not admitted by the primary rule")
         if r.mapping_uncertain:
-            out.append("mapping uncertain")
+            out.append(f"mapping uncertain: {r.why}")
         if isinstance(r.note, str) and r.note:
             out.append(r.note)
         return "; ".join(dict.fromkeys(out))

@@ -52,7 +52,9 @@ def sensitivity_table(analyses: dict[str, Analysis], transform=None, rules: Smal
     """For every analysis: the primary rule and the variants around it, each under z and Hartung–Knapp.
 
     Variants: the primary analysis; all admitted studies (proxies, other comparators and later
-    studies in); without proxies; without other comparators; without later studies; the primary
+    studies in); without proxies; without other comparators; without later studies; unadjusted
+    only (the primary rule, rows whose ``adjusted`` is "no"; "unclear" is left out); probable
+    same-sample pairs merged (``same_sample_probable``; only where such a pair enters); the primary
     without its most influential study (named). ``studies_added`` / ``studies_removed`` say how
     each variant differs from the primary. Estimates and intervals on the display scale.
     """
@@ -66,6 +68,12 @@ def sensitivity_table(analyses: dict[str, Analysis], transform=None, rules: Smal
                     ("all admitted studies", pool)]
         for flag, (key, _, _) in FLAGS.items():
             variants.append((WITHOUT[flag], admit(pool, {**everything, key: False}) if len(pool) else pool))
+        if len(pool) and "adjusted" in pool:  # the primary rule, estimates not adjusted for covariates only
+            primary = admit(pool, a.rule)
+            variants.append(("unadjusted only", primary[primary["adjusted"] == "no"]))
+        if len(pool) and "probable_sample_id" in pool and (pool["probable_sample_id"] != pool["sample_id"]).any():
+            primary = admit(pool, a.rule)  # probable same-sample pairs counted as one study
+            variants.append(("probable same-sample pairs merged", primary.assign(sample_id=primary["probable_sample_id"])))
         top = most_influential(a)
         if top is not None:
             variants.append((f"primary without the most influential study ({top})",

@@ -30,7 +30,8 @@ from .bayes import (TAU_PRIORS, TAU_SCALE_SMD, BayesBatch, BayesFit, fit_bayes, 
                     tau_scale_fisher_z)
 from .dependence import MultilevelResult, aggregate_within, fit_multilevel
 from .conversions import (beta_to_r, chi2_to_r, d_to_r, d_to_r_variance, f_to_d, or_to_d, p_to_d, p_to_r,
-                          proportions_to_or, r_to_d, r_to_z_variance, t_to_d, t_to_r, variance_from_ci)
+                          proportions_to_log_or_variance, proportions_to_or, r_to_d, r_to_z_variance, t_to_d,
+                          t_to_r, variance_from_ci)
 from .effect_sizes import cmicalc, d_to_g, hedges_g, r_to_z, smcc, smcr, smd_variance, z_to_r
 from .heterogeneity import Tau2CI, tau2_ci
 from .gosh import GoshResult, gosh
@@ -46,7 +47,8 @@ from .simulation import (BatchFit, SimulatedMeta, egger_batch, fit_meta_batch, s
 
 __all__ = [
     "beta_to_r", "chi2_to_r", "d_to_r", "d_to_r_variance", "f_to_d", "or_to_d", "p_to_d", "p_to_r",
-    "proportions_to_or", "r_to_d", "r_to_z_variance", "t_to_d", "t_to_r", "variance_from_ci",
+    "proportions_to_log_or_variance", "proportions_to_or", "r_to_d", "r_to_z_variance", "t_to_d", "t_to_r",
+    "variance_from_ci",
     "cmicalc", "d_to_g", "hedges_g", "r_to_z", "smcc", "smcr", "smd_variance", "z_to_r",
     "Tau2CI", "tau2_ci", "leave_one_out", "TAU2_METHODS", "MetaResult", "compare_estimators", "fit_meta",
     "MetaRegResult", "SubgroupResult", "meta_regression", "subgroup_analysis", "EggerResult", "TrimFillResult",

@@ -1,6 +1,19 @@
 """Conversions between reported statistics: t, F(1, df), p, odds ratios, β, χ², d and r.
 
-Formulas from Borenstein et al. (2009), ch. 7, Lipsey & Wilson (2001) and Peterson & Brown (2005).
+Formulas from Borenstein et al. (2009), ch. 5 and 7, Lipsey & Wilson (2001), Rosenthal (1994) and
+Peterson & Brown (2005). The compendium uses one table of them for both kinds of review:
+
+========================  ==================================  ===========================
+printed                   to d (two groups)                    to r (association)
+========================  ==================================  ===========================
+exact p with n            :func:`p_to_d` (group sizes)         :func:`p_to_r` (total n)
+t with df                 :func:`t_to_d` (group sizes)         :func:`t_to_r`
+F(1, df)                  :func:`f_to_d`                       :func:`t_to_r` of √F
+odds ratio (two groups)   :func:`or_to_d` (logit)              :func:`d_to_r`
+percentages with n        :func:`proportions_to_or`, variance  :func:`d_to_r`
+                          :func:`proportions_to_log_or_variance`
+standardised β            —                                    :func:`beta_to_r` (few predictors)
+========================  ==================================  ===========================
 """
 from __future__ import annotations
 
@@ -81,15 +94,18 @@ def or_to_d(odds_ratio, ci_low=None, ci_high=None, level: float = 0.95):
 
 
 def beta_to_r(beta) -> np.ndarray:
-    """Correlation from a standardised regression coefficient: r = β + 0.05 λ, λ = 1 if β ≥ 0 else 0.
+    """Correlation from a standardised regression coefficient: r = 0.98 β + 0.05 λ, λ = 1 if β ≥ 0 else 0.
 
-    Peterson & Brown (2005); intended for |β| < 0.5, a ValueError otherwise.
+    Peterson & Brown (2005, J Appl Psychol 90:175-181), their fitted imputation formula; intended
+    for |β| < 0.5 (a ValueError otherwise) and for a β from a model with few predictors: a β or a
+    path from a model with many predictors is a partial association, not a bivariate r, and the
+    compendium does not convert it.
     """
     b = _as_array("beta", beta)
     bad = np.flatnonzero(np.abs(b) >= 0.5)
     if bad.size:
         raise ValueError(f"beta[{bad[0]}] = {b[bad[0]]:g}: Peterson & Brown's formula needs |beta| < 0.5")
-    return b + 0.05 * (b >= 0)
+    return 0.98 * b + 0.05 * (b >= 0)
 
 
 def d_to_r(d, n1=None, n2=None) -> np.ndarray:
@@ -146,6 +162,24 @@ def proportions_to_or(p1, n1, p2, n2) -> np.ndarray:
             raise ValueError(f"{name}[{bad[0]}] = {a[name][bad[0]]:g}: percentage must be in (0, 100)")
     x1, x2 = a["p1"] / 100, a["p2"] / 100
     return (x1 / (1 - x1)) / (x2 / (1 - x2))
+
+
+def proportions_to_log_or_variance(p1, n1, p2, n2) -> np.ndarray:
+    """Sampling variance of ln(OR) from two printed percentages (0–100) with their group sizes.
+
+    The 2×2 cell counts are a = p1·n1/100, b = n1 − a, c = p2·n2/100, d = n2 − c, and
+    v_lnOR = 1/a + 1/b + 1/c + 1/d (Woolf 1955; Borenstein et al. 2009, eq. 5.10). On the d
+    scale (logit method) v_d = v_lnOR · 3/π² (Borenstein et al. 2009, eq. 7.2).
+    """
+    a = _broadcast(p1=p1, n1=n1, p2=p2, n2=n2)
+    for name in ("p1", "p2"):
+        bad = np.flatnonzero((a[name] <= 0) | (a[name] >= 100))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}] = {a[name][bad[0]]:g}: percentage must be in (0, 100)")
+    for name in ("n1", "n2"):
+        _check_min(name, a[name], 1)
+    e1, e2 = a["p1"] * a["n1"] / 100, a["p2"] * a["n2"] / 100
+    return 1 / e1 + 1 / (a["n1"] - e1) + 1 / e2 + 1 / (a["n2"] - e2)
 
 
 # -- variances: from a printed confidence interval, and carried through a conversion ------------

@@ -93,16 +93,17 @@ def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
     return VoteCount(pos, neg, null, unclear, pos / (pos + neg), ci_low, ci_high, sign_test_p(pos, neg))
 
 
-STUDY_DIRECTIONS = ("positive", "negative", "null", "mixed")
+STUDY_DIRECTIONS = ("positive", "negative", "null", "mixed", "unclear")
 
 
 def study_direction(directions: Iterable[str], threshold: float = 0.7) -> str:
     """One vote for one study from its results in one cell of a box score.
 
-    The study votes for the direction that at least ``threshold`` of its results share
-    (``positive``, ``negative`` or ``null``); otherwise, or when most results are unclear, it
-    votes ``mixed``. The 70 % rule follows Boon & Thomson (2021) and Thomson & Thomas (2013).
-    A study with a single result votes with that result (``unclear`` → ``mixed``).
+    Results without a direction (``unclear``) say nothing about it and are set aside; the study
+    votes for the direction that at least ``threshold`` of its other results share (``positive``,
+    ``negative`` or ``null``), otherwise ``mixed``. A study whose results are all unclear votes
+    ``unclear``, never ``mixed`` (SWiM: Campbell et al. 2020; Cochrane Handbook 12.4.2.3). The 70 %
+    rule follows Boon & Thomson (2021) and Thomson & Thomas (2013).
     """
     directions = list(directions)
     if not directions:
@@ -113,7 +114,10 @@ def study_direction(directions: Iterable[str], threshold: float = 0.7) -> str:
     for i, d in enumerate(directions):
         if d not in allowed:
             raise ValueError(f"directions[{i}] = {d!r}: use one of {sorted(allowed)}")
+    known = [d for d in directions if d != "unclear"]
+    if not known:
+        return "unclear"
     for candidate in ("positive", "negative", "null"):
-        if directions.count(candidate) >= threshold * len(directions):
+        if known.count(candidate) >= threshold * len(known):
             return candidate
     return "mixed"

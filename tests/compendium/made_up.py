@@ -21,7 +21,7 @@ def effect(study, row_id, yi=np.nan, vi=np.nan, n=100, **extra):
 def review(meta=None, studies=None, screening=None, published=None) -> h.Review:
     """A correlational review with the rules of review.json that the compendium reads."""
     base = {"design": "correlational", "transform": "tanh", "display_metric": "r", "xlabel": "r",
-            "review_year": 2020, "published_k_row": "meta_analysis",
+            "review_year": 2020, "published_included_row": "meta_analysis",
             "direct_measure": {"column": "outcome_proxy", "values": ["none"]},
             "comparator": {"column": "comparator", "values": ["continuous", "non_users"]},
             "analyses": [{"name": "osg", "label": "Online support groups",

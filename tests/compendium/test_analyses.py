@@ -80,3 +80,19 @@ def test_display_rounding_lives_in_one_place():
     shown = h.formatted(pd.DataFrame({"k": [3.0], "estimate": [0.123456], "pval": [0.0004], "p_common": [0.2]}))
     assert list(shown.iloc[0]) == ["3", "0.123", "< .001", ".200"]
     assert np.isclose(h.fits_table({})["k"].sum(), 0)
+
+
+def test_a_pre_post_row_does_not_pool_in_a_between_person_analysis():
+    spec = {"name": "osg", "label": "Online support groups", "design": "between_person",
+            "filter": {"help_seeking_type": ["online_support_group"], "outcome": ["depressive_symptoms"]}}
+    rows = [effect("A", "A_1", yi=0.1, vi=0.01, design="cross_sectional"),
+            effect("B", "B_1", yi=0.3, vi=0.02, design="longitudinal"),
+            effect("C", "C_1", yi=-0.5, vi=0.02, design="pre_post"),
+            effect("D", "D_1", yi=-0.4, vi=0.02, design="experimental")]
+    _, res = analyses_of(rows, analyses=[spec])
+    assert list(res["osg"].data["study_id"]) == ["A", "B"]
+    assert set(res["osg"].candidates["study_id"]) == {"A", "B"}  # not even a sensitivity candidate
+    _, res = analyses_of(rows, analyses=[{**spec, "design": "within_group"}])
+    assert list(res["osg"].data["study_id"]) == ["C"]
+    with pytest.raises(ValueError, match="design 'pre_post' is not one of"):
+        analyses_of(rows, analyses=[{**spec, "design": "pre_post"}])

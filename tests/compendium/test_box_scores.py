@@ -37,13 +37,51 @@ def test_one_vote_per_study_by_the_70_percent_rule():
     assert row[["positive", "negative", "null", "mixed"]].sum() == row["k_studies"]
 
 
-def test_converted_studies_vote_with_the_sign_of_their_estimate():
+def test_converted_studies_vote_with_the_sign_of_their_estimate_and_keep_printed_significance():
     converted = [effect("C", "C_1", yi=-0.3, vi=0.01, direction="positive"),   # the estimate decides, not the code
-                 effect("D", "D_1", yi=0.05, vi=0.01)]                          # CI includes 0: not significant
+                 effect("D", "D_1", yi=0.05, vi=0.01, significant="yes")]      # CI includes 0, but P = .04 printed
     votes, table = votes_of(converted, [])
     assert dict(zip(votes["study_id"], votes["vote"])) == {"C": "negative", "D": "positive"}
-    assert dict(zip(votes["study_id"], votes["significant"])) == {"C": "yes", "D": "no"}
+    assert dict(zip(votes["study_id"], votes["significant"])) == {"C": "yes", "D": "yes"}
     assert table["converted_studies"].iloc[0] == 2
+
+
+def test_a_vote_is_a_direction_not_a_significance():
+    # p = .20, printed not significant, positive: it votes positive (SWiM), and stays "not significant"
+    rows = [coded("A", "A_1", "positive", significant="no", statistic_as_printed="r = .12, p = .20"),
+            coded("B", "B_1", "unclear", significant="yes")]
+    votes, table = votes_of([], rows)
+    assert dict(zip(votes["study_id"], votes["vote"])) == {"A": "positive", "B": "unclear"}
+    assert dict(zip(votes["study_id"], votes["significant"])) == {"A": "no", "B": "yes"}
+    row = table.iloc[0]
+    assert (row["positive"], row["mixed"], row["unclear"], row["k_studies"]) == (1, 0, 1, 2)
+
+
+def test_cells_split_by_design_and_counted_without_proxies():
+    rows = [coded("A", "A_1", "negative", design="pre_post"), coded("B", "B_1", "negative", design="pre_post"),
+            coded("C", "C_1", "positive", design="cross_sectional"),
+            coded("D", "D_1", "negative", design="cross_sectional", outcome_proxy="distress"),
+            coded("D", "D_2", "positive", design="cross_sectional")]
+    r = review({"box_score_by": ["help_seeking_type", "outcome", "design"], "box_score_admit": {"proxies": True}})
+    results = h.admitted_votes(r, h.vote_rows(r, pd.DataFrame(), pd.DataFrame(rows)))
+    assert "design" in results
+    table = h.vote_count_variants(results, h.cells_of(r))
+    by = table.set_index(["variant", "design"])
+    assert (by.loc[("as admitted", "pre_post"), "negative"], by.loc[("as admitted", "pre_post"), "positive"]) == (2, 0)
+    assert by.loc[("as admitted", "cross_sectional"), "mixed"] == 1       # D: one negative (proxy), one positive
+    assert by.loc[("without proxies", "cross_sectional"), "positive"] == 2  # D recounted from its direct result
+    assert by.loc[("without proxies", "cross_sectional"), "proxy"] == 0
+
+
+def test_no_sign_test_where_only_one_direction_can_be_reported():
+    rows = [coded(s, f"{s}_1", "positive", role="mediator") for s in "ABCDEF"]
+    r = review({"box_score_by": ["role", "outcome"]})
+    results = h.admitted_votes(r, h.vote_rows(r, pd.DataFrame(), pd.DataFrame(rows)))
+    table = h.vote_count_variants(results, h.cells_of(r), one_direction={"role": ["mediator"]})
+    row = table.iloc[0]
+    assert row["positive"] == 6 and math.isnan(row["sign_test_p"]) and "one direction only" in row["note"]
+    tested = h.vote_count_variants(results, h.cells_of(r))
+    assert tested["sign_test_p"].iloc[0] == pytest.approx(2 * 0.5 ** 6)
 
 
 def test_sign_test_only_from_five_studies_with_a_direction():
@@ -73,3 +111,15 @@ def test_papers_on_one_sample_vote_once():
     votes, table = votes_of([], rows)
     assert list(votes["study_id"]) == ["Mo2010 + Mo2013", "X"]
     assert table["k_studies"].iloc[0] == 2
+
+
+def test_probable_same_sample_pairs_vote_once_in_their_variant():
+    rows = [coded("A", "A_1", "negative", sample_id="A", probable_sample_id="A"),
+            coded("B", "B_1", "negative", sample_id="B", probable_sample_id="A"),
+            coded("C", "C_1", "positive", sample_id="C", probable_sample_id="C")]
+    r = review()
+    results = h.admitted_votes(r, h.vote_rows(r, pd.DataFrame(), pd.DataFrame(rows)))
+    table = h.vote_count_variants(results, h.cells_of(r)).set_index("variant")
+    assert table.loc["as admitted", "k_studies"] == 3
+    assert table.loc["probable same-sample pairs merged", "k_studies"] == 2
+    assert table.loc["probable same-sample pairs merged", "negative"] == 1

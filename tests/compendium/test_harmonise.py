@@ -58,11 +58,46 @@ def test_percentages_with_group_sizes_give_an_odds_ratio():
     assert done["n"].iloc[0] == 3000
 
 
+def test_percentage_row_takes_its_variance_from_the_two_by_two_counts():
+    # Richardson2020-like: 29/676 vs 30/2324; v_lnOR by hand, then logit d, point-biserial r and Fisher z
+    p1, p2, n1, n2 = 100 * 29 / 676, 100 * 30 / 2324, 676, 2324
+    done, _ = convert(statistic_type="percent", m_group1=p1, m_group2=p2, n_group1=n1, n_group2=n2)
+    v_log_or = 1 / 29 + 1 / 647 + 1 / 30 + 1 / 2294
+    d = math.log((29 / 647) / (30 / 2294)) * math.sqrt(3) / math.pi
+    a = (n1 + n2) ** 2 / (n1 * n2)
+    r = d / math.sqrt(d ** 2 + a)
+    v_r = a ** 2 * (v_log_or * 3 / math.pi ** 2) / (d ** 2 + a) ** 3
+    assert done["vi"].iloc[0] == pytest.approx(v_r / (1 - r ** 2) ** 2, rel=1e-9)
+    assert done["variance_from"].iloc[0] == "2×2 counts"
+    assert done["vi"].iloc[0] > 5 * done["vi_from_n"].iloc[0]  # 1/(n − 3) understated it about tenfold
+
+
+def test_beta_of_a_model_with_few_predictors_uses_peterson_brown():
+    done, _ = convert(statistic_type="beta", value=0.17, n_effect=322, predictors=2)
+    assert done["r"].iloc[0] == pytest.approx(0.98 * 0.17 + 0.05)
+
+
+def test_exact_p_with_n_converts_in_both_reviews():
+    done, _ = convert(statistic_type="p_only", p_value=0.021, p_operator="=", n_effect=114)
+    assert done["r"].iloc[0] == pytest.approx(2.307984 / math.sqrt(114), rel=1e-5)  # z(1 − .021/2) / sqrt(n)
+    done, _ = h.harmonise_intervention(pd.DataFrame([out_row(statistic_type="p_only", p_value=0.007, p_operator="=",
+                                                             n_ig=18, n_cg=18)]))
+    t = __import__("scipy").stats.t.isf(0.0035, 34)
+    d = t * math.sqrt(2 / 18)
+    assert done["yi"].iloc[0] == pytest.approx(d * (1 - 3 / (4 * 34 - 1)), rel=1e-4)  # J approximated here
+
+
 @pytest.mark.parametrize("values,reason", [
     (dict(statistic_type="p_only", p_value=0.05, p_operator="<", n_effect=100), "only direction and significance"),
     (dict(statistic_type="b", value=0.11, n_effect=740), "unstandardised b"),
     (dict(statistic_type="r", value=0.2), "neither a sample size nor a confidence interval"),
-    (dict(statistic_type="beta", value=0.7, n_effect=100), "outside Peterson & Brown's range"),
+    (dict(statistic_type="beta", value=0.7, n_effect=100, predictors=2), "outside Peterson & Brown's range"),
+    (dict(statistic_type="beta", value=0.17, n_effect=322), "a partial association, not a bivariate r"),
+    (dict(statistic_type="beta", value=0.17, n_effect=322, predictors=6), "a partial association, not a bivariate r"),
+    (dict(statistic_type="d", value=0.45, n_effect=39, design="pre_post"), "not a between-person association"),
+    (dict(statistic_type="aor", value=1.20, ci_low=1.09, ci_high=1.32, n_effect=2408, comparator="continuous"),
+     "per unit of a continuous exposure"),
+    (dict(statistic_type="p_only", p_value=0.20, p_operator="=", n_effect=100, direction="null"), "direction is 'null'"),
     (dict(statistic_type="t", value=2.1, n_effect=100), "without its degrees of freedom"),
     (dict(statistic_type="means", m_group1=40.5, m_group2=37.7, p_value=0.004, p_operator="=", n_group2=109),
      "without both group sizes"),

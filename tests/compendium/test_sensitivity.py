@@ -36,3 +36,29 @@ def test_sentences_state_the_numbers_of_the_table():
     primary = table.set_index("variant").loc["primary: as published", "estimate"]
     assert f"{primary:.2f}".replace("-0.", "−.").replace("0.", ".") in moved[0]
     assert f"{all_in:.2f}".replace("0.", ".") in moved[0] and "(k 3 → 4)" in moved[0]
+
+
+def test_unadjusted_only_keeps_the_primary_rule_and_drops_adjusted_and_unclear_rows():
+    rows = ROWS[:2] + [effect("C", "C_1", yi=0.0, vi=0.02, adjusted="yes"), effect("D", "D_1", yi=0.3, vi=0.02,
+                                                                                   adjusted="unclear")]
+    r = review()
+    res = h.run_analyses(r, pd.DataFrame(rows + ROWS[3:]))
+    by = h.sensitivity_table(res, h.transform_of(r)).set_index("variant")
+    assert by.loc["primary: as published", "k"] == 4
+    assert by.loc["unadjusted only", "k"] == 2 and by.loc["unadjusted only", "studies_removed"] == "C, D"
+    assert by.loc["unadjusted only", "estimate"] == pytest.approx(
+        float(h.z_to_r(h.fit_meta([0.05, -0.1], [0.01, 0.01]).estimate)[0]))
+
+
+def test_probable_same_sample_pairs_merge_only_in_their_variant():
+    studies = pd.DataFrame({"study_id": ["A", "B", "C"], "same_sample_as": ["", "", ""],
+                            "same_sample_probable": ["", "A", ""]})
+    ids = h.sample_ids(studies)
+    assert list(ids["sample_id"]) == ["A", "B", "C"] and list(ids["probable_sample_id"]) == ["A", "A", "C"]
+    rows = [effect(s, f"{s}_1", yi=y, vi=0.01, n=n, sample_id=s, probable_sample_id=p)
+            for s, y, n, p in (("A", 0.05, 100, "A"), ("B", -0.1, 300, "A"), ("C", 0.0, 100, "C"))]
+    r = review()
+    by = h.sensitivity_table(h.run_analyses(r, pd.DataFrame(rows)), h.transform_of(r)).set_index("variant")
+    assert by.loc["primary: as published", "k"] == 3
+    merged = by.loc["probable same-sample pairs merged"]
+    assert merged["k"] == 2 and merged["studies_removed"] == "A"   # B kept: the larger n

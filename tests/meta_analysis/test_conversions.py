@@ -32,7 +32,16 @@ def test_or_to_d_logit_and_its_variance():
 
 
 def test_beta_to_r_peterson_brown():
-    close(ma.beta_to_r([0.2, -0.2, 0.0]), [0.25, -0.2, 0.05])
+    # Peterson & Brown (2005): r = .98 beta + .05 lambda, lambda = 1 for beta >= 0
+    close(ma.beta_to_r([0.2, -0.2, 0.0]), [0.246, -0.196, 0.05])
+
+
+def test_two_by_two_variance_by_hand():
+    # 29 of 676 vs 30 of 2324 (4.29 % and 1.29 %): Woolf's 1/a + 1/b + 1/c + 1/d
+    p1, p2 = 100 * 29 / 676, 100 * 30 / 2324
+    close(ma.proportions_to_log_or_variance(p1, 676, p2, 2324), 1 / 29 + 1 / 647 + 1 / 30 + 1 / 2294)
+    with pytest.raises(ValueError, match="percentage"):
+        ma.proportions_to_log_or_variance(0, 10, 50, 10)
 
 
 def test_d_r_round_trip():

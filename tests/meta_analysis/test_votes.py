@@ -30,7 +30,9 @@ def test_vote_count_without_directions():
 
 @pytest.mark.parametrize("directions,vote", [
     (["positive"], "positive"),
-    (["unclear"], "mixed"),
+    (["unclear"], "unclear"),                               # no direction is not "mixed"
+    (["unclear", "unclear"], "unclear"),
+    (["unclear", "negative", "negative"], "negative"),       # an unclear result says nothing either way
     (["null", "null"], "null"),
     (["positive", "negative"], "mixed"),
     (["positive", "positive", "null"], "mixed"),            # 2/3 < 70 %
