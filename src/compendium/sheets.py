@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from .value_checks import (FORMULA_RANGES, describe_range, id_problem, in_range, name_problem, parse_range,
@@ -318,7 +319,7 @@ def check_codebook(codebook: pd.DataFrame, path: str) -> None:
 def check_published(published: pd.DataFrame, path: str) -> pd.DataFrame:
     """``published_results.csv`` (read as text): its columns, numbers that parse, one row per analysis.
 
-    Returns the table typed as ``pandas.read_csv`` types it (estimate, p, k and n as numbers).
+    Returns the table with estimate, p, k and n as numbers, empty cells NaN (as ``pandas.read_csv``).
     """
     missing = [c for c in PUBLISHED_COLUMNS if c not in published.columns]
     if missing:
@@ -334,7 +335,8 @@ def check_published(published: pd.DataFrame, path: str) -> pd.DataFrame:
             parsed, problem = _parse_cell(row[column], "number", [])
             if problem:
                 raise SheetError(f"{label}: column {column!r} value {row[column]!r} {problem}")
-    return published
+    published = published.replace("", np.nan)  # as pandas.read_csv reads empty cells
+    return published.assign(**{c: pd.to_numeric(published[c]) for c in ("estimate", "p", "k", "n")})
 
 
 def load_review(folder: Path | str) -> Review:
@@ -381,9 +383,7 @@ def load_review(folder: Path | str) -> Review:
     check_same_sample(sheets["studies"], str(folder / "studies.csv"))
     published = folder / "published_results.csv"
     if published.exists():
-        check_published(read_sheet(published), str(published))
-        sheets["published_results"] = pd.read_csv(io.StringIO(sheet_text(published)), sep=separator(
-            sheet_text(published).splitlines()[0]))
+        sheets["published_results"] = check_published(read_sheet(published), str(published))
     else:
         sheets["published_results"] = pd.DataFrame(columns=PUBLISHED_COLUMNS)
     check_against_sheets(meta, sheets, codebook, str(folder / "review.json"))

@@ -119,6 +119,16 @@ def test_a_bad_review_json_stops_with_its_key_path_and_value(tmp_path, change, m
     assert message in text, text
 
 
+def test_the_schema_is_a_valid_json_schema_and_both_reviews_meet_it():
+    from jsonschema import Draft202012Validator
+
+    from compendium.review_schema import SCHEMA
+
+    Draft202012Validator.check_schema(json.loads(SCHEMA.read_text()))
+    for name in ("bizzotto2023", "behr2025"):
+        check_structure(json.loads((RAW / name / "review.json").read_text()), name)
+
+
 def test_intervention_filters_may_name_the_trials_guidance_and_their_values_must_occur(tmp_path):
     folder = copy_review(tmp_path, "behr2025")
     load_review(folder)
