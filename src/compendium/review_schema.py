@@ -101,8 +101,26 @@ def check_structure(meta, path: str) -> None:
     """Check ``meta`` (the parsed ``review.json``) against :data:`SCHEMA` and its names as ids.
 
     Every key, its type and its allowed values; ``analyses`` not empty; ``transform`` present
-    (``"tanh"`` or null); analysis and subgroup names ids (:func:`value_checks.id_problem`, they
-    name files) and unique. Raises :class:`ReviewJsonError` with one line: file, key path, value.
+    (``"tanh"`` or null) and consistent with the scale: Fisher's z, z = atanh(r), is shown as r
+    by r = tanh(z) (Borenstein et al. 2009, ch. 6), and tanh means nothing on another scale;
+    analysis and subgroup names ids (:func:`value_checks.id_problem`, they name files) and unique.
+
+    Parameters
+    ----------
+    meta : object
+        ``review.json`` as :func:`json.loads` returns it (anything, not only a dict).
+    path : str
+        The file, for the error.
+
+    Raises
+    ------
+    ReviewJsonError
+        One line: the file, the key path (e.g. ``analyses[2].filter.comparator``) and the value.
+        Of several problems, the one :func:`jsonschema.exceptions.best_match` ranks first.
+
+    References
+    ----------
+    JSON Schema draft 2020-12 (json-schema.org), validated by the ``jsonschema`` package.
     """
     from jsonschema.exceptions import best_match
 
@@ -141,7 +159,22 @@ def check_against_sheets(meta: dict, sheets: dict, codebook: pd.DataFrame, path:
     columns exist and their values are ones the column can take; subgroup, forest and vote-cell
     columns are columns of the effect rows (:data:`ROW_COLUMNS`); every ``published`` and
     ``published_k_row`` is a row of ``published_results.csv``; every subgroup names an analysis.
-    Raises :class:`ReviewJsonError` with one line: file, key path, value, and what exists.
+
+    Parameters
+    ----------
+    meta : dict
+        ``review.json``, already through :func:`check_structure`.
+    sheets : dict
+        The folder's validated sheets (:func:`sheets.validate_sheet`) and ``published_results``.
+    codebook : pandas.DataFrame
+        The folder's codebook (a category column's allowed values).
+    path : str
+        The ``review.json`` file, for the error.
+
+    Raises
+    ------
+    ReviewJsonError
+        One line: the file, the key path, the value, and what the sheets hold instead.
     """
     design = meta["design"]
     effect_sheet = "outcomes" if design == "intervention" else "effects"
@@ -169,13 +202,16 @@ def check_against_sheets(meta: dict, sheets: dict, codebook: pd.DataFrame, path:
     check_filter(["box_score_filter"], meta.get("box_score_filter", {}), f"{effect_sheet}.csv")
 
     book = codebook[codebook["sheet"] == effect_sheet].set_index("column")
+    def need_column(parts, column: str, whose: str, columns: set) -> None:
+        if column not in columns:
+            fail(parts, column, f"names a column the {whose} do not have; their columns: {', '.join(sorted(columns))}")
+
     for key in ("direct_measure", "comparator"):
         rule = meta.get(key)
         if not rule:
             continue
         column = rule["column"]
-        if column not in rows:
-            fail([key, "column"], column, f"names a column the effect rows do not have; their columns: {', '.join(sorted(rows))}")
+        need_column([key, "column"], column, "effect rows", rows)
         if column in book.index and book.loc[column, "type"] == "category":
             known, what = set(book.loc[column, "allowed"].split("|")), "the codebook's values"
         else:
@@ -186,28 +222,24 @@ def check_against_sheets(meta: dict, sheets: dict, codebook: pd.DataFrame, path:
                 fail([key, "values", j], value, f"is not a value of column {column!r}; {what}: "
                                                 f"{', '.join(map(repr, sorted(known)[:12]))}")
 
-    cells = rows | set(VOTE_CELLS.get(design, ())) | (set(sheets["box_scores"].columns) if "box_scores" in sheets else set())
+    cells = rows | set(VOTE_CELLS.get(design, ())) | set(sheets["box_scores"].columns if "box_scores" in sheets else ())
     for j, column in enumerate(meta.get("box_score_by", [])):
-        if column not in cells:
-            fail(["box_score_by", j], column, f"names a column the vote rows do not have; their columns: {', '.join(sorted(cells))}")
+        need_column(["box_score_by", j], column, "vote rows", cells)
     names = [spec["name"] for spec in meta["analyses"]]
     for i, spec in enumerate(meta["analyses"]):
-        if "forest_by" in spec and spec["forest_by"] not in rows:
-            fail(["analyses", i, "forest_by"], spec["forest_by"], f"names a column the effect rows do not have; "
-                                                                  f"their columns: {', '.join(sorted(rows))}")
+        if "forest_by" in spec:
+            need_column(["analyses", i, "forest_by"], spec["forest_by"], "effect rows", rows)
     for i, spec in enumerate(meta.get("subgroups", [])):
         if spec["analysis"] not in names:
             fail(["subgroups", i, "analysis"], spec["analysis"], f"is not the name of an analysis; analyses: {', '.join(names)}")
-        if spec["by"] not in rows:
-            fail(["subgroups", i, "by"], spec["by"], f"names a column the effect rows do not have; their columns: "
-                                                     f"{', '.join(sorted(rows))}")
+        need_column(["subgroups", i, "by"], spec["by"], "effect rows", rows)
 
     published = sheets["published_results"]
     known = list(published["analysis"]) if "analysis" in published else []
     listed = ", ".join(known) if known else "none (the file is missing or header-only)"
-    if meta.get("published_k_row") is not None and meta["published_k_row"] not in known:
-        fail(["published_k_row"], meta["published_k_row"], f"is not a row of published_results.csv; its analyses: {listed}")
-    for group in ("analyses", "subgroups"):
-        for i, spec in enumerate(meta.get(group, [])):
-            if "published" in spec and spec["published"] not in known:
-                fail([group, i, "published"], spec["published"], f"is not a row of published_results.csv; its analyses: {listed}")
+    named = [(["published_k_row"], meta.get("published_k_row"))] + [
+        ([group, i, "published"], spec.get("published")) for group in ("analyses", "subgroups")
+        for i, spec in enumerate(meta.get(group, []))]
+    for parts, row in named:
+        if row is not None and row not in known:
+            fail(parts, row, f"is not a row of published_results.csv; its analyses: {listed}")

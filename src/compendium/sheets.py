@@ -94,6 +94,26 @@ def read_sheet(path: Path | str) -> pd.DataFrame:
     when the header has no comma) are detected; a file that is not UTF-8, a header that names a
     column twice, and a row with more or fewer cells than the header stop with one line naming
     the file and the line (pandas would name neither, or fill a short row silently).
+
+    Parameters
+    ----------
+    path : Path or str
+        The CSV file (a sheet, a codebook, ``published_results.csv`` or a plain table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per header cell, every cell a string; blank lines skipped.
+
+    Raises
+    ------
+    SheetError
+        One line: the file, the line and what is wrong with it.
+
+    Notes
+    -----
+    RFC 4180 quoting (a cell with the separator, a quote or a line break is quoted) as Python's
+    ``csv`` module and ``pandas.read_csv`` read it.
     """
     text = sheet_text(path)
     sep = separator(text.splitlines()[0])
@@ -296,7 +316,20 @@ def check_codebook(codebook: pd.DataFrame, path: str) -> None:
 
     A column that a conversion formula reads (:data:`value_checks.FORMULA_RANGES`) may be given a
     tighter range than the formula needs, never a wider one: n1 = n2 = 1 would pass the door and
-    fail in notebook 02. Raises :class:`SheetError` naming the file, line, column and value.
+    fail in notebook 02 (Hedges' g pools two SDs, s² = ((n1 − 1) s1² + (n2 − 1) s2²)/(n1 + n2 − 2);
+    Fisher's z has vi = 1/(n − 3); Borenstein et al. 2009, ch. 4 and 6).
+
+    Parameters
+    ----------
+    codebook : pandas.DataFrame
+        The codebook read as text (:func:`read_sheet`).
+    path : str
+        The codebook's file, for the error.
+
+    Raises
+    ------
+    SheetError
+        One line naming the file, the line, the sheet and column it describes, and the value.
     """
     missing = [c for c in CODEBOOK_COLUMNS if c not in codebook.columns]
     if missing:

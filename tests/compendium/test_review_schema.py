@@ -3,6 +3,7 @@
 study id, the column and the value; a scaffolded review passes the project's own sheet tests."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -325,7 +326,9 @@ def test_a_scaffolded_review_passes_the_sheet_tests_once_git_added(tmp_path):
                           "-k", "normand_plain"], cwd=root, capture_output=True, text=True,
                          env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
     assert run.returncode == 0, run.stdout[-3000:]
-    assert " passed" in run.stdout and "failed" not in run.stdout
+    passed = int(re.search(r"(\d+) passed", run.stdout).group(1))
+    # 8 failed before (issue 24); 4 skip: no estimate column, no screening, ids not FirstAuthorYear, not an intervention
+    assert passed >= 5 and "failed" not in run.stdout, run.stdout[-500:]
     tool = load_tool()
     tool.check_sheets(root, {}, tool.notebook_parameters(root))
 
