@@ -362,3 +362,16 @@ def test_bad_input_stops_the_build_with_exit_2_one_line_and_nothing_written(tmp_
         assert "Traceback" not in err and len(err.splitlines()) == 2  # the line, and "nothing was written"
         shutil.rmtree(folder)
         folder = new_review("made_up", table, root / "data" / "raw")
+
+
+def test_new_review_command_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys):
+    tool = load_tool()
+    table = tmp_path / "t.csv"
+    table.write_text("study_id,m1,sd1,n1,m2,sd2,n2\nA2001,1,2,1,0,2,1\n")
+    before = sorted(p.name for p in RAW.iterdir())
+    for name, message in (("mine", "column 'n1' value 1 is out of range: allowed at least 2"),
+                          ("mine\n", "review name 'mine\\n': use lower-case ASCII letters")):
+        assert tool.new_review_command([name, "--from", str(table)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in RAW.iterdir()) == before
