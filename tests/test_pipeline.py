@@ -111,7 +111,7 @@ def test_a_broken_sheet_stops_the_build_and_leaves_the_tree_as_it_was(tmp_path, 
     frame.loc[0, ["statistic_type", "value"]] = ["r", "1.5"]
     frame.to_csv(sheet, index=False)
     before = snapshot(root)
-    assert tool.build_command(False, root=root) == 1
+    assert tool.build_command(False, root=root) == 2  # bad input exits 2
     assert snapshot(root) == before
     message = capsys.readouterr().err
     assert "sheet check failed: SheetError: data/raw/bizzotto2023/effects.csv: study 'Aardoom2014' (line 2): " \

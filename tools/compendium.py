@@ -828,7 +828,7 @@ def build_command(verbose: bool, parameters: dict | None = None, out: str | None
             line = error.line.replace(str(work) + os.sep, "")  # name files as the reader sees them
             say(f"{error.step} failed: {line}" + ("" if verbose else " (--verbose shows the traceback)"), sys.stderr)
             say("nothing was written: the working tree is as it was", sys.stderr)
-            return 1
+            return 2 if error.step == "sheet check" else 1  # bad input (a sheet, review.json) exits 2
         publish(work, target)
     if target != root:
         say(f"written to {target.relative_to(root) if target.is_relative_to(root) else target}")
@@ -870,7 +870,7 @@ def new_review_command(options: list[str]) -> int:
         folder = new_review(name, table, ROOT / "data" / "raw")
     except (ValueError, FileExistsError) as error:
         say(str(error), sys.stderr)
-        return 1
+        return 2
     review = load_review(folder)
     say(f"{folder.relative_to(ROOT)}/ written: {len(review.sheets['studies'])} studies, {len(review.effects)} effect rows "
         f"({review.meta['effect_measure']}); next: python3 tools/compendium.py build")

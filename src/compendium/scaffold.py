@@ -24,14 +24,14 @@ Everything is validated (the same checks as a build) before a single file is wri
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from .sheets import SheetError, load_review, validate_sheet
+from .sheets import PUBLISHED_COLUMNS, SheetError, load_review, read_sheet, validate_sheet
+from .value_checks import id_problem, name_problem
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "generic_codebook.csv"
 KINDS = {  # statistic_type: (columns, effect_measure, transform, display metric, axis label)
@@ -41,8 +41,6 @@ KINDS = {  # statistic_type: (columns, effect_measure, transform, display metric
     "yi_vi": (("yi", "vi"), "generic", None, "yi", "Effect size (yi, as given)"),
 }
 OPTIONAL = ("year", "label", "source", "outcome")
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-STUDY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def plain_kind(columns, path: str) -> str:
@@ -73,8 +71,12 @@ def sheets_from_plain(table: pd.DataFrame, kind: str, path: str) -> tuple[pd.Dat
     needed = KINDS[kind][0]
     for i, row in table.iterrows():
         sid = row["study_id"]
-        if not STUDY_ID.match(sid):
-            raise SheetError(f"{path}: line {i + 2}: column 'study_id' value {sid!r}: use letters, digits, '_', '.' or '-'")
+        if id_problem(sid):
+            raise SheetError(f"{path}: line {i + 2}: column 'study_id' value {sid!r}: {id_problem(sid)}")
+        outcome = row.get("outcome", "")
+        if outcome and id_problem(outcome):
+            raise SheetError(f"{path}: line {i + 2}: study {sid!r}: column 'outcome' value {outcome!r} (it names the "
+                             f"analysis and its figures): {id_problem(outcome)}")
         for col in needed:
             try:
                 float(row[col])
@@ -124,16 +126,13 @@ def new_review(name: str, table_path: Path | str, raw_dir: Path | str) -> Path:
     table, and ``FileExistsError`` if the folder exists (raw data is never overwritten).
     """
     path, target = str(table_path), Path(raw_dir) / name
-    if not NAME.match(name):
-        raise SheetError(f"review name {name!r}: use lower-case letters, digits and '_', starting with a letter")
+    if name_problem(name):
+        raise SheetError(f"review name {name!r}: {name_problem(name)}")
     if target.exists():
         raise FileExistsError(f"{target}: exists; raw data is never overwritten (choose another name)")
     if not Path(path).exists():
         raise SheetError(f"{path}: file not found")
-    text = Path(path).read_text(encoding="utf-8-sig")
-    if not text.strip():
-        raise SheetError(f"{path}: line 1: the file is empty")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    table = read_sheet(path)  # the same reader as a build's: encoding, separator and ragged rows checked
     table.columns = [c.strip() for c in table.columns]
     if table.empty:
         raise SheetError(f"{path}: line 2: no rows below the header")
@@ -147,8 +146,7 @@ def new_review(name: str, table_path: Path | str, raw_dir: Path | str) -> Path:
         studies.to_csv(staging / "studies.csv", index=False)
         effects.to_csv(staging / "effects.csv", index=False)
         pd.DataFrame(columns=list(book.loc[book["sheet"] == "screening", "column"])).to_csv(staging / "screening.csv", index=False)
-        pd.DataFrame(columns=["review", "analysis", "metric", "estimate", "p", "k", "n", "source"]).to_csv(
-            staging / "published_results.csv", index=False)
+        pd.DataFrame(columns=PUBLISHED_COLUMNS).to_csv(staging / "published_results.csv", index=False)
         (staging / "review.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         load_review(staging)  # the folder as a build will read it
         staging.rename(target)

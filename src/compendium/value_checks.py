@@ -1,5 +1,6 @@
-"""Value checks at the door: the ranges a codebook allows per column, and rules across the columns
-of one row (a correlation inside (−1, 1), a printed estimate inside its own interval).
+"""Value checks at the door: the ranges a codebook allows per column, rules across the columns of
+one row (a correlation inside (−1, 1), a printed estimate inside its own interval), and the ids and
+names that a dropped-in folder and ``new-review`` share (one validator for both paths).
 
 Each failure raises :class:`sheets.SheetError` with one line that names the file, the line, the
 study id, the column, the value and what is allowed, before anything is derived or written.
@@ -10,6 +11,30 @@ import math
 import re
 
 import pandas as pd
+
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # ids, and values that end up in a file name
+NAME = re.compile(r"[a-z][a-z0-9_]*")  # review names: folder names under data/raw/
+ID_RULE = "use ASCII letters, digits, '_', '.' or '-' (no spaces, quotes, '/' or '..'), starting with a letter or digit"
+NAME_RULE = "use lower-case ASCII letters, digits and '_', starting with a letter"
+
+
+def id_problem(value) -> str | None:
+    """Why ``value`` cannot be an id (a study or row id, an analysis name, an outcome that names a
+    file), or None. An id is ASCII letters, digits, ``_``, ``.`` and ``-``, starts with a letter or
+    digit and holds no ``..``: it is safe in a file name, a URL and a CSV cell without quotes."""
+    if not isinstance(value, str) or not ID.fullmatch(value) or ".." in value:
+        return ID_RULE
+    return None
+
+
+def name_problem(value) -> str | None:
+    """Why ``value`` cannot be a review name (a folder under ``data/raw/``), or None.
+
+    A whole-string match: a trailing newline or space is refused, not ignored."""
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        return NAME_RULE
+    return None
+
 
 RANGE = re.compile(r"^\s*([\[(])\s*(-?inf|-?[0-9.]+)\s*,\s*(-?inf|-?[0-9.]+)\s*([\])])\s*$")
 
@@ -30,6 +55,31 @@ def in_range(value: float, bounds: tuple) -> bool:
     above = value >= low if closed_low else value > low
     below = value <= high if closed_high else value < high
     return above and below
+
+
+def range_within(inner: tuple | None, outer: tuple) -> bool:
+    """Whether every value the interval ``inner`` (bounds of :func:`parse_range`; None = any value)
+    allows is inside ``outer``."""
+    if inner is None:
+        return False
+    (low, high, closed_low, closed_high), (o_low, o_high, o_closed_low, o_closed_high) = inner, outer
+    low_ok = low > o_low or (low == o_low and (o_closed_low or not closed_low))
+    high_ok = high < o_high or (high == o_high and (o_closed_high or not closed_high))
+    return low_ok and high_ok
+
+
+# The ranges the conversion formulas need (harmonise.py, meta_analysis.effect_sizes): a codebook
+# may narrow them, never widen them. r → z needs n > 3 (vi = 1/(n − 3)); Hedges' g and d → g
+# need two SDs, so n ≥ 2 per group; the standardised mean change needs n ≥ 3; SDs, SEs and vi > 0.
+_GROUP, _POSITIVE = "[2,inf)", "(0,inf)"
+FORMULA_RANGES = {
+    **{("effects", c): _POSITIVE for c in ("sd1", "sd2", "vi", "se", "sd_group1", "sd_group2")},
+    ("effects", "r"): "(-1,1)", ("effects", "n"): "[4,inf)", ("effects", "n_effect"): "[4,inf)",
+    **{("effects", c): _GROUP for c in ("n1", "n2", "n_group1", "n_group2")},
+    **{("outcomes", c): _POSITIVE for c in ("sd_ig", "sd_cg", "sd_pre", "sd_post")},
+    **{("outcomes", c): _GROUP for c in ("n_ig", "n_cg")}, ("outcomes", "n_within"): "[3,inf)",
+    **{("studies", c): _GROUP for c in ("n_randomized_ig", "n_randomized_cg")},
+}
 
 
 def describe_range(text: str) -> str:

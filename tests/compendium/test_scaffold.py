@@ -91,7 +91,7 @@ def test_an_existing_folder_is_never_overwritten_and_names_are_checked(tmp_path)
     with pytest.raises(FileExistsError, match="never overwritten"):
         new_review("mine", path, tmp_path)
     assert (tmp_path / "mine" / "effects.csv").read_bytes() == before
-    with pytest.raises(SheetError, match="lower-case letters"):
+    with pytest.raises(SheetError, match="lower-case ASCII letters"):
         new_review("My Review", path, tmp_path)
 
 
