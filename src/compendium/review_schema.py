@@ -15,7 +15,7 @@ What the keys may name:
   column can take (a category column's codebook values, another column's values in the sheet);
 * ``subgroups[i].by``, ``analyses[i].forest_by``, ``box_score_by``: a column of those rows,
   including what notebook 02 derives (:data:`ROW_COLUMNS`, e.g. ``generation``);
-* ``published``, ``published_k_row``: a row (``analysis``) of ``published_results.csv``;
+* ``published``, ``published_included_row``: a row (``analysis``) of ``published_results.csv``;
 * ``subgroups[i].analysis``: the ``name`` of an analysis; names are ids (they name files) and unique.
 """
 from __future__ import annotations
@@ -158,7 +158,7 @@ def check_against_sheets(meta: dict, sheets: dict, codebook: pd.DataFrame, path:
     Filter columns exist and every filter value occurs in its column; the admission rules'
     columns exist and their values are ones the column can take; subgroup, forest and vote-cell
     columns are columns of the effect rows (:data:`ROW_COLUMNS`); every ``published`` and
-    ``published_k_row`` is a row of ``published_results.csv``; every subgroup names an analysis.
+    ``published_included_row`` is a row of ``published_results.csv``; every subgroup names an analysis.
 
     Parameters
     ----------
@@ -225,6 +225,8 @@ def check_against_sheets(meta: dict, sheets: dict, codebook: pd.DataFrame, path:
     cells = rows | set(VOTE_CELLS.get(design, ())) | set(sheets["box_scores"].columns if "box_scores" in sheets else ())
     for j, column in enumerate(meta.get("box_score_by", [])):
         need_column(["box_score_by", j], column, "vote rows", cells)
+    for column in meta.get("box_score_one_direction", {}):
+        need_column(["box_score_one_direction", column], column, "vote rows", cells)
     names = [spec["name"] for spec in meta["analyses"]]
     for i, spec in enumerate(meta["analyses"]):
         if "forest_by" in spec:
@@ -237,7 +239,7 @@ def check_against_sheets(meta: dict, sheets: dict, codebook: pd.DataFrame, path:
     published = sheets["published_results"]
     known = list(published["analysis"]) if "analysis" in published else []
     listed = ", ".join(known) if known else "none (the file is missing or header-only)"
-    named = [(["published_k_row"], meta.get("published_k_row"))] + [
+    named = [(["published_included_row"], meta.get("published_included_row"))] + [
         ([group, i, "published"], spec.get("published")) for group in ("analyses", "subgroups")
         for i, spec in enumerate(meta.get(group, []))]
     for parts, row in named:

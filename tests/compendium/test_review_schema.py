@@ -86,7 +86,7 @@ def _rename_filter_column(i, old, new):
      'key analyses[0].published value "online_support_group_depression" is not a row of published_results.csv'),
     (_set(["subgroups", 2, "published"], "generation_z"),
      'key subgroups[2].published value "generation_z" is not a row of published_results.csv'),
-    (_set(["published_k_row"], "meta-analysis"), 'key published_k_row value "meta-analysis" is not a row'),
+    (_set(["published_included_row"], "meta-analysis"), 'key published_included_row value "meta-analysis" is not a row'),
     (_set(["analyses", 1, "filter", "help_seeking_type"], ["internet_generel"]),
      'key analyses[1].filter.help_seeking_type[0] value "internet_generel" matches no row: column '
      "'help_seeking_type' holds 'internet_general', 'online_support_group'"),
@@ -110,6 +110,9 @@ def _rename_filter_column(i, old, new):
     (_set(["admit", "proxies"], "no"), 'key admit.proxies value "no" is not true or false'),
     (_set(["design"], "survey"), 'key design value "survey" is not one of "correlational", "intervention", "generic"'),
     (_set(["review_year"], "2023"), 'key review_year value "2023" is not a whole number'),
+    (_set(["analyses", 0, "design"], "pre_post"), 'key analyses[0].design value "pre_post" is not one of'),
+    (_set(["search_end"], "March 2022"), 'key search_end value "March 2022"'),
+    (_set(["box_score_one_direction"], {"rolle": ["mediator"]}), 'key box_score_one_direction.rolle value "rolle" names a column'),
     (_drop(["subgroups", 2, "published_group"]), "key subgroups[2].published_group is missing: it is required here"),
 ])
 def test_a_bad_review_json_stops_with_its_key_path_and_value(tmp_path, change, message):
