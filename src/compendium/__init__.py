@@ -12,6 +12,10 @@ from .admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, a
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
                        fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
+from .appraisal import (certainty_table, check_risk_of_bias, load_risk_of_bias, optimal_information_size,
+                        overall_judgement, overall_of, participants_of, rob_sensitivity_table, study_judgements, study_overall_column,
+                        summary_of_findings, summary_plot, summary_shares, support_counts, support_sentence,
+                        traffic_light_plot)
 from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table, vote_rows,
                          vote_sentences)
 from .comparison import comparison_all, comparison_table, what_this_comparison_is

@@ -263,6 +263,8 @@ def load_review(folder: Path | str) -> Review:
         else:
             raw = pd.read_csv(path, dtype=str, keep_default_na=False)
         sheets[sheet] = validate_sheet(raw, sheet, codebook, str(path))
+    from .appraisal import load_risk_of_bias  # optional sheet; its rules live with the appraisal
+    sheets["risk_of_bias"] = load_risk_of_bias(folder, codebook)
     _check_references(sheets, codebook, folder)
     check_one_study_once(sheets["studies"], str(folder / "studies.csv"))
     check_same_sample(sheets["studies"], str(folder / "studies.csv"))
