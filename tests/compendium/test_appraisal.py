@@ -126,7 +126,7 @@ def test_k2_interval_spanning_zero_is_imprecise():
 
 
 def test_precise_consistent_low_risk_evidence_is_not_downgraded():
-    rows = [effect(s, f"{s}_1", yi=0.30, vi=0.0005, n=2000) for s in "ABC"]
+    rows = [effect(s, f"{s}_1", yi=y, vi=0.0005, n=2000) for s, y in zip("ABC", (0.30, 0.31, 0.29))]
     row, fit, _ = certainty_of(rows, {s: "low" for s in "ABC"}, design="intervention")
     assert fit["ci_low"] > 0 and row["downgrades"] == 0 and row["certainty"] == "high"
     row, _, _ = certainty_of(rows, {s: "high" for s in "ABC"}, design="intervention")
@@ -136,7 +136,7 @@ def test_precise_consistent_low_risk_evidence_is_not_downgraded():
 
 
 def test_summary_of_findings_sentence_is_built_from_the_numbers():
-    rows = [effect(s, f"{s}_1", yi=0.30, vi=0.0005, n=2000) for s in "ABC"]
+    rows = [effect(s, f"{s}_1", yi=y, vi=0.0005, n=2000) for s, y in zip("ABC", (0.30, 0.31, 0.29))]
     overall = {s: "low" for s in "ABC"}
     r = review()
     res = h.run_analyses(r, pd.DataFrame(rows))
