@@ -152,3 +152,18 @@ def test_summary_of_findings_sentence_is_built_from_the_numbers():
 def test_optimal_information_size_is_the_textbook_number():
     assert h.optimal_information_size(0.2, "g") == pytest.approx(4 * (1.959964 + 0.841621) ** 2 / 0.04, rel=1e-5)
     assert h.optimal_information_size(np.arctanh(0.1), "r") == pytest.approx(((1.959964 + 0.841621) / np.arctanh(0.1)) ** 2 + 3, rel=1e-5)
+
+
+def test_forest_plot_shows_each_studys_overall_risk_of_bias():
+    import matplotlib
+    matplotlib.use("Agg")
+    r = review()
+    res = h.run_analyses(r, pd.DataFrame(ROWS))
+    rows, fits = h.analysis_rows(res), h.fits_table(res)
+    fit = fits.iloc[0]
+    plain = h.forest_plot(rows, fit, "t", "r", transform=np.tanh)
+    marked = h.forest_plot(rows.assign(rob=rows["study_id"].map(lambda s: OVERALL.get(s, "not rated"))), fit, "t", "r",
+                           transform=np.tanh)
+    texts = lambda fig: [t.get_text() for ax in fig.axes for t in ax.texts]  # noqa: E731
+    assert "RoB" not in texts(plain) and "RoB" in texts(marked)
+    assert {"+", "×", "n/r"} <= set(texts(marked))
