@@ -14,7 +14,7 @@ from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, displ
                        run_subgroups, subgroup_fits, transform_of)
 from .appraisal import (check_risk_of_bias, load_risk_of_bias, overall_judgement, overall_of, participants_of,
                         rob_sensitivity_table, study_judgements, study_overall_column, support_counts,
-                        support_sentence)
+                        support_sentence, votes_by_risk_of_bias)
 from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table, vote_rows,
                          vote_sentences)
 from .certainty import certainty_table, findings_html, optimal_information_size, summary_of_findings

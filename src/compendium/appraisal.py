@@ -232,3 +232,21 @@ def rob_sensitivity_table(analyses: dict[str, Analysis], overall: dict[str, str]
 def study_overall_column(rows: pd.DataFrame, overall: dict[str, str]) -> pd.Series:
     """Each row's study's overall risk of bias, ``not rated`` where the sheet has no row for it."""
     return rows["study_id"].map(lambda study: overall.get(study, "not rated"))
+
+
+def votes_by_risk_of_bias(votes: pd.DataFrame, cells: list[str], overall: dict[str, str]) -> pd.DataFrame:
+    """Per cell of the vote count and overall risk of bias: how many studies vote each way.
+
+    ``votes`` is one vote per study per cell (:func:`box_scores.study_votes`); a study without a row in
+    the risk-of-bias sheet counts under ``not rated``. Votes are counted, not weighted (Boon & Thomson
+    2021 mark each study's risk of bias in the effect-direction plot for the same reason: a reader can
+    see whether the direction holds among the studies at lower risk).
+    """
+    if not len(votes):
+        return pd.DataFrame(columns=[*cells, "risk_of_bias", "studies", "positive", "negative", "null", "mixed"])
+    table = votes.assign(risk_of_bias=study_overall_column(votes, overall))
+    counts = (table.groupby([*cells, "risk_of_bias"], sort=True)["vote"].value_counts().unstack(fill_value=0)
+              .reindex(columns=["positive", "negative", "null", "mixed"], fill_value=0))
+    counts.insert(0, "studies", counts.sum(axis=1))
+    counts.columns.name = None
+    return counts.reset_index()

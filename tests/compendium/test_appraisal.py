@@ -167,3 +167,12 @@ def test_forest_plot_shows_each_studys_overall_risk_of_bias():
     texts = lambda fig: [t.get_text() for ax in fig.axes for t in ax.texts]  # noqa: E731
     assert "RoB" not in texts(plain) and "RoB" in texts(marked)
     assert {"+", "×", "n/r"} <= set(texts(marked))
+
+
+def test_votes_are_split_by_risk_of_bias_and_unrated_studies_stay_unrated():
+    votes = pd.DataFrame({"outcome": ["x", "x", "x", "y"], "study_id": ["A", "B", "C", "A"],
+                          "vote": ["positive", "negative", "positive", "null"]})
+    table = h.votes_by_risk_of_bias(votes, ["outcome"], OVERALL).set_index(["outcome", "risk_of_bias"])
+    assert table.loc[("x", "low"), "positive"] == 1 and table.loc[("x", "high"), "negative"] == 1
+    assert table.loc[("x", "not rated"), "studies"] == 1 and table.loc[("y", "low"), "null"] == 1
+    assert table["studies"].sum() == len(votes)
