@@ -20,6 +20,9 @@ engine    effect sizes, conversions, τ² estimators,   ``meta_analysis/`` (know
 new       a review folder from a plain table          ``compendium/scaffold.py``
 01        review folders, codebooks, validation       ``compendium/sheets.py``, ``value_checks.py``
 01        characteristics, PRISMA 2020, published     ``compendium/extraction.py``
+01, 03    risk of bias: sheet rules, RoB 2's          ``compendium/appraisal.py``,
+          algorithm, variants; robvis figures         ``rob_figures.py``
+03        GRADE certainty, summary of findings        ``compendium/certainty.py``
 02        rows → effect sizes, plausibility screen    ``compendium/harmonise.py``
 03        what enters an analysis, one per study      ``compendium/admission.py``
 03        fits under z and Hartung–Knapp, tables      ``compendium/analyses.py``

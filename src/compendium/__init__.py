@@ -13,8 +13,12 @@ from .admission import (DEFAULT_ADMIT, DESIGN_KINDS, SELECTION_RULE, admission_f
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
                        fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
+from .appraisal import (check_risk_of_bias, load_risk_of_bias, overall_judgement, overall_of, participants_of,
+                        rob_sensitivity_table, study_judgements, study_overall_column, support_counts,
+                        support_sentence, votes_by_risk_of_bias)
 from .box_scores import (admitted_votes, cells_of, direction_plot_parts, role_table, study_votes, vote_count_table,
                          vote_count_variants, vote_rows, vote_sentences)
+from .certainty import certainty_table, findings_html, optimal_information_size, summary_of_findings
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
 from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,
@@ -33,6 +37,7 @@ from .harmonise import (GENERATIONS, PLAUSIBLE, conversion_summary, converted_vi
 from .influence_plots import baujat_plot, gosh_plot, influence_figures, influence_sentence, influence_table
 from .multiverse import choice_sets, multiverse, multiverse_sentences, multiverse_table, specification_curve, specifications
 from .publication_bias import selection_methods_table
+from .rob_figures import summary_plot, summary_shares, traffic_light_plot
 from .report import NOTEBOOKS, build_info, build_report, BuildInfo, mask_provenance, NotebookPage, render_page, report_exporter
 from .scaffold import new_review
 from .sensitivity import most_influential, sensitivity_sentences, sensitivity_table

@@ -16,6 +16,7 @@ from meta_analysis.models import fit_meta
 from meta_analysis.small_study import TrimFillResult, egger_test, trim_and_fill
 
 from .analyses import fit_of
+from .appraisal import ROBVIS
 from .display import number_text, p_value_text, percent_text
 from .figures import PALETTE, room_for, save_figure
 from .small_k import RULES, SmallKRules
@@ -101,6 +102,8 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     used = "".join(studies["marks"].fillna("").astype(str)) if "marks" in studies else ""
     notes = [f"{mark} {words}" for mark, words in (("†", "proxy measure"), ("‡", "other comparator"),
                                                    ("§", "published after the review")) if mark in used]
+    if "rob" in studies:
+        notes.append("RoB: overall risk of bias (+ low, − some concerns, × high, ? no information, n/r not rated)")
     height = 1.4 + 0.26 * len(rows) + 0.2 * (len(lines) + bool(notes))
     fig = plt.figure(figsize=(9.0, height))
     grid = fig.add_gridspec(1, 3, width_ratios=[3.1, 3.6, 2.3], wspace=0.02)
@@ -117,6 +120,11 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
             size = 4 + 10 * math.sqrt(obj.weight / max_w)
             ax.plot(est, y, marker="s", ms=size, color=PALETTE["accent"], mec=PALETTE["ink"], mew=0.4)
             text, weight_text, xs = _fmt_ci(est, lo, hi), f"{obj.weight:.1f}%", xs + [lo, hi]
+            if "rob" in studies:  # overall risk of bias, robvis' colours and symbols (compendium/appraisal.py)
+                colour, symbol = ROBVIS.get(obj.rob, ("#FFFFFF", "n/r"))
+                ax_lab.plot(0.95, y, marker="o", ms=10, mfc=colour, mec=PALETTE["ink"], mew=0.5)
+                ax_lab.text(0.95, y, symbol, ha="center", va="center", fontsize=8 if obj.rob in ROBVIS else 5,
+                            fontweight="bold")
         elif kind == "diamond":
             lo, est, hi = f(obj.ci_low), f(obj.estimate), f(obj.ci_high)
             ax.add_patch(Polygon([[lo, y], [est, y + 0.32], [hi, y], [est, y - 0.32]], closed=True,
@@ -140,6 +148,8 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
         ax_num.text(0.98, y, weight_text, ha="right", va="center", fontsize=8.5, family="DejaVu Sans Mono")
     top = n + 1
     ax_lab.text(0.0, top, "Study", fontweight="bold", va="center")
+    if "rob" in studies:
+        ax_lab.text(0.95, top, "RoB", fontweight="bold", va="center", ha="center")
     ax_num.text(0.62, top, "Estimate [95% CI]", fontweight="bold", va="center", ha="right")
     ax_num.text(0.98, top, "Weight", fontweight="bold", va="center", ha="right")
     for a in (ax_lab, ax_num):
@@ -222,11 +232,12 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
 
 
 def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFrame, subtotals: pd.DataFrame,
-                 figures_dir: Path, root: Path | None = None, transform=None) -> list:
+                 figures_dir: Path, root: Path | None = None, transform=None, overall: dict | None = None) -> list:
     """A forest plot for every pooled analysis of one review (see :func:`forest_plot`).
 
     An analysis spec with ``"forest_by": column`` is drawn in subgroup blocks with the subtotals
-    that notebook 03 fitted (``subgroup_fits.csv``).
+    that notebook 03 fitted (``subgroup_fits.csv``). ``overall`` (study_id → overall risk of bias,
+    :func:`appraisal.overall_of`) adds each study's judgement, as RevMan and ``meta::forest`` do.
     """
     out = []
     specs = {s["name"]: s for s in meta["analyses"]}
@@ -238,6 +249,8 @@ def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
         groups = None
         if by and len(subtotals):
             groups = {r.group: r for r in subtotals[subtotals["analysis"] == name].itertuples()}
+        if overall:
+            data = data.assign(rob=data["study_id"].map(lambda study: overall.get(study, "not rated")))
         fig = forest_plot(data, fit, f"{fit['label']} ({review_id})", meta["xlabel"], transform=transform,
                           group_col=by, group_results=groups)
         out.append(save_figure(fig, f"{review_id}_forest_{name}", figures_dir, f"forest plot, {fit['label']}", root))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .certainty import findings_html
 from .comparison import what_this_comparison_is
 from .display import NA, integer_text, number_text, p_text, show, table_html
 from .figures import comparison_plot, save_figure, set_style
@@ -321,6 +322,7 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
         summary, table = "<p>No review in this build has published results to compare with.</p>", ""
     else:
         summary, table = "<p>Run the build to make the comparison.</p>", ""
+    findings = findings_html(tables_dir)  # GRADE summary of findings beside the comparison (compendium/appraisal.py)
     tables = sorted(tables_dir.glob("*.csv")) if tables_dir.exists() else []
     table_links = "".join(f'<li><a href="tables/{p.name}">{p.name}</a></li>' for p in tables) \
         if reports_dir == root / "reports" else "".join(f"<li>{p.name}</li>" for p in tables)
@@ -348,6 +350,7 @@ carries its source; the engine agrees with R metafor to 1e-6.</p>
 "{NA}" where nothing was pooled). The machine-readable table with every flag at full precision is
 <code>tables/comparison.csv</code>.</p>
 {table}
+{findings}
 <h2>The notebooks</h2>
 <ol>
 {chr(10).join(links)}

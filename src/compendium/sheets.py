@@ -411,6 +411,8 @@ def load_review(folder: Path | str) -> Review:
                 raise SheetError(f"{path}: line 2: no rows below the header; {sheet}.csv needs at least one row "
                                  f"(only {', '.join(OPTIONAL_SHEETS)} and published_results may be header-only)")
         sheets[sheet] = validate_sheet(raw, sheet, codebook, str(path))
+    from .appraisal import load_risk_of_bias  # optional sheet; its rules live with the appraisal
+    sheets["risk_of_bias"] = load_risk_of_bias(folder, codebook)
     _check_references(sheets, codebook, folder)
     check_one_study_once(sheets["studies"], str(folder / "studies.csv"))
     check_same_sample(sheets["studies"], str(folder / "studies.csv"))
