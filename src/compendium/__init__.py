@@ -10,7 +10,7 @@ from types import ModuleType as _ModuleType
 from .admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, admit_rule, describe_rule,
                         filter_rows, one_effect_per_study, select_one_per_study, with_scope)
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
-                       fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, run_analyses,
+                       fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, prediction_interval, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
 from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table, vote_rows,
                          vote_sentences)
@@ -38,7 +38,7 @@ from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_revie
                      Review, SheetError, validate_sheet, validation_demo)
 from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_comparison,
                              small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
-from .small_k import RULES, SmallKRules
+from .small_k import LEAD_TESTS, RULES, SmallKRules, TEST_NAMES, name_of_test
 from .teaching import *  # noqa: F401,F403  (sentences built from the numbers; its __all__)
 from .classic import *  # noqa: F401,F403  (notebook 00: classic data, by hand, beside metafor; its __all__)
 from .classic_methods import *  # noqa: F401,F403  (notebook 00: influence, GOSH, selection, dependence; its __all__)

@@ -13,11 +13,11 @@ import pandas as pd
 from .admission import filter_rows, flag_counts
 from .analyses import Analysis, fit_both, transform_of
 from .sheets import Review
-from .small_k import RULES, SmallKRules
+from .small_k import RULES, SmallKRules, name_of_test
 
 COLUMNS = ["review", "published_analysis", "metric", "published_estimate", "published_p", "published_studies",
-           "our_analysis", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha", "ci_high_knha",
-           "pval_knha", "k_le_3", "single_study", "later_studies", "proxy_share", "other_comparator",
+           "our_analysis", "k", "n", "test", "estimate", "ci_low", "ci_high", "pval", "ci_low_z", "ci_high_z",
+           "pval_z", "k_le_3", "single_study", "later_studies", "proxy_share", "other_comparator",
            "mapping_uncertain", "note"]
 
 
@@ -29,12 +29,13 @@ def _published_studies(review: Review) -> float:
     return float(row["k"].iloc[0]) if len(row) and pd.notna(row["k"].iloc[0]) else np.nan
 
 
-def _ours(data: pd.DataFrame, fits: dict, f) -> dict:
+def _ours(data: pd.DataFrame, fits: dict, f, test: str) -> dict:
+    """Our k, n, the leading test's estimate, interval and p, the z interval and p beside them, and flags."""
     out = {"k": len(data), "n": float(pd.to_numeric(data["n"], errors="coerce").sum(min_count=1)) if len(data) else 0.0}
     if fits:
-        z, hk = fits["z"], fits["knha"]
-        out.update(estimate=f(z.estimate), ci_low=f(z.ci_low), ci_high=f(z.ci_high), pval=z.pval,
-                   ci_low_knha=f(hk.ci_low), ci_high_knha=f(hk.ci_high), pval_knha=hk.pval)
+        lead, z = fits[test], fits["z"]
+        out.update(test=name_of_test(test), estimate=f(lead.estimate), ci_low=f(lead.ci_low), ci_high=f(lead.ci_high),
+                   pval=lead.pval, ci_low_z=f(z.ci_low), ci_high_z=f(z.ci_high), pval_z=z.pval)
     elif len(data) == 1:
         out["estimate"] = f(float(data["yi"].iloc[0]))
     counts = flag_counts(data) if len(data) else {"later_study": 0, "other_comparator": 0, "proxy_share": np.nan}
@@ -45,7 +46,8 @@ def _ours(data: pd.DataFrame, fits: dict, f) -> dict:
 
 def comparison_table(review: Review, analyses: dict[str, Analysis], level: float = 0.95,
                      rules: SmallKRules = RULES) -> pd.DataFrame:
-    """Every published pooled result of ``review`` beside our estimate under z and Hartung–Knapp.
+    """Every published pooled result of ``review`` beside our estimate under the leading test
+    (``test``: the analyses' ``ci_method``), with the z interval and p beside it.
 
     A published subgroup result (``"published"`` on a subgroup of ``review.json`` with
     ``"published_group"``) is compared with our pool of that group. ``mapping_uncertain`` is set
@@ -66,14 +68,14 @@ def comparison_table(review: Review, analyses: dict[str, Analysis], level: float
             notes.append("published: " + str(p.source).split(":", 1)[1].strip())
         if p.analysis in by_name:
             a = by_name[p.analysis]
-            row.update(our_analysis=a.label, **_ours(a.data, a.fits, f))
+            row.update(our_analysis=a.label, **_ours(a.data, a.fits, f, a.test))
             mapping = a.spec.get("mapping_note")
         elif p.analysis in groups:
             spec = groups[p.analysis]
             a = analyses[spec["analysis"]]
             data = filter_rows(a.data, {spec["by"]: [spec["published_group"]]}) if len(a.data) else a.data
             fits = fit_both(data["yi"], data["vi"], a.method, level, rules) if len(data) else {}
-            row.update(our_analysis=f"{a.label}, {spec['by']} = {spec['published_group']}", **_ours(data, fits, f))
+            row.update(our_analysis=f"{a.label}, {spec['by']} = {spec['published_group']}", **_ours(data, fits, f, a.test))
             mapping = spec.get("mapping_note")
         else:
             row.update(our_analysis="", k=0, n=0.0)

@@ -12,7 +12,7 @@ def test_flags_and_generated_summary():
     table = h.comparison_table(r, res)
     row = table.iloc[0]
     assert (row["k"], bool(row["k_le_3"]), bool(row["single_study"]), row["published_studies"]) == (2, True, False, 19)
-    assert row["ci_low_knha"] < row["ci_low"], "Hartung–Knapp beside z"
+    assert row["test"] == "modified Hartung–Knapp" and row["ci_low"] < row["ci_low_z"], "the leading test, z beside it"
     text = " ".join(h.what_this_comparison_is(table))
     assert "beside 1 of the 1 published pooled results" in text and "19 (made_up)" in text
     assert "comparisons, not reproductions" in text
