@@ -21,10 +21,13 @@ module                 what it holds (metafor's verb in brackets)
 ``selection``          PET-PEESE and step-function selection models (``selmodel``)
 ``robust``             cluster-robust CR0/CR1/CR2 tests (``robust``; clubSandwich ``coef_test``)
 ``simulation``         simulated meta-analyses fitted in batches; coverage, bias, RMSE
+``bayes``              the Bayesian random-effects model by numerical integration (R ``bayesmeta``)
 ``distributions``      normal, t, χ² and F tail areas and quantiles, as scipy.stats gives them,
                        without importing it (0.7 s); ordinal ranks
 =====================  ==================================================================
 """
+from .bayes import (TAU_PRIORS, TAU_SCALE_SMD, BayesBatch, BayesFit, fit_bayes, fit_bayes_batch,
+                    tau_scale_fisher_z)
 from .dependence import MultilevelResult, aggregate_within, fit_multilevel
 from .conversions import (beta_to_r, chi2_to_r, d_to_r, d_to_r_variance, f_to_d, or_to_d, p_to_d, p_to_r,
                           proportions_to_or, r_to_d, r_to_z_variance, t_to_d, t_to_r, variance_from_ci)
@@ -53,4 +56,5 @@ __all__ = [
     "BatchFit", "SimulatedMeta", "egger_batch", "fit_meta_batch", "simulate_meta", "simulation_grid",
     "small_study_grid", "study_sizes", "trim_and_fill_k0",
     "influence_diagnostics", "baujat", "GoshResult", "gosh",
+    "TAU_PRIORS", "TAU_SCALE_SMD", "BayesBatch", "BayesFit", "fit_bayes", "fit_bayes_batch", "tau_scale_fisher_z",
 ]
