@@ -67,7 +67,8 @@ WRITES: dict[str, tuple[str, ...]] = {
                          "data/processed/*/subgroup_fits.csv", "reports/tables/*_analyses.csv",
                          "reports/tables/*_choices.csv", "reports/tables/*_subgroups.csv",
                          "reports/tables/*_sensitivity.csv", "reports/tables/*_dependence.csv",
-                         "reports/tables/comparison.csv"),
+                         "reports/tables/*_bayes.csv", "figures/*_tau_posterior.*",
+                         "reports/tables/comparison.csv"),  # *_sensitivity.csv holds *_prior_sensitivity.csv
     "04_forest_funnel_plots": ("figures/*_forest_*", "figures/*_funnel_*", "figures/*_baujat_*", "figures/*_gosh_*",
                                "reports/tables/*_small_study.csv", "reports/tables/*_selection_methods.csv",
                                "reports/tables/*_influence.csv"),

@@ -12,6 +12,8 @@ from .admission import (DEFAULT_ADMIT, SELECTION_RULE, admission_flags, admit, a
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
                        fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, prediction_interval, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
+from .bayes_view import (bayes_sentences, bayes_table, prior_sensitivity_sentences, prior_sensitivity_table,
+                         review_tau_scale, tau_posterior_figure)
 from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote_count_table, vote_rows,
                          vote_sentences)
 from .comparison import comparison_all, comparison_table, what_this_comparison_is

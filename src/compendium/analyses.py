@@ -17,6 +17,7 @@ from meta_analysis.models import MetaResult, compare_estimators, fit_meta
 from meta_analysis.regression import subgroup_analysis
 
 from .admission import admission_flags, admit, admit_rule, filter_rows, flag_counts, one_effect_per_study, with_scope
+from .bayes_view import BAYES_COLUMNS, bayes_columns, fit_analysis_bayes, review_tau_scale
 from .display import show
 from .sheets import Review
 from .small_k import LEAD_TESTS, RULES, SmallKRules, name_of_test
@@ -36,7 +37,8 @@ class Analysis:
     ``candidates``: every row the filter and scope let in, with admission flags; ``data``: one row
     per study that the primary rule admits; ``choices``: which row was kept where a study had
     several; ``fits``: the model under each test of ``LEAD_TESTS`` (``"z"``, ``"knha"``,
-    ``"adhoc"``; empty below ``min_k_pool``); ``test``: the one every table leads with.
+    ``"adhoc"``; empty below ``min_k_pool``); ``test``: the one every table leads with; ``bayes``:
+    the Bayesian random-effects fit (``meta_analysis.fit_bayes``; None when not pooled).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Analysis:
     method: str
     level: float
     note: str
+    bayes: object = None
 
     @property
     def fit(self) -> MetaResult | None:
@@ -91,15 +94,19 @@ def prediction_interval(estimate: float, se: float, tau2: float, k: int, level: 
 
 
 def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", test: str = "adhoc",
-                 level: float = 0.95, core_only: bool = False, rules: SmallKRules = RULES) -> dict[str, Analysis]:
+                 level: float = 0.95, core_only: bool = False, rules: SmallKRules = RULES,
+                 tau_scale_smd: float = 0.5) -> dict[str, Analysis]:
     """Fit every analysis of ``review.json`` under its admission rule, one effect per study.
 
     k = 0: nothing to fit; k = 1: the study is shown, not pooled; k ≥ 2: the model under z,
     Hartung–Knapp and modified Hartung–Knapp (all kept; ``test``, notebook 03's ``ci_method``,
     chooses the one every table, sentence and figure leads with; default the modified test,
-    never narrower than z: Röver et al. 2015, Jackson et al. 2017).
+    never narrower than z: Röver et al. 2015, Jackson et al. 2017), and the Bayesian model with a
+    half-normal prior on τ of scale ``tau_scale_smd`` on the SMD scale (half of it on Fisher z:
+    :func:`bayes_view.review_tau_scale`).
     """
     name_of_test(test)  # a ValueError naming the allowed tests
+    tau_scale = review_tau_scale(review, tau_scale_smd)
     out = {}
     studies = review.sheets["studies"]
     flagged = admission_flags(converted, review.meta) if len(converted) else converted
@@ -112,8 +119,9 @@ def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", 
         fits = fit_both(data["yi"], data["vi"], method, level, rules) if len(data) else {}
         note = ("no convertible study in our extraction" if len(data) == 0 else
                 "single study, shown not pooled" if len(data) == 1 else "")
+        bayes = fit_analysis_bayes(data["yi"], data["vi"], tau_scale, level=level, rules=rules) if fits else None
         out[spec["name"]] = Analysis(spec["name"], spec["label"], spec, rule, rows, data, choices, fits, test,
-                                     method, level, note)
+                                     method, level, note, bayes)
     return out
 
 
@@ -135,8 +143,9 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
     Columns: k, n (studies with n), n_missing, ``test`` (the leading test), the estimate with the
     leading test's ``ci_low``, ``ci_high``, ``pval`` and the z test's ``ci_low_z``, ``ci_high_z``,
     ``pval_z`` beside them, heterogeneity, the prediction interval on t(k − 2) from
-    ``min_k_prediction`` (``pi_dist`` says so; :func:`prediction_interval`), and the flag counts
-    of :func:`admission.flag_counts`. A single study shows its own estimate and z interval (at
+    ``min_k_prediction`` (``pi_dist`` says so; :func:`prediction_interval`), the Bayesian
+    posterior (``bayes_*``: :func:`bayes_view.bayes_columns`), and the flag counts of
+    :func:`admission.flag_counts`. A single study shows its own estimate and z interval (at
     ``level``), marked "not pooled".
     """
     rows = []
@@ -146,6 +155,7 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
                "n_missing": int(n.isna().sum())}
         if a.fits:
             row.update(_fit_columns(a.fits, a.test, rules))
+            row.update(bayes_columns(a.bayes, rules))
         elif a.k == 1:  # the study's own estimate and interval, not a pooled one
             yi, se = float(a.data["yi"].iloc[0]), float(np.sqrt(a.data["vi"].iloc[0]))
             crit = norm_isf((1 - level) / 2)
@@ -155,7 +165,8 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
         rows.append(row)
     columns = ["analysis", "label", "k", "n", "n_missing", "method", "test", "level", "estimate", "se", "ci_low",
                "ci_high", "pval", "ci_low_z", "ci_high_z", "pval_z", "tau2", "i2", "h2", "q", "q_df", "q_p",
-               "pi_low", "pi_high", "pi_dist", "proxy", "other_comparator", "later_study", "proxy_share", "note"]
+               "pi_low", "pi_high", "pi_dist", *BAYES_COLUMNS, "proxy", "other_comparator", "later_study",
+               "proxy_share", "note"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 

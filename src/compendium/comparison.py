@@ -12,12 +12,13 @@ import pandas as pd
 
 from .admission import filter_rows, flag_counts
 from .analyses import Analysis, fit_both, transform_of
+from .bayes_view import fit_analysis_bayes
 from .sheets import Review
 from .small_k import RULES, SmallKRules, name_of_test
 
 COLUMNS = ["review", "published_analysis", "metric", "published_estimate", "published_p", "published_studies",
            "our_analysis", "k", "n", "test", "estimate", "ci_low", "ci_high", "pval", "ci_low_z", "ci_high_z",
-           "pval_z", "k_le_3", "single_study", "later_studies", "proxy_share", "other_comparator",
+           "pval_z", "bayes_estimate", "bayes_ci_low", "bayes_ci_high", "bayes_p_positive", "k_le_3", "single_study", "later_studies", "proxy_share", "other_comparator",
            "mapping_uncertain", "note"]
 
 
@@ -29,13 +30,17 @@ def _published_studies(review: Review) -> float:
     return float(row["k"].iloc[0]) if len(row) and pd.notna(row["k"].iloc[0]) else np.nan
 
 
-def _ours(data: pd.DataFrame, fits: dict, f, test: str) -> dict:
-    """Our k, n, the leading test's estimate, interval and p, the z interval and p beside them, and flags."""
+def _ours(data: pd.DataFrame, fits: dict, f, test: str, bayes=None) -> dict:
+    """Our k, n, the leading test's estimate, interval and p, the z interval and p beside them, the
+    Bayesian posterior median, credible interval and P(μ > 0), and flags."""
     out = {"k": len(data), "n": float(pd.to_numeric(data["n"], errors="coerce").sum(min_count=1)) if len(data) else 0.0}
     if fits:
         lead, z = fits[test], fits["z"]
         out.update(test=name_of_test(test), estimate=f(lead.estimate), ci_low=f(lead.ci_low), ci_high=f(lead.ci_high),
                    pval=lead.pval, ci_low_z=f(z.ci_low), ci_high_z=f(z.ci_high), pval_z=z.pval)
+    if bayes is not None:
+        out.update(bayes_estimate=f(bayes.mu_median), bayes_ci_low=f(bayes.ci_low), bayes_ci_high=f(bayes.ci_high),
+                   bayes_p_positive=bayes.p_mu_positive)
     elif len(data) == 1:
         out["estimate"] = f(float(data["yi"].iloc[0]))
     counts = flag_counts(data) if len(data) else {"later_study": 0, "other_comparator": 0, "proxy_share": np.nan}
@@ -68,14 +73,17 @@ def comparison_table(review: Review, analyses: dict[str, Analysis], level: float
             notes.append("published: " + str(p.source).split(":", 1)[1].strip())
         if p.analysis in by_name:
             a = by_name[p.analysis]
-            row.update(our_analysis=a.label, **_ours(a.data, a.fits, f, a.test))
+            row.update(our_analysis=a.label, **_ours(a.data, a.fits, f, a.test, a.bayes))
             mapping = a.spec.get("mapping_note")
         elif p.analysis in groups:
             spec = groups[p.analysis]
             a = analyses[spec["analysis"]]
             data = filter_rows(a.data, {spec["by"]: [spec["published_group"]]}) if len(a.data) else a.data
             fits = fit_both(data["yi"], data["vi"], a.method, level, rules) if len(data) else {}
-            row.update(our_analysis=f"{a.label}, {spec['by']} = {spec['published_group']}", **_ours(data, fits, f, a.test))
+            bayes = (fit_analysis_bayes(data["yi"], data["vi"], a.bayes.tau_scale, level=level, rules=rules)
+                     if fits and a.bayes is not None else None)
+            row.update(our_analysis=f"{a.label}, {spec['by']} = {spec['published_group']}",
+                       **_ours(data, fits, f, a.test, bayes))
             mapping = spec.get("mapping_note")
         else:
             row.update(our_analysis="", k=0, n=0.0)

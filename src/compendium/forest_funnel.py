@@ -70,7 +70,8 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     ``test``, ``ci_low_z``/``ci_high_z`` and ``pi_low``/``pi_high``). Each study is a square sized by
     its random-effects weight with its CI; the pooled estimate is a diamond over the leading test's
     interval (``test``), the z interval a thin bar and the prediction interval (only from k = 3, on
-    t(k − 2)) a thick bar beneath it; the dashed line marks no effect. The axis spans the studies'
+    t(k − 2)) a thick bar beneath it; the Bayesian posterior of μ (``bayes_*`` columns, where given)
+    an open diamond; the dashed line marks no effect. The axis spans the studies'
     intervals, the z interval and 0; a pooled interval that runs beyond it (Hartung–Knapp on t(1)
     at k = 2) is cut at the axis with an arrowhead, its numbers printed in full. Studies admitted by a stated rule carry their
     mark († proxy, ‡ other comparator, § published after the review), explained in a footnote.
@@ -107,6 +108,8 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     lines = [line for line in lines if line]
     if pd.notna(getattr(result, "ci_low_z", np.nan)) and getattr(result, "test", "z") != "z":
         rows.append(("z", "z CI (treats τ² as known)", result))
+    if pd.notna(getattr(result, "bayes_estimate", np.nan)):
+        rows.append(("bayes", f"Bayesian posterior, τ ~ {result.bayes_tau_prior}", result))
     if result.method != "FE" and pd.notna(getattr(result, "pi_low", np.nan)):
         dist = getattr(result, "pi_dist", "")
         rows.append(("pi", f"Prediction interval, {dist}" if isinstance(dist, str) and dist else "Prediction interval",
@@ -156,6 +159,12 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
             ax.plot([lo, hi], [y, y], color=PALETTE["ink"], lw=1.0)
             ax.plot([lo, lo, hi, hi], [y - 0.15, y, y, y - 0.15], color=PALETTE["ink"], lw=1.0)
             text = f"[{number_text(lo, 2)}, {number_text(hi, 2)}]"
+        elif kind == "bayes":  # an open diamond: the posterior median and its credible interval
+            lo, est, hi = f(obj.bayes_ci_low), f(obj.bayes_estimate), f(obj.bayes_ci_high)
+            a, b = clipped(lo, hi, y, PALETTE["accent"])
+            ax.add_patch(Polygon([[a, y], [est, y + 0.28], [b, y], [est, y - 0.28]], closed=True, fc="white",
+                                 ec=PALETTE["accent"], lw=1.2))
+            text = _fmt_ci(est, lo, hi)
         elif kind == "pi":
             lo, hi = f(obj.pi_low), f(obj.pi_high)
             a, b = clipped(lo, hi, y, PALETTE["accent2"])
