@@ -116,3 +116,26 @@ def test_display_rounding_lives_in_one_place():
     shown = h.formatted(pd.DataFrame({"k": [3.0], "estimate": [0.123456], "pval": [0.0004], "p_common": [0.2]}))
     assert list(shown.iloc[0]) == ["3", "0.123", "< .001", ".200"]
     assert np.isclose(h.fits_table({})["k"].sum(), 0)
+
+
+def test_flipping_ci_method_changes_sentences_and_the_comparison_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [effect("A", "A_1", yi=0.25, vi=0.002), effect("B", "B_1", yi=0.45, vi=0.003)]
+    r = review()
+    seen = {}
+    for test in ("z", "adhoc"):
+        res = h.run_analyses(r, pd.DataFrame(rows), test=test)
+        fits = h.fits_table(res)
+        sentence = h.pooled_sentences(fits, "r", np.tanh)[0]
+        fig = h.comparison_plot(h.comparison_table(r, res), {"made_up": "r"})
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        plt.close(fig)
+        seen[test] = (sentence, legend)
+    assert "z (Wald), p < .001" in seen["z"][0] and "lies above 0" in seen["z"][0]
+    assert "modified Hartung–Knapp, p = " in seen["adhoc"][0] and "lies above 0" not in seen["adhoc"][0]
+    assert seen["z"][1][0] == "ours: estimate, z (Wald) interval"
+    assert seen["adhoc"][1][0] == "ours: estimate, modified Hartung–Knapp interval"
