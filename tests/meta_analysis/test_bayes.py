@@ -255,3 +255,35 @@ def test_fit_bayes_beside_bayesmetas_published_eight_schools_example():
         assert abs(getattr(base, name) - printed[name]) < 1e-3, name
     assert abs(fit(0.90).ci_high - printed["mu_q95"]) < 1e-3
     assert abs(base.p_mu_positive - printed["p_mu_positive"]) < 1e-4
+
+
+def test_a_narrow_posterior_at_large_k_agrees_with_adaptive_quadrature_over_tau():
+    """k = 400: p(τ | y) is narrow in log τ, so the panels must be narrow too (scipy's quad as referee)."""
+    from scipy import integrate
+
+    rng = np.random.default_rng(7)
+    vi = rng.uniform(0.002, 0.3, 400)
+    yi = rng.normal(0.2, np.sqrt(vi + 0.09))
+    fit = fit_bayes(yi, vi)
+
+    def conditional(t):
+        w = 1 / (vi + t * t)
+        mean = w @ yi / w.sum()
+        log_post = -t * t / 0.5 + 0.5 * np.log(w).sum() - 0.5 * math.log(w.sum()) - 0.5 * w @ (yi - mean) ** 2
+        return mean, math.sqrt(1 / w.sum()), log_post
+
+    top = max(conditional(t)[2] for t in np.linspace(0.01, 1, 200))
+    dens = lambda t: math.exp(conditional(t)[2] - top)  # noqa: E731
+    opts = dict(points=[0.2, 0.3, 0.4], limit=200, epsabs=0, epsrel=1e-12)
+    z = integrate.quad(dens, 0, 2, **opts)[0]
+    cdf = lambda x: integrate.quad(  # noqa: E731
+        lambda t: dens(t) * special.ndtr((x - conditional(t)[0]) / conditional(t)[1]), 0, 2, **opts)[0] / z
+    assert cdf(fit.ci_low - 1e-6) < 0.025 < cdf(fit.ci_low + 1e-6)
+    assert cdf(fit.ci_high - 1e-6) < 0.975 < cdf(fit.ci_high + 1e-6)
+    tau_cdf = lambda x: integrate.quad(dens, 0, x, **opts)[0] / z  # noqa: E731
+    assert tau_cdf(fit.tau_median - 1e-6) < 0.5 < tau_cdf(fit.tau_median + 1e-6)
+
+
+def test_a_posterior_beyond_the_search_range_is_a_value_error():
+    with pytest.raises(ValueError, match="the posterior of τ reaches beyond"):
+        fit_bayes([-5.0, 5.0, 0.0], [1e-4, 1e-4, 1e-4], tau_prior="halfcauchy", tau_scale=1e-19)
