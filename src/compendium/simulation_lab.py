@@ -178,12 +178,14 @@ def published_comparison(coverage: pd.DataFrame, tau2: pd.DataFrame) -> pd.DataF
 
 # -- our own situation: k = 2–3, unequal precision, REML ---------------------------------------------
 
-CI_METHODS = ("z", "knha", "adhoc")
-PI_METHODS = ("z", "t(k-1)", "t(k-2)")
-PI_LABELS = {"z": "z", "t(k-1)": "t(k − 1), Hartung–Knapp SE", "t(k-2)": "t(k − 2), modified HK SE"}
+CI_METHODS = ("z", "knha", "adhoc", "bayes")
+PI_METHODS = ("z", "t(k-1)", "t(k-2)", "bayes")
+PI_LABELS = {"z": "z", "t(k-1)": "t(k − 1), Hartung–Knapp SE", "t(k-2)": "t(k − 2), modified HK SE",
+             "bayes": "Bayesian posterior predictive"}
+CI_LABELS = {**TEST_LABELS, "bayes": "Bayesian (half-normal τ prior)"}
 
 
-def small_k_intervals(yi, vi, method: str = "REML", level: float = 0.95) -> dict:
+def small_k_intervals(yi, vi, method: str = "REML", level: float = 0.95, tau_scale: float | None = 0.25) -> dict:
     """Every interval the small-k lab compares, for m meta-analyses at once (rows of ``yi``, ``vi``).
 
     One REML fit per row (``fit_meta_batch``), then from its μ̂, SE and τ̂²: the confidence intervals
@@ -191,8 +193,10 @@ def small_k_intervals(yi, vi, method: str = "REML", level: float = 0.95) -> dict
     Hartung & Knapp 2001) and modified Hartung–Knapp (SE·max(1, s); Röver et al. 2015), each equal
     to the engine's ``test="knha"``/``"adhoc"`` fit; and the prediction intervals μ̂ ± c·sqrt(SE'² + τ̂²)
     with c from z (SE' the z SE; metafor's default), t(k − 1) (Hartung–Knapp SE; metafor under knha)
-    and t(k − 2) (modified SE; the compendium's rule, Higgins et al. 2009), the last only from k = 3.
-    Returns {("CI" | "PI", method): (low, high)}.
+    and t(k − 2) (modified SE; the compendium's rule, Higgins et al. 2009), the last only from k = 3;
+    and, unless ``tau_scale`` is None, the Bayesian model's credible and posterior predictive
+    intervals (``fit_bayes_batch``: μ uniform, τ half-normal(``tau_scale``); 0.25 is the Fisher z
+    scale of notebook 03's default; Friede et al. 2017). Returns {("CI" | "PI", method): (low, high)}.
     """
     from meta_analysis.distributions import norm_isf, t_isf
     from meta_analysis.simulation import fit_meta_batch
@@ -204,23 +208,33 @@ def small_k_intervals(yi, vi, method: str = "REML", level: float = 0.95) -> dict
     se = {"z": fit.se, "knha": fit.se * np.sqrt(s2), "adhoc": fit.se * np.sqrt(np.maximum(s2, 1.0))}
     alpha = (1 - level) / 2
     crit = {"z": float(norm_isf(alpha)), "knha": float(t_isf(alpha, k - 1)), "adhoc": float(t_isf(alpha, k - 1))}
-    out = {("CI", m): (fit.estimate - crit[m] * se[m], fit.estimate + crit[m] * se[m]) for m in CI_METHODS}
+    out = {("CI", m): (fit.estimate - crit[m] * se[m], fit.estimate + crit[m] * se[m]) for m in ("z", "knha", "adhoc")}
     pis = [("z", crit["z"], se["z"]), ("t(k-1)", crit["knha"], se["knha"])]
     if k >= 3:
         pis.append(("t(k-2)", float(t_isf(alpha, k - 2)), se["adhoc"]))
     for name, c, s in pis:
         half = c * np.sqrt(s ** 2 + fit.tau2)
         out[("PI", name)] = (fit.estimate - half, fit.estimate + half)
+    if tau_scale is not None:
+        from meta_analysis.bayes import fit_bayes_batch
+
+        b = fit_bayes_batch(yi, vi, tau_prior="halfnormal", tau_scale=tau_scale, level=level)
+        out[("CI", "bayes")] = (b.ci_low, b.ci_high)
+        out[("PI", "bayes")] = (b.pi_low, b.pi_high)
     return out
 
 
 def small_k_grid(k_values=(2, 3), ratios=(1, 10, 150), tau2_values=(0.0, 0.05, 0.2), replications: int = 10_000,
-                 seed: int = 0, method: str = "REML", level: float = 0.95, n: int = 40) -> pd.DataFrame:
+                 seed: int = 0, method: str = "REML", level: float = 0.95, n: int = 40,
+                 tau_scale: float | None = 0.25) -> pd.DataFrame:
     """Coverage of every interval of :func:`small_k_intervals` on designs like ours.
 
     k studies of Fisher-z correlations, vᵢ = 1/(n − 3) known, except that the first study is
     ``ratio`` times as precise (its variance divided by ``ratio``; 150 is about the largest ratio in
-    our analyses); true effects θᵢ ~ N(μ = 0, τ²). A CI covers when it holds μ. A PI's coverage is
+    our analyses); true effects θᵢ ~ N(μ = 0, τ²). The Bayesian intervals use a half-normal τ prior
+    of scale ``tau_scale`` (None leaves them out); they take most of the time, so they are computed
+    only where they are in question: with heterogeneity, at the largest ratio (our situation).
+    A CI covers when it holds μ. A PI's coverage is
     the chance that a new study's true effect θ_new ~ N(μ, τ²) falls inside it, computed exactly for
     each meta-analysis, Φ((high − μ)/τ) − Φ((low − μ)/τ) (or whether it holds μ at τ² = 0), and
     averaged (Partlett & Riley 2017 average the same quantity). Monte Carlo SE: the SD of the
@@ -239,7 +253,8 @@ def small_k_grid(k_values=(2, 3), ratios=(1, 10, 150), tau2_values=(0.0, 0.05, 0
                 theta = np.sqrt(tau2) * rng.standard_normal((replications, k))
                 yi = theta + np.sqrt(vi) * rng.standard_normal((replications, k))
                 v = np.broadcast_to(vi, yi.shape).copy()
-                for (kind, name), (low, high) in small_k_intervals(yi, v, method, level).items():
+                bayes = tau_scale if tau2 > 0 and ratio == max(ratios) else None
+                for (kind, name), (low, high) in small_k_intervals(yi, v, method, level, bayes).items():
                     if kind == "CI" or tau2 == 0:
                         hit = ((low <= 0) & (0 <= high)).astype(float)
                     else:
@@ -268,15 +283,16 @@ def small_k_figure(grid: pd.DataFrame, figures_dir: Path | str, root: Path | Non
     fig, axes = plt.subplots(2, len(ks) * len(tau2s), figsize=(2.2 * len(ks) * len(tau2s) + 0.6, 5.0),
                              sharey="row", squeeze=False)
     colours = {"z": PALETTE["negative"], "knha": PALETTE["accent"], "adhoc": PALETTE["muted"],
-               "t(k-1)": PALETTE["accent"], "t(k-2)": PALETTE["muted"]}
+               "t(k-1)": PALETTE["accent"], "t(k-2)": PALETTE["muted"], "bayes": PALETTE["ink"]}
     for j, (k, tau2) in enumerate((a, b) for a in ks for b in tau2s):
         for i, kind in enumerate(("CI", "PI")):
             ax = axes[i][j]
             cell = grid[(grid["k"] == k) & (grid["tau2"] == tau2) & (grid["interval"] == kind)]
             for name, rows in cell.groupby("method", sort=False):
                 rows = rows.sort_values("ratio")
-                label = TEST_LABELS.get(name, name) if kind == "CI" else PI_LABELS.get(name, name)
-                ax.plot(rows["ratio"], 100 * rows["coverage"], marker="o", ms=3, lw=1.2,
+                label = CI_LABELS.get(name, name) if kind == "CI" else PI_LABELS.get(name, name)
+                ax.plot(rows["ratio"], 100 * rows["coverage"], marker="D" if name == "bayes" else "o",
+                        ms=4 if name == "bayes" else 3, lw=1.2,
                         color=colours.get(name, PALETTE["ink"]), label=label)
             ax.axhline(100 * level, ls="--", lw=0.8, color=PALETTE["ink"])
             ax.set_xscale("log")
@@ -315,27 +331,31 @@ def small_k_sentences(grid: pd.DataFrame, lead: str = "adhoc") -> list[str]:
     for k in sorted(het["k"].unique()):
         cells = het[het["k"] == k]
         worst = {m: cells[cells["method"] == m].loc[cells[cells["method"] == m]["coverage"].idxmin()]
-                 for m in CI_METHODS}
+                 for m in CI_METHODS if (cells["method"] == m).any()}
+        bayes = (f"; the Bayesian interval's worst was {_pct(worst['bayes']['coverage'])} (ratio "
+                 f"{worst['bayes']['ratio']:g})" if "bayes" in worst else "")
         out.append(f"k = {k}, with heterogeneity: the z interval covered μ in as few as {_pct(worst['z']['coverage'])} "
                    f"of meta-analyses (variance ratio {worst['z']['ratio']:g}, τ² = {worst['z']['tau2']:g}), "
                    f"Hartung–Knapp in {_pct(worst['knha']['coverage'])} and the modified Hartung–Knapp in "
-                   f"{_pct(worst['adhoc']['coverage'])} (ratio {worst['adhoc']['ratio']:g}).")
-    worst_all = het.groupby("method")["coverage"].min()
+                   f"{_pct(worst['adhoc']['coverage'])} (ratio {worst['adhoc']['ratio']:g}){bayes}.")
+    frequentist = het[het["method"].isin(("z", "knha", "adhoc"))]
+    worst_all = frequentist.groupby("method")["coverage"].min()
     best = worst_all.idxmax()
     balanced = het[het["ratio"] == het["ratio"].min()]
     held = balanced[balanced["method"] == lead]["coverage"].min()
     k2 = het[het["k"] == het["k"].min()]
     width = k2.pivot_table(index=["ratio", "tau2"], columns="method", values="median_width")
     factor = float((width[lead] / width["z"]).median())
-    reason = (f"its worst coverage ({_pct(worst_all[lead])}) is the highest of the three" if best == lead else
+    reason = (f"its worst coverage ({_pct(worst_all[lead])}) is the highest of the three frequentist intervals"
+              if best == lead else
               f"although {TEST_LABELS[best]}'s worst coverage ({_pct(worst_all[best])}) is higher than its "
               f"{_pct(worst_all[lead])}")
-    imbalanced = het[het["ratio"] == het["ratio"].max()]
+    imbalanced = frequentist[frequentist["ratio"] == frequentist["ratio"].max()]
     top = imbalanced.loc[imbalanced["coverage"].idxmax()]
     ceiling = (f"No frequentist interval held 95 % when one study was {top['ratio']:g} times as precise as the others "
-               f"(the best, {TEST_LABELS[top['method']]}, covered {_pct(top['coverage'])} at k = {top['k']}, τ² = "
-               f"{top['tau2']:g}; at worst less): the fit then rests on one study, and two or three studies cannot "
-               "show how much true effects vary." if imbalanced["coverage"].max() < 0.95 else
+               f"(at best {TEST_LABELS[top['method']]} covered {_pct(top['coverage'])} at k = {top['k']}, τ² = "
+               f"{top['tau2']:g}, and less in the other cells): the fit then rests on one study, and two or "
+               "three studies cannot show how much true effects vary." if imbalanced["coverage"].max() < 0.95 else
                f"At a variance ratio of {top['ratio']:g} the best interval still covered {_pct(top['coverage'])}.")
     out.append(f"The compendium leads with {TEST_LABELS[lead]}: {reason}; with studies of equal precision it covered "
                f"at least {_pct(held)}; and it is never narrower than the z interval. {ceiling} The price at "
@@ -347,8 +367,16 @@ def small_k_sentences(grid: pd.DataFrame, lead: str = "adhoc") -> list[str]:
         text = "; ".join(f"{PI_LABELS[m]} {_pct(by.loc[m, 'min'])} to {_pct(by.loc[m, 'max'])}" for m in PI_METHODS
                          if m in by.index)
         out.append(f"Prediction intervals, with heterogeneity, covered a new study's true effect in: {text}. "
-                   "Only t(k − 2) allows for estimating both μ and τ²; at k = 2 it does not exist, and the "
-                   "compendium shows none.")
+                   "Of the frequentist intervals only t(k − 2) allows for estimating both μ and τ²; at k = 2 it does "
+                   "not exist, and the compendium shows no prediction interval there.")
+    if (het["method"] == "bayes").any():
+        w = k2.pivot_table(index=["ratio", "tau2"], columns="method", values="median_width")
+        shorter = float((w["bayes"] / w[lead]).median())
+        worst_b = het[het["method"] == "bayes"]["coverage"].min()
+        out.append(f"The Bayesian interval (half-normal τ prior) is shown beside the leading one, not instead of it: at "
+                   f"k = {int(het['k'].min())} its median width is {shorter:.2f} times the {TEST_LABELS[lead]} interval's, "
+                   f"and its worst coverage here is {_pct(worst_b)}, but its coverage depends on the prior matching the "
+                   "heterogeneity a field has, which the data of two or three studies cannot check.")
     return out
 
 
@@ -384,4 +412,13 @@ def small_k_published(grid: pd.DataFrame) -> pd.DataFrame:
          "ours": f"τ² = {het['tau2'].max():g}: z {_pct(z_big)}, modified HK {_pct(m_big)}",
          "agrees": bool(z_big < 0.93 and m_big > z_big)},
     ]
+    if (het["method"] == "bayes").any():
+        b2 = k2[k2["method"] == "bayes"]["coverage"].min()
+        shorter = float((width["bayes"] / width["adhoc"]).median())
+        rows.append({"source": "Friede et al. 2017",
+                     "published": "with two studies Bayesian intervals (weakly informative τ prior) are much shorter "
+                                  "than Hartung–Knapp-type ones and cover better than z",
+                     "ours": f"k = 2: Bayesian median width {shorter:.2f} × modified HK; worst coverage {_pct(b2)} vs "
+                             f"z {_pct(z2)}",
+                     "agrees": bool(shorter < 0.5 and b2 > z2)})
     return pd.DataFrame(rows)

@@ -76,6 +76,10 @@ def test_small_k_intervals_are_the_engines_knha_and_adhoc_fits():
     half = 12.706204736174707 * np.sqrt(ref.se ** 2 + ref.tau2)  # t(1) at k = 3, the compendium's rule
     np.testing.assert_allclose(got[("PI", "t(k-2)")][1], ref.estimate + half, rtol=1e-10)
     assert ("PI", "t(k-2)") not in h.small_k_intervals(yi[:, :2], vi[:, :2]), "no t(k − 2) interval at k = 2"
+    bayes = h.fit_bayes_batch(yi, vi, tau_prior="halfnormal", tau_scale=0.25)
+    np.testing.assert_array_equal(got[("CI", "bayes")][0], bayes.ci_low)
+    np.testing.assert_array_equal(got[("PI", "bayes")][1], bayes.pi_high)
+    assert ("CI", "bayes") not in h.small_k_intervals(yi, vi, tau_scale=None)
 
 
 def test_small_k_lab_points_the_way_the_published_findings_do(small_k):
@@ -86,6 +90,10 @@ def test_small_k_lab_points_the_way_the_published_findings_do(small_k):
     assert g[(3, 1, 0.2, "PI", "z")] < g[(3, 1, 0.2, "PI", "t(k-2)")], "t(k − 2) prediction intervals cover more"
     width = small_k.set_index(["k", "ratio", "tau2", "interval", "method"])["median_width"]
     assert width[(2, 1, 0.2, "CI", "adhoc")] > 5 * width[(2, 1, 0.2, "CI", "z")]
+    for k in (2, 3):  # the Bayesian interval covers more than z (Friede et al. 2017) and is far shorter than HK's
+        assert g[(k, 150, 0.2, "CI", "bayes")] > g[(k, 150, 0.2, "CI", "z")]
+        assert width[(k, 150, 0.2, "CI", "bayes")] < width[(k, 150, 0.2, "CI", "adhoc")]
+    assert not ((small_k["method"] == "bayes") & (small_k["tau2"] == 0)).any(), "Bayes only where it is in question"
     assert h.small_k_published(small_k)["agrees"].all()
     view = h.small_k_view(small_k)
     assert len(view) == 8 and view["PI t(k-2)"].isna().sum() == 4, "no t(k − 2) interval at k = 2"
@@ -96,7 +104,8 @@ def test_small_k_sentences_follow_the_numbers(small_k, tmp_path):
     z2 = small_k[(small_k["k"] == 2) & (small_k["tau2"] > 0) & (small_k["interval"] == "CI") & (small_k["method"] == "z")]
     assert f"as few as {100 * z2['coverage'].min():.1f} %" in sentences[0]
     assert sentences[2].startswith("The compendium leads with modified Hartung–Knapp")
-    assert "t(k − 2), modified HK SE" in sentences[3]
+    assert "t(k − 2), modified HK SE" in sentences[3] and "Bayesian posterior predictive" in sentences[3]
+    assert sentences[4].startswith("The Bayesian interval (half-normal τ prior) is shown beside the leading one")
     worse = small_k.copy()
     worse.loc[(worse["method"] == "z") & (worse["interval"] == "CI"), "coverage"] = 0.99
     assert "although z (Wald)'s worst coverage" in h.small_k_sentences(worse)[2]
