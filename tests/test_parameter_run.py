@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import scipy.stats
 from conftest import REVIEW_NOTEBOOKS, load_tool, snapshot
 
 import helpers as h
@@ -126,8 +127,12 @@ def test_each_dropin_gives_the_metafor_estimate(dropin_run, name):
     ref = REFERENCE[DROPINS[name]]["fits"]["DL_z"]
     fits = h.read_table(dropin_run[2] / "data" / "processed" / name / "fits.csv").iloc[0]
     assert fits["k"] == ref["k"] and fits["method"] == "DL"
-    for field in ("estimate", "ci_low", "ci_high", "tau2", "pi_low", "pi_high"):
-        assert fits[field] == pytest.approx(ref[field], rel=1e-6, abs=1e-10), field
+    for field, ours in (("estimate", "estimate"), ("ci_low", "ci_low_z"), ("ci_high", "ci_high_z"), ("tau2", "tau2")):
+        assert fits[ours] == pytest.approx(ref[field], rel=1e-6, abs=1e-10), field
+    # the leading test (modified Hartung–Knapp) is never narrower than z; the prediction interval is on t(k − 2)
+    assert fits["test"] == "adhoc" and fits["ci_low"] <= fits["ci_low_z"] and fits["ci_high"] >= fits["ci_high_z"]
+    half = scipy.stats.t.ppf(0.975, fits["k"] - 2) * (fits["se"] ** 2 + fits["tau2"]) ** 0.5
+    assert fits["pi_dist"] == f"t({int(fits['k']) - 2})" and fits["pi_high"] == pytest.approx(fits["estimate"] + half)
     assert (dropin_run[2] / "figures" / f"{name}_forest_all.png").exists()
 
 

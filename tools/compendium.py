@@ -70,7 +70,8 @@ WRITES: dict[str, tuple[str, ...]] = {
                          "reports/tables/*_sensitivity.csv", "reports/tables/*_dependence.csv",
                          "reports/tables/comparison.csv", "reports/tables/*_multiverse.csv", "figures/*_multiverse_*",
                          "reports/tables/*_certainty.csv", "reports/tables/*_summary_of_findings.csv",
-                         "reports/tables/*_risk_of_bias_variants.csv"),
+                         "reports/tables/*_risk_of_bias_variants.csv",
+                         "reports/tables/*_bayes.csv", "figures/*_tau_posterior.*"),  # *_sensitivity.csv holds *_prior_sensitivity.csv
     "04_forest_funnel_plots": ("figures/*_forest_*", "figures/*_funnel_*", "figures/*_baujat_*", "figures/*_gosh_*",
                                "reports/tables/*_small_study.csv", "reports/tables/*_selection_methods.csv",
                                "reports/tables/*_influence.csv"),

@@ -11,11 +11,13 @@ from .admission import (DEFAULT_ADMIT, DESIGN_KINDS, SELECTION_RULE, admission_f
                         filter_design, filter_rows, last_eligible_year, one_effect_per_study, row_designs,
                         select_one_per_study, with_scope)
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
-                       fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, run_analyses,
+                       fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, prediction_interval, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
 from .appraisal import (check_risk_of_bias, load_risk_of_bias, overall_judgement, overall_of, participants_of,
                         rob_sensitivity_table, study_judgements, study_overall_column, support_counts,
                         support_sentence, votes_by_risk_of_bias)
+from .bayes_view import (bayes_sentences, bayes_table, prior_sensitivity_sentences, prior_sensitivity_table,
+                         review_tau_scale, tau_posterior_figure)
 from .box_scores import (admitted_votes, cells_of, direction_plot_parts, role_table, study_votes, vote_count_table,
                          vote_count_variants, vote_rows, vote_sentences)
 from .certainty import certainty_table, findings_html, optimal_information_size, summary_of_findings
@@ -44,8 +46,9 @@ from .sensitivity import most_influential, sensitivity_sentences, sensitivity_ta
 from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_reviews, load_review, load_reviews,
                      Review, SheetError, validate_sheet, validation_demo)
 from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_comparison,
-                             small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
-from .small_k import RULES, SmallKRules
+                             small_k_figure, small_k_grid, small_k_intervals, small_k_published, small_k_sentences,
+                             small_k_view, small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
+from .small_k import LEAD_TESTS, RULES, SmallKRules, TEST_NAMES, name_of_test
 from .teaching import *  # noqa: F401,F403  (sentences built from the numbers; its __all__)
 from .classic import *  # noqa: F401,F403  (notebook 00: classic data, by hand, beside metafor; its __all__)
 from .classic_methods import *  # noqa: F401,F403  (notebook 00: influence, GOSH, selection, dependence; its __all__)

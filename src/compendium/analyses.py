@@ -1,6 +1,7 @@
 """The pooled analyses that a review's ``review.json`` lists (notebook 03): which studies enter,
-the fits under z and Hartung–Knapp, and the machine tables that notebook 04 reads instead of
-refitting.
+the fits under z, Hartung–Knapp and modified Hartung–Knapp, the one the tables lead with
+(``ci_method``), the prediction interval on t(k − 2), and the machine tables that notebook 04 reads
+instead of refitting.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from meta_analysis.distributions import norm_isf
+from meta_analysis.distributions import norm_isf, t_isf
 from meta_analysis.heterogeneity import tau2_ci
 from meta_analysis.influence import leave_one_out
 from meta_analysis.models import MetaResult, compare_estimators, fit_meta
@@ -17,9 +18,10 @@ from meta_analysis.regression import subgroup_analysis
 
 from .admission import (admission_flags, admit, admit_rule, filter_design, filter_rows, flag_counts,
                         one_effect_per_study, with_scope)
+from .bayes_view import BAYES_COLUMNS, bayes_columns, fit_analysis_bayes, review_tau_scale
 from .display import show
 from .sheets import Review
-from .small_k import RULES, SmallKRules
+from .small_k import LEAD_TESTS, RULES, SmallKRules, name_of_test
 
 TRANSFORMS = {"tanh": np.tanh, None: None, "none": None}
 
@@ -35,7 +37,9 @@ class Analysis:
 
     ``candidates``: every row the filter and scope let in, with admission flags; ``data``: one row
     per study that the primary rule admits; ``choices``: which row was kept where a study had
-    several; ``fits``: the model under ``"z"`` and ``"knha"`` (empty below ``min_k_pool``).
+    several; ``fits``: the model under each test of ``LEAD_TESTS`` (``"z"``, ``"knha"``,
+    ``"adhoc"``; empty below ``min_k_pool``); ``test``: the one every table leads with; ``bayes``:
+    the Bayesian random-effects fit (``meta_analysis.fit_bayes``; None when not pooled).
     """
 
     name: str
@@ -50,6 +54,7 @@ class Analysis:
     method: str
     level: float
     note: str
+    bayes: object = None
 
     @property
     def fit(self) -> MetaResult | None:
@@ -66,19 +71,43 @@ class Analysis:
 
 
 def fit_both(yi, vi, method: str, level: float, rules: SmallKRules = RULES) -> dict:
-    """The model with a z test and with Hartung–Knapp, or {} when k is below ``min_k_pool``."""
+    """The model under every test of ``LEAD_TESTS`` (z, Hartung–Knapp, modified Hartung–Knapp),
+    keyed by test, or {} when k is below ``min_k_pool``. One τ² estimate; the tests differ only in
+    the SE and the critical value (Hartung & Knapp 2001; Röver, Knapp & Friede 2015)."""
     if not rules.pooled(len(yi)):
         return {}
-    return {test: fit_meta(yi, vi, method=method, test=test, level=level) for test in ("z", "knha")}
+    return {test: fit_meta(yi, vi, method=method, test=test, level=level) for test in LEAD_TESTS}
 
 
-def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", test: str = "z",
-                 level: float = 0.95, core_only: bool = False, rules: SmallKRules = RULES) -> dict[str, Analysis]:
+def prediction_interval(estimate: float, se: float, tau2: float, k: int, level: float = 0.95) -> tuple:
+    """The prediction interval for a new study's true effect on t(k − 2): (pi_low, pi_high, pi_dist).
+
+    μ̂ ± t(k − 2; 1 − α/2)·sqrt(SE(μ̂)² + τ̂²) (Higgins, Thompson & Spiegelhalter 2009, eq. 12;
+    Riley, Higgins & Deeks 2011; Cochrane Handbook 10.10.4.3): k − 2 degrees of freedom because
+    μ and τ² are both estimated. ``se`` is the leading test's SE, so under modified Hartung–Knapp
+    the interval is never narrower than Higgins et al.'s. Below k = 3 there is no such interval
+    (t with 0 df): (nan, nan, "").
+    """
+    if k < 3:
+        return np.nan, np.nan, ""
+    half = float(t_isf((1 - level) / 2, k - 2)) * np.sqrt(se ** 2 + tau2)
+    return estimate - half, estimate + half, f"t({k - 2})"
+
+
+def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", test: str = "adhoc",
+                 level: float = 0.95, core_only: bool = False, rules: SmallKRules = RULES,
+                 tau_scale_smd: float = 0.5) -> dict[str, Analysis]:
     """Fit every analysis of ``review.json`` under its admission rule, one effect per study.
 
-    k = 0: nothing to fit; k = 1: the study is shown, not pooled; k ≥ 2: the model under z and
-    Hartung–Knapp (both kept; ``test`` chooses which one the tables lead with).
+    k = 0: nothing to fit; k = 1: the study is shown, not pooled; k ≥ 2: the model under z,
+    Hartung–Knapp and modified Hartung–Knapp (all kept; ``test``, notebook 03's ``ci_method``,
+    chooses the one every table, sentence and figure leads with; default the modified test,
+    never narrower than z: Röver et al. 2015, Jackson et al. 2017), and the Bayesian model with a
+    half-normal prior on τ of scale ``tau_scale_smd`` on the SMD scale (half of it on Fisher z:
+    :func:`bayes_view.review_tau_scale`).
     """
+    name_of_test(test)  # a ValueError naming the allowed tests
+    tau_scale = review_tau_scale(review, tau_scale_smd)
     out = {}
     studies = review.sheets["studies"]
     flagged = admission_flags(converted, review.meta) if len(converted) else converted
@@ -91,29 +120,34 @@ def run_analyses(review: Review, converted: pd.DataFrame, method: str = "REML", 
         fits = fit_both(data["yi"], data["vi"], method, level, rules) if len(data) else {}
         note = ("no convertible study in our extraction" if len(data) == 0 else
                 "single study, shown not pooled" if len(data) == 1 else "")
+        bayes = fit_analysis_bayes(data["yi"], data["vi"], tau_scale, level=level, rules=rules) if fits else None
         out[spec["name"]] = Analysis(spec["name"], spec["label"], spec, rule, rows, data, choices, fits, test,
-                                     method, level, note)
+                                     method, level, note, bayes)
     return out
 
 
 def _fit_columns(fits: dict, test: str, rules: SmallKRules) -> dict:
-    main = fits[test]
+    main, z = fits[test], fits["z"]
     row = {"method": main.method, "test": test, "level": main.level, "estimate": main.estimate, "se": main.se,
-           "ci_low": fits["z"].ci_low, "ci_high": fits["z"].ci_high, "pval": fits["z"].pval,
-           "ci_low_knha": fits["knha"].ci_low, "ci_high_knha": fits["knha"].ci_high, "pval_knha": fits["knha"].pval,
+           "ci_low": main.ci_low, "ci_high": main.ci_high, "pval": main.pval,
+           "ci_low_z": z.ci_low, "ci_high_z": z.ci_high, "pval_z": z.pval,
            "tau2": main.tau2, "i2": main.i2, "h2": main.h2, "q": main.q, "q_df": main.q_df, "q_p": main.q_p}
     if rules.prediction(main.k):
-        row.update(pi_low=main.pi_low, pi_high=main.pi_high, pi_dist="z" if test == "z" else f"t({main.k - 1})")
+        pi_low, pi_high, pi_dist = prediction_interval(main.estimate, main.se, main.tau2, main.k, main.level)
+        row.update(pi_low=pi_low, pi_high=pi_high, pi_dist=pi_dist)
     return row
 
 
 def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level: float = 0.95) -> pd.DataFrame:
     """One row per analysis on the analysis scale at full precision (``fits.csv``, read by notebook 04).
 
-    Columns: k, n (studies with n), n_missing, the lead test's estimate with both the z and the
-    Hartung–Knapp interval, heterogeneity, the prediction interval from ``min_k_prediction``
-    (with the distribution it uses), and the flag counts of :func:`admission.flag_counts`. A
-    single study shows its own estimate and z interval (at ``level``), marked "not pooled".
+    Columns: k, n (studies with n), n_missing, ``test`` (the leading test), the estimate with the
+    leading test's ``ci_low``, ``ci_high``, ``pval`` and the z test's ``ci_low_z``, ``ci_high_z``,
+    ``pval_z`` beside them, heterogeneity, the prediction interval on t(k − 2) from
+    ``min_k_prediction`` (``pi_dist`` says so; :func:`prediction_interval`), the Bayesian
+    posterior (``bayes_*``: :func:`bayes_view.bayes_columns`), and the flag counts of
+    :func:`admission.flag_counts`. A single study shows its own estimate and z interval (at
+    ``level``), marked "not pooled".
     """
     rows = []
     for a in analyses.values():
@@ -122,6 +156,7 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
                "n_missing": int(n.isna().sum())}
         if a.fits:
             row.update(_fit_columns(a.fits, a.test, rules))
+            row.update(bayes_columns(a.bayes, rules))
         elif a.k == 1:  # the study's own estimate and interval, not a pooled one
             yi, se = float(a.data["yi"].iloc[0]), float(np.sqrt(a.data["vi"].iloc[0]))
             crit = norm_isf((1 - level) / 2)
@@ -130,8 +165,9 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
         row["note"] = a.note
         rows.append(row)
     columns = ["analysis", "label", "k", "n", "n_missing", "method", "test", "level", "estimate", "se", "ci_low",
-               "ci_high", "pval", "ci_low_knha", "ci_high_knha", "pval_knha", "tau2", "i2", "h2", "q", "q_df", "q_p",
-               "pi_low", "pi_high", "pi_dist", "proxy", "other_comparator", "later_study", "proxy_share", "note"]
+               "ci_high", "pval", "ci_low_z", "ci_high_z", "pval_z", "tau2", "i2", "h2", "q", "q_df", "q_p",
+               "pi_low", "pi_high", "pi_dist", *BAYES_COLUMNS, "proxy", "other_comparator", "later_study",
+               "proxy_share", "note"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -168,13 +204,15 @@ def choices_table(analyses: dict[str, Analysis]) -> pd.DataFrame:
 def display_table(fits: pd.DataFrame, transform=None) -> pd.DataFrame:
     """:func:`fits_table` on the display scale (e.g. r), with the columns a reader needs.
 
-    τ² stays on the analysis scale. Rounding is left to :func:`display.formatted`.
+    ``test`` names the leading test; the z interval and p follow it. τ² stays on the analysis
+    scale. Rounding is left to :func:`display.formatted`.
     """
     f = transform or (lambda x: x)
-    shown = fits[["label", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha", "ci_high_knha",
-                  "pval_knha", "i2", "tau2", "pi_low", "pi_high", "pi_dist", "note"]].copy()
-    for col in ("estimate", "ci_low", "ci_high", "ci_low_knha", "ci_high_knha", "pi_low", "pi_high"):
+    shown = fits[["label", "k", "n", "test", "estimate", "ci_low", "ci_high", "pval", "ci_low_z", "ci_high_z",
+                  "pval_z", "i2", "tau2", "pi_low", "pi_high", "pi_dist", "note"]].copy()
+    for col in ("estimate", "ci_low", "ci_high", "ci_low_z", "ci_high_z", "pi_low", "pi_high"):
         shown[col] = f(shown[col].astype(float))
+    shown["test"] = [name_of_test(t) if isinstance(t, str) else t for t in shown["test"]]
     return shown.rename(columns={"label": "analysis"})
 
 
@@ -183,8 +221,11 @@ def run_subgroups(review: Review, analyses: dict[str, Analysis], method: str = "
     """Subgroup tests that ``review.json`` lists, only when every group has ``min_k_group`` studies.
 
     Otherwise the groups are shown with their k and the row says which group was too small.
+    ``test`` is the leading test; the subgroup model (metafor's mixed-effects model) has no
+    modified Hartung–Knapp here, so under ``"adhoc"`` it uses Hartung–Knapp and ``test`` says so.
     """
     f = transform or (lambda x: x)
+    test = "knha" if test == "adhoc" else test
     rows = []
     for spec in review.meta.get("subgroups", []):
         data = analyses[spec["analysis"]].data
@@ -200,11 +241,11 @@ def run_subgroups(review: Review, analyses: dict[str, Analysis], method: str = "
             continue
         res = subgroup_analysis(data["yi"], data["vi"], data[spec["by"]], method=method, test=test, level=level)
         for g in res.groups.itertuples():
-            rows.append({**base, "group": g.group, "k": g.k, "estimate": f(g.estimate), "ci_low": f(g.ci_low),
-                         "ci_high": f(g.ci_high), "q_between_separate": res.q_between_separate,
+            rows.append({**base, "group": g.group, "k": g.k, "test": name_of_test(test), "estimate": f(g.estimate),
+                         "ci_low": f(g.ci_low), "ci_high": f(g.ci_high), "q_between_separate": res.q_between_separate,
                          "p_separate": res.q_between_separate_p, "q_between_common": res.q_between_common,
                          "p_common": res.q_between_common_p, "note": ""})
-    columns = ["subgroup_test", "by", "group", "k", "estimate", "ci_low", "ci_high", "q_between_separate",
+    columns = ["subgroup_test", "by", "group", "k", "test", "estimate", "ci_low", "ci_high", "q_between_separate",
                "p_separate", "q_between_common", "p_common", "note"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -270,13 +311,13 @@ def leave_one_out_tables(analyses: dict[str, Analysis], level: float = 0.95, min
 
 
 def estimator_table(analyses: dict[str, Analysis], level: float = 0.95, transform=None) -> pd.DataFrame:
-    """:func:`compare_estimators` for every pooled analysis, on the display scale."""
+    """:func:`compare_estimators` for every pooled analysis under each test, on the display scale."""
     f = transform or (lambda x: x)
     frames = []
     for a in analyses.values():
         if a.fit is None:
             continue
-        t = compare_estimators(a.data["yi"], a.data["vi"], level=level)
+        t = compare_estimators(a.data["yi"], a.data["vi"], tests=LEAD_TESTS, level=level)
         for col in ("estimate", "ci_low", "ci_high"):
             t[col] = f(t[col])
         t.insert(0, "analysis", a.label)

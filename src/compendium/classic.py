@@ -277,8 +277,15 @@ def metareg_sentence(res: MetaRegResult, tau2_without: float, step: float = 10) 
             f"τ² is still above 0 (QE = {res.qe:.1f} on {res.qe_df} df).")
 
 
-def fit_row(label: str, fit_z: MetaResult, fit_knha: MetaResult) -> pd.DataFrame:
-    """One row in the columns of ``fits.csv`` from a z and a Hartung–Knapp fit, for the sentences below."""
-    row = {f: getattr(fit_z, f) for f in FIT_FIELDS}
-    row.update(label=label, ci_low_knha=fit_knha.ci_low, ci_high_knha=fit_knha.ci_high)
+def fit_row(label: str, fit_z: MetaResult, fit_lead: MetaResult) -> pd.DataFrame:
+    """One row in the columns of ``fits.csv`` from a z fit and the fit of the leading test (e.g.
+    Hartung–Knapp), for the sentences below: the leading test's interval and p, z beside them, the
+    prediction interval on t(k − 2) (:func:`compendium.analyses.prediction_interval`)."""
+    from .analyses import prediction_interval
+
+    row = {f: getattr(fit_lead, f) for f in FIT_FIELDS}
+    pi_low, pi_high, pi_dist = prediction_interval(fit_lead.estimate, fit_lead.se, fit_lead.tau2, fit_lead.k,
+                                                   fit_lead.level)
+    row.update(label=label, test=fit_lead.test, level=fit_lead.level, ci_low_z=fit_z.ci_low, ci_high_z=fit_z.ci_high,
+               pval_z=fit_z.pval, pi_low=pi_low, pi_high=pi_high, pi_dist=pi_dist)
     return pd.DataFrame([row])

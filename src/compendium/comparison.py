@@ -12,13 +12,14 @@ import pandas as pd
 
 from .admission import filter_rows
 from .analyses import Analysis, fit_both, transform_of
+from .bayes_view import fit_analysis_bayes
 from .sheets import Review
-from .small_k import RULES, SmallKRules
+from .small_k import RULES, SmallKRules, name_of_test
 
 COLUMNS = ["review", "published_analysis", "metric", "published_estimate", "published_p", "published_included",
-           "published_k", "our_analysis", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha",
-           "ci_high_knha", "pval_knha", "k_le_3", "single_study", "studies_not_admitted", "mapping_uncertain", "why",
-           "note"]
+           "published_k", "our_analysis", "k", "n", "test", "estimate", "ci_low", "ci_high", "pval", "ci_low_z",
+           "ci_high_z", "pval_z", "bayes_estimate", "bayes_ci_low", "bayes_ci_high", "bayes_p_positive", "k_le_3",
+           "single_study", "studies_not_admitted", "mapping_uncertain", "why", "note"]
 K_NOT_STATED = "published k not stated in the paper's reachable text"
 
 
@@ -75,14 +76,19 @@ def mapping_reasons(data: pd.DataFrame, note: str | None) -> list[str]:
     return why
 
 
-def _ours(data: pd.DataFrame, fits: dict, f, candidates: pd.DataFrame | None = None) -> dict:
+def _ours(data: pd.DataFrame, fits: dict, f, test: str, bayes=None, candidates: pd.DataFrame | None = None) -> dict:
+    """Our k, n, the leading test's estimate, interval and p, the z interval and p beside them, the
+    Bayesian posterior median, credible interval and P(μ > 0), and the studies not admitted."""
     out = {"k": len(data), "n": float(pd.to_numeric(data["n"], errors="coerce").sum(min_count=1)) if len(data) else 0.0}
     if fits:
-        z, hk = fits["z"], fits["knha"]
-        out.update(estimate=f(z.estimate), ci_low=f(z.ci_low), ci_high=f(z.ci_high), pval=z.pval,
-                   ci_low_knha=f(hk.ci_low), ci_high_knha=f(hk.ci_high), pval_knha=hk.pval)
+        lead, z = fits[test], fits["z"]
+        out.update(test=name_of_test(test), estimate=f(lead.estimate), ci_low=f(lead.ci_low), ci_high=f(lead.ci_high),
+                   pval=lead.pval, ci_low_z=f(z.ci_low), ci_high_z=f(z.ci_high), pval_z=z.pval)
     elif len(data) == 1:
         out["estimate"] = f(float(data["yi"].iloc[0]))
+    if bayes is not None:
+        out.update(bayes_estimate=f(bayes.mu_median), bayes_ci_low=f(bayes.ci_low), bayes_ci_high=f(bayes.ci_high),
+                   bayes_p_positive=bayes.p_mu_positive)
     left_out = (set(candidates["study_id"]) - set(data["study_id"] if len(data) else [])
                 if candidates is not None and len(candidates) else set())
     out.update(k_le_3=len(data) <= 3, single_study=len(data) == 1, studies_not_admitted=len(left_out))
@@ -91,7 +97,8 @@ def _ours(data: pd.DataFrame, fits: dict, f, candidates: pd.DataFrame | None = N
 
 def comparison_table(review: Review, analyses: dict[str, Analysis], level: float = 0.95,
                      rules: SmallKRules = RULES) -> pd.DataFrame:
-    """Every published pooled result of ``review`` beside our estimate under z and Hartung–Knapp.
+    """Every published pooled result of ``review`` beside our estimate under the leading test
+    (``test``: the analyses' ``ci_method``), with the z interval and p beside it.
 
     A published subgroup result (``"published"`` on a subgroup of ``review.json`` with
     ``"published_group"``) is compared with our pool of that group. ``published_included`` is the
@@ -116,14 +123,17 @@ def comparison_table(review: Review, analyses: dict[str, Analysis], level: float
             notes.append("published: " + str(p.source).split(":", 1)[1].strip())
         if p.analysis in by_name:
             a = by_name[p.analysis]
-            row.update(our_analysis=a.label, **_ours(a.data, a.fits, f, a.candidates))
+            row.update(our_analysis=a.label, **_ours(a.data, a.fits, f, a.test, a.bayes, a.candidates))
             data, mapping = a.data, a.spec.get("mapping_note")
         elif p.analysis in groups:
             spec = groups[p.analysis]
             a = analyses[spec["analysis"]]
             data = filter_rows(a.data, {spec["by"]: [spec["published_group"]]}) if len(a.data) else a.data
             fits = fit_both(data["yi"], data["vi"], a.method, level, rules) if len(data) else {}
-            row.update(our_analysis=f"{a.label}, {spec['by']} = {spec['published_group']}", **_ours(data, fits, f))
+            bayes = (fit_analysis_bayes(data["yi"], data["vi"], a.bayes.tau_scale, level=level, rules=rules)
+                     if fits and a.bayes is not None else None)
+            row.update(our_analysis=f"{a.label}, {spec['by']} = {spec['published_group']}",
+                       **_ours(data, fits, f, a.test, bayes))
             mapping = spec.get("mapping_note")
         else:
             row.update(our_analysis="", k=0, n=0.0)

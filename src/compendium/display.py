@@ -37,7 +37,7 @@ WRAP_CHARS = 34  # text cells longer than this wrap onto several lines
 HEADERS = {
     "analysis": "Analysis", "label": "Analysis", "our_analysis": "Our analysis", "published_analysis": "Published analysis",
     "review": "Review", "study_id": "Study", "k": "k", "n": "n", "estimate": "Estimate", "pval": "p",
-    "pval_knha": "p (HK)", "i2": "I²", "tau2": "τ²", "h2": "H²", "q": "Q", "q_df": "df", "q_p": "p (Q)",
+    "pval_knha": "p (HK)", "pval_z": "p (z)", "test": "Leading test", "i2": "I²", "tau2": "τ²", "h2": "H²", "q": "Q", "q_df": "df", "q_p": "p (Q)",
     "pi_dist": "PI from", "note": "Note", "metric": "Published metric", "published_estimate": "Published estimate",
     "published_p": "Published p", "published_included": "Studies in the review", "published_k": "Published k", "k_le_3": "k ≤ 3", "yi": "yi", "vi": "vi",
     "egger_z": "Egger z", "egger_p": "Egger p", "k0_filled": "k₀ filled", "limit_estimate": "Limit estimate",
@@ -53,7 +53,7 @@ HEADERS = {
     "tau2_del": "τ² without", "qe_del": "Q without", "hat": "Hat", "weight": "Weight %", "dfbetas": "DFBETAS",
     "influential": "Influential",
 }
-PAIR_HEADERS = {"ci_low": "CI", "ci_low_knha": "CI (Hartung–Knapp)", "pi_low": "Prediction interval",
+PAIR_HEADERS = {"ci_low": "CI", "ci_low_knha": "CI (Hartung–Knapp)", "ci_low_z": "CI (z)", "pi_low": "Prediction interval",
                 "tau2_ci_low": "τ² CI", "i2_ci_low": "I² CI", "adjusted_ci_low": "Adjusted CI",
                 "pet_peese_ci_low": "CI (PET-PEESE)", "selection_ci_low": "CI (selection)"}
 VERBATIM = ("as_printed", "source", "location", "url", "title", "doi", "authors", "population", "measure")

@@ -313,8 +313,9 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
 def comparison_plot(comparison: pd.DataFrame, metrics: dict[str, str] | None = None, title: str | None = None):
     """Published pooled results beside ours, one panel per review (its own effect metric).
 
-    Each row is one published analysis: our estimate (dot) with its z interval (thick line) and
-    Hartung–Knapp interval (thin line), and the published estimate (open diamond). A row without a
+    Each row is one published analysis: our estimate (dot) with the leading test's interval (thick
+    line; ``test``, notebook 03's ``ci_method``) and the z interval (thin line), and the published
+    estimate (open diamond). An interval that runs beyond the axis ends in an arrowhead. A row without a
     convertible study, or a published result without a value, says so in words.
     ``metrics`` gives each review's display metric (e.g. {"behr2025": "g"}).
     """
@@ -328,18 +329,19 @@ def comparison_plot(comparison: pd.DataFrame, metrics: dict[str, str] | None = N
     for ax, review in zip(axes[:, 0], reviews):
         rows = comparison[comparison["review"] == review].reset_index(drop=True)
         y = np.arange(len(rows))[::-1]
-        values = pd.concat([rows[c] for c in ("ci_low", "ci_high", "estimate", "published_estimate")]).astype(float)
+        values = pd.concat([rows[c] for c in ("ci_low_z", "ci_high_z", "estimate", "published_estimate")]).astype(float)
         values = values[np.isfinite(values)]
-        lo, hi = min(values.min(), 0.0) - 0.1, max(values.max(), 0.0) + 0.1  # the Hartung–Knapp line may run off
+        lo, hi = min(values.min(), 0.0) - 0.1, max(values.max(), 0.0) + 0.1  # a wider leading interval may run off
         for yy, r in zip(y, rows.itertuples()):
-            if np.isfinite(r.ci_low_knha):
-                a, b = max(r.ci_low_knha, lo), min(r.ci_high_knha, hi)
-                ax.plot([a, b], [yy - 0.2] * 2, color=PALETTE["muted"], lw=0.9)
-                for end, cut, mark in ((a, r.ci_low_knha < lo, "<"), (b, r.ci_high_knha > hi, ">")):
+            for low, high, dy, colour, lw in ((r.ci_low_z, r.ci_high_z, -0.2, PALETTE["muted"], 0.9),
+                                              (r.ci_low, r.ci_high, 0.0, PALETTE["accent"], 2.4)):
+                if not np.isfinite(low):
+                    continue
+                a, b = max(low, lo), min(high, hi)
+                ax.plot([a, b], [yy + dy] * 2, color=colour, lw=lw, solid_capstyle="butt")
+                for end, cut, mark in ((a, low < lo, "<"), (b, high > hi, ">")):
                     if cut:  # runs beyond the axis: an arrowhead says so
-                        ax.plot(end, yy - 0.2, mark, ms=4, color=PALETTE["muted"])
-            if np.isfinite(r.ci_low):
-                ax.plot([r.ci_low, r.ci_high], [yy, yy], color=PALETTE["accent"], lw=2.4, solid_capstyle="butt")
+                        ax.plot(end, yy + dy, mark, ms=4 + lw, color=colour)
             if np.isfinite(r.estimate):
                 ax.plot(r.estimate, yy, "o", ms=6, color=PALETTE["accent"], mec=PALETTE["ink"], mew=0.5)
             else:
@@ -361,9 +363,10 @@ def comparison_plot(comparison: pd.DataFrame, metrics: dict[str, str] | None = N
         ax.set_xlabel(f"{metric} (ours) · published as {published}", fontsize=8)
         ax.set_title(review, loc="left", fontsize=9)
         ax.grid(axis="x", color="#eeeeee", lw=0.6)
+    lead = ", ".join(t for t in dict.fromkeys(comparison["test"].dropna().astype(str)) if t) or "leading test"
     handles = [plt.Line2D([], [], marker="o", ms=6, color=PALETTE["accent"], mec=PALETTE["ink"], lw=2.4,
-                          label="ours: estimate and z interval"),
-               plt.Line2D([], [], color=PALETTE["muted"], lw=0.9, label="ours: Hartung–Knapp interval"),
+                          label=f"ours: estimate, {lead} interval"),
+               plt.Line2D([], [], color=PALETTE["muted"], lw=0.9, label="ours: z interval"),
                plt.Line2D([], [], marker="D", ls="", ms=6.5, mfc="white", mec=PALETTE["accent2"], mew=1.4,
                           label="published estimate")]
     fig.legend(handles=handles, loc="upper right", ncol=3, fontsize=7.5, frameon=False, bbox_to_anchor=(0.99, 0.995))

@@ -19,7 +19,10 @@ from .analyses import fit_of
 from .appraisal import ROBVIS
 from .display import number_text, p_value_text, percent_text
 from .figures import PALETTE, room_for, save_figure
-from .small_k import RULES, SmallKRules
+from .small_k import RULES, SmallKRules, name_of_test
+
+
+SHORT_NAMES = {"knha": "HK", "adhoc": "mod. HK"}  # the leading test in a forest plot's row label
 
 
 def _fmt_ci(est: float, low: float, high: float, digits: int = 2) -> str:
@@ -65,10 +68,13 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     ``studies`` has columns ``label``, ``yi``, ``vi`` (optional ``marks``, and ``group_col`` for
     subgroup blocks); ``result`` is a fitted model or a row of ``fits.csv`` (anything with
     ``estimate``, ``ci_low``, ``ci_high``, ``tau2``, ``k``, ``method``, ``level`` and, where shown,
-    ``ci_low_knha``/``ci_high_knha`` and ``pi_low``/``pi_high``). Each study is a square sized by
-    its random-effects weight with its CI; the pooled estimate is a diamond (z interval), the
-    Hartung–Knapp interval a thin bar and the prediction interval (only from k = 3) a thick bar
-    beneath it; the dashed line marks no effect. Studies admitted by a stated rule carry their
+    ``test``, ``ci_low_z``/``ci_high_z`` and ``pi_low``/``pi_high``). Each study is a square sized by
+    its random-effects weight with its CI; the pooled estimate is a diamond over the leading test's
+    interval (``test``), the z interval a thin bar and the prediction interval (only from k = 3, on
+    t(k − 2)) a thick bar beneath it; the Bayesian posterior of μ (``bayes_*`` columns, where given)
+    an open diamond; the dashed line marks no effect. The axis spans the studies'
+    intervals, the z interval and 0; a pooled interval that runs beyond it (Hartung–Knapp on t(1)
+    at k = 2) is cut at the axis with an arrowhead, its numbers printed in full. Studies admitted by a stated rule carry their
     mark († proxy, ‡ other comparator, § published after the review), explained in a footnote.
     ``transform`` (e.g. ``np.tanh`` for Fisher z → r) is applied to everything drawn and printed.
     """
@@ -89,16 +95,26 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
         if group is not None and group_results and group in group_results:
             rows.append(("diamond", f"Subtotal (k = {len(block)})", group_results[group]))
         rows.append(("gap", "", None))
-    rows.append(("diamond", f"RE model, {result.method} (k = {result.k})" if result.method != "FE"
+    test = getattr(result, "test", None)
+    led = isinstance(test, str) and test != "z"
+    lead = f", {SHORT_NAMES.get(test, test)}" if led else ""
+    rows.append(("diamond", f"RE model, {result.method}{lead} (k = {result.k})" if result.method != "FE"
                  else f"Common-effect model (k = {result.k})", result))
     lines = [heterogeneity_line(result)]
+    if led:
+        lines.append(f"Diamond: {name_of_test(test)} interval (t with {result.k - 1} df); an arrowhead marks an "
+                     "interval that runs beyond the axis")
     if group_col is not None and group_results is not None:
         lines.append(subgroup_difference_line([g for g, _ in blocks], group_results))
     lines = [line for line in lines if line]
-    if pd.notna(getattr(result, "ci_low_knha", np.nan)):
-        rows.append(("knha", "Hartung–Knapp CI", result))
+    if pd.notna(getattr(result, "ci_low_z", np.nan)) and getattr(result, "test", "z") != "z":
+        rows.append(("z", "z CI (treats τ² as known)", result))
+    if pd.notna(getattr(result, "bayes_estimate", np.nan)):
+        rows.append(("bayes", f"Bayesian posterior, τ ~ {result.bayes_tau_prior}", result))
     if result.method != "FE" and pd.notna(getattr(result, "pi_low", np.nan)):
-        rows.append(("pi", "Prediction interval", result))
+        dist = getattr(result, "pi_dist", "")
+        rows.append(("pi", f"Prediction interval, {dist}" if isinstance(dist, str) and dist else "Prediction interval",
+                     result))
     used = "".join(studies["marks"].fillna("").astype(str)) if "marks" in studies else ""
     notes = [f"{mark} {words}" for mark, words in (("†", "proxy measure"), ("‡", "other comparator"),
                                                    ("§", "published after the review")) if mark in used]
@@ -110,7 +126,21 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     ax_lab, ax, ax_num = (fig.add_subplot(grid[0, i]) for i in range(3))
     n = len(rows)
     max_w = studies["weight"].max()
-    xs = []
+    xs = [*f(studies["low"]), *f(studies["high"]), float(f(0.0))]
+    if pd.notna(getattr(result, "ci_low_z", np.nan)):
+        xs += [f(result.ci_low_z), f(result.ci_high_z)]
+    span = (min(xs), max(xs))
+    pad = 0.08 * (span[1] - span[0] or 1)
+    lim = (span[0] - pad, span[1] + pad)
+
+    def clipped(lo, hi, y, colour):
+        """The interval cut at the axis, with an arrowhead where it runs beyond it."""
+        a, b = max(lo, lim[0]), min(hi, lim[1])
+        for end, cut, mark in ((a, lo < lim[0], "<"), (b, hi > lim[1], ">")):
+            if cut:
+                ax.plot(end, y, mark, ms=5, color=colour, clip_on=False)
+        return a, b
+
     for i, (kind, label, obj) in enumerate(rows):
         y = n - i
         weight_text = ""
@@ -119,7 +149,7 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
             ax.plot([lo, hi], [y, y], color=PALETTE["ink"], lw=0.9)
             size = 4 + 10 * math.sqrt(obj.weight / max_w)
             ax.plot(est, y, marker="s", ms=size, color=PALETTE["accent"], mec=PALETTE["ink"], mew=0.4)
-            text, weight_text, xs = _fmt_ci(est, lo, hi), f"{obj.weight:.1f}%", xs + [lo, hi]
+            text, weight_text = _fmt_ci(est, lo, hi), f"{obj.weight:.1f}%"
             if "rob" in studies:  # overall risk of bias, robvis' colours and symbols (compendium/appraisal.py)
                 colour, symbol = ROBVIS.get(obj.rob, ("#FFFFFF", "n/r"))
                 ax_lab.plot(0.95, y, marker="o", ms=10, mfc=colour, mec=PALETTE["ink"], mew=0.5)
@@ -127,19 +157,27 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
                             fontweight="bold")
         elif kind == "diamond":
             lo, est, hi = f(obj.ci_low), f(obj.estimate), f(obj.ci_high)
-            ax.add_patch(Polygon([[lo, y], [est, y + 0.32], [hi, y], [est, y - 0.32]], closed=True,
+            a, b = clipped(lo, hi, y, PALETTE["ink"])
+            ax.add_patch(Polygon([[a, y], [est, y + 0.32], [b, y], [est, y - 0.32]], closed=True,
                                  fc=PALETTE["ink"] if obj is result else PALETTE["muted"], ec=PALETTE["ink"]))
-            text, xs = _fmt_ci(est, lo, hi), xs + [lo, hi]
+            text = _fmt_ci(est, lo, hi)
             weight_text = "100%" if obj is result else ""
-        elif kind == "knha":
-            lo, hi = f(obj.ci_low_knha), f(obj.ci_high_knha)
+        elif kind == "z":
+            lo, hi = f(obj.ci_low_z), f(obj.ci_high_z)
             ax.plot([lo, hi], [y, y], color=PALETTE["ink"], lw=1.0)
             ax.plot([lo, lo, hi, hi], [y - 0.15, y, y, y - 0.15], color=PALETTE["ink"], lw=1.0)
-            text, xs = f"[{number_text(lo, 2)}, {number_text(hi, 2)}]", xs + [lo, hi]
+            text = f"[{number_text(lo, 2)}, {number_text(hi, 2)}]"
+        elif kind == "bayes":  # an open diamond: the posterior median and its credible interval
+            lo, est, hi = f(obj.bayes_ci_low), f(obj.bayes_estimate), f(obj.bayes_ci_high)
+            a, b = clipped(lo, hi, y, PALETTE["accent"])
+            ax.add_patch(Polygon([[a, y], [est, y + 0.28], [b, y], [est, y - 0.28]], closed=True, fc="white",
+                                 ec=PALETTE["accent"], lw=1.2))
+            text = _fmt_ci(est, lo, hi)
         elif kind == "pi":
             lo, hi = f(obj.pi_low), f(obj.pi_high)
-            ax.plot([lo, hi], [y, y], color=PALETTE["accent2"], lw=2.2, solid_capstyle="butt")
-            text, xs = f"[{number_text(lo, 2)}, {number_text(hi, 2)}]", xs + [lo, hi]
+            a, b = clipped(lo, hi, y, PALETTE["accent2"])
+            ax.plot([a, b], [y, y], color=PALETTE["accent2"], lw=2.2, solid_capstyle="butt")
+            text = f"[{number_text(lo, 2)}, {number_text(hi, 2)}]"
         else:
             text = ""
         weight = "bold" if kind in ("header", "diamond") else "normal"
@@ -157,9 +195,7 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
         a.set_axis_off()
     for a in (ax_lab, ax, ax_num):
         a.set_ylim(0.3, top + 0.6)
-    span = (min(xs + [0.0]), max(xs + [0.0]))
-    pad = 0.08 * (span[1] - span[0] or 1)
-    ax.set_xlim(span[0] - pad, span[1] + pad)
+    ax.set_xlim(*lim)
     ax.axvline(float(f(0.0)), color=PALETTE["muted"], ls="--", lw=0.8)
     ax.set_yticks([])
     ax.spines["left"].set_visible(False)
@@ -243,7 +279,7 @@ def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
     specs = {s["name"]: s for s in meta["analyses"]}
     for name, data in rows.groupby("analysis", sort=False):
         fit = fit_of(fits, name)
-        if fit is None or pd.isna(fit.get("ci_low_knha")):  # not pooled (k < 2)
+        if fit is None or pd.isna(fit.get("ci_low_z")):  # not pooled (k < 2)
             continue
         by = specs[name].get("forest_by")
         groups = None
@@ -294,7 +330,7 @@ def funnel_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
     out = []
     for name, data in rows.groupby("analysis", sort=False):
         fit = fit_of(fits, name)
-        if fit is None or len(data) < min_k_funnel or pd.isna(fit.get("ci_low_knha")):
+        if fit is None or len(data) < min_k_funnel or pd.isna(fit.get("ci_low_z")):
             continue
         tested = rules.small_study_tests(len(data))
         filled = trim_and_fill(data["yi"], data["vi"], method=fit["method"]) if tested else None

@@ -182,8 +182,8 @@ def comparison_view(comparison: pd.DataFrame) -> pd.DataFrame:
         return "; ".join(dict.fromkeys(out))
 
     rows = [{"review": r.review, "analysis": r.our_analysis, "published": published(r), "k": r.k, "n": r.n,
-             "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "pval": r.pval,
-             "ci_low_knha": r.ci_low_knha, "ci_high_knha": r.ci_high_knha, "note": caveats(r)}
+             "test": r.test, "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "pval": r.pval,
+             "ci_low_z": r.ci_low_z, "ci_high_z": r.ci_high_z, "pval_z": r.pval_z, "note": caveats(r)}
             for r in comparison.itertuples()]
     return pd.DataFrame(rows)
 
@@ -314,9 +314,10 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
             if meta.exists():
                 metrics[review] = json.loads(meta.read_text(encoding="utf-8")).get("display_metric", "effect")
         set_style()
+        lead = ", ".join(t for t in dict.fromkeys(comparison["test"].dropna().astype(str)) if t) or "leading test"
         out = save_figure(comparison_plot(comparison, metrics, title=""), "comparison_published_vs_ours", root / "figures",
-                          "published pooled results beside ours: for each analysis our estimate with its z and "
-                          "Hartung–Knapp intervals and the published estimate as an open diamond", root)
+                          f"published pooled results beside ours: for each analysis our estimate with its {lead} "
+                          "interval (thick), the z interval (thin) and the published estimate as an open diamond", root)
         figure = out._repr_html_()
     elif comparison is not None:
         summary, table = "<p>No review in this build has published results to compare with.</p>", ""
@@ -346,7 +347,7 @@ carries its source; the engine agrees with R metafor to 1e-6.</p>
 <h2>What this comparison is</h2>
 {summary}
 <h2>The comparison in numbers</h2>
-<p>Our estimate with its z and Hartung–Knapp intervals (estimates on each review's display scale; p in APA form;
+<p>Our estimate with the leading test's interval and p, and the z interval beside it (estimates on each review's display scale; p in APA form;
 "{NA}" where nothing was pooled). The machine-readable table with every flag at full precision is
 <code>tables/comparison.csv</code>.</p>
 {table}

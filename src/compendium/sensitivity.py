@@ -11,12 +11,12 @@ from meta_analysis.influence import leave_one_out
 from .admission import FLAGS, admit, one_effect_per_study
 from .analyses import Analysis, fit_both
 from .display import sentence_number as _fmt  # the one place that rounds
-from .small_k import RULES, SmallKRules
+from .small_k import RULES, SmallKRules, name_of_test
 
 WITHOUT = {"proxy": "without proxies", "other_comparator": "without other comparators",
            "later_study": "without later studies"}
-VARIANT_COLUMNS = ["analysis", "variant", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha",
-                   "ci_high_knha", "pval_knha", "tau2", "i2", "studies_added", "studies_removed"]
+VARIANT_COLUMNS = ["analysis", "variant", "k", "n", "test", "estimate", "ci_low", "ci_high", "pval", "ci_low_z",
+                   "ci_high_z", "pval_z", "tau2", "i2", "studies_added", "studies_removed"]
 
 
 def most_influential(a: Analysis) -> str | None:
@@ -39,17 +39,18 @@ def _variant_row(a: Analysis, name: str, rows: pd.DataFrame, primary_ids: set, r
            "studies_removed": ", ".join(sorted(primary_ids - ids))}
     fits = fit_both(data["yi"], data["vi"], a.method, a.level, rules) if len(data) else {}
     if fits:
-        z, hk = fits["z"], fits["knha"]
-        row.update(estimate=transform(z.estimate), ci_low=transform(z.ci_low), ci_high=transform(z.ci_high),
-                   pval=z.pval, ci_low_knha=transform(hk.ci_low), ci_high_knha=transform(hk.ci_high),
-                   pval_knha=hk.pval, tau2=z.tau2, i2=z.i2)
+        lead, z = fits[a.test], fits["z"]
+        row.update(test=name_of_test(a.test), estimate=transform(lead.estimate), ci_low=transform(lead.ci_low),
+                   ci_high=transform(lead.ci_high), pval=lead.pval, ci_low_z=transform(z.ci_low),
+                   ci_high_z=transform(z.ci_high), pval_z=z.pval, tau2=lead.tau2, i2=lead.i2)
     elif len(data) == 1:
         row.update(estimate=transform(float(data["yi"].iloc[0])))
     return row
 
 
 def sensitivity_table(analyses: dict[str, Analysis], transform=None, rules: SmallKRules = RULES) -> pd.DataFrame:
-    """For every analysis: the primary rule and the variants around it, each under z and Hartung–Knapp.
+    """For every analysis: the primary rule and the variants around it, each under the leading test
+    (the analyses' ``ci_method``) with the z interval beside it.
 
     Variants: the primary analysis; all admitted studies (proxies, other comparators and later
     studies in); without proxies; without other comparators; without later studies; unadjusted

@@ -18,16 +18,19 @@ class SmallKRules:
     min_k_pool : int
         No pooling below this k: a single study is shown, not pooled (default 2).
     min_k_prediction : int
-        Prediction interval from this k (default 3). It uses the model's own critical value: z
-        under the z test and t(k − 1) under Hartung–Knapp, as metafor's ``predict()``.
+        Prediction interval from this k (default 3), always on t(k − 2): μ̂ ± t(k − 2)·sqrt(SE² + τ²)
+        (Higgins, Thompson & Spiegelhalter 2009; Riley, Higgins & Deeks 2011; Cochrane Handbook
+        10.10.4.3). Two of the k degrees of freedom go to μ̂ and τ̂², so at k = 3 one is left and the
+        interval is honestly wide; never on z, which ignores that τ² is estimated.
     min_k_small_study : int
         Egger's test and trim-and-fill from this k (default 10; Sterne et al. 2011). Funnel plots
         may be drawn below it, labelled descriptive.
     min_k_group : int
         A subgroup test only when every group has at least this many studies (default 2).
     knha_below : int
-        Below this k every pooled row shows Hartung–Knapp beside z (default 10; IntHout et al.
-        2014). The compendium shows both at every k.
+        Below this k the leading test must not be z (default 10; IntHout et al. 2014): the
+        compendium leads with the modified Hartung–Knapp test at every k (``ci_method``) and shows
+        the z interval beside it, labelled.
     min_studies_sign_test : int
         A sign test and Wilson interval of a vote count only from this many studies with a
         direction (positive or negative) in the cell (default 5).
@@ -54,3 +57,15 @@ class SmallKRules:
 
 
 RULES = SmallKRules()
+
+TEST_NAMES = {"z": "z (Wald)", "knha": "Hartung–Knapp", "adhoc": "modified Hartung–Knapp"}
+"""What each ``ci_method`` is called in tables, sentences and figures."""
+LEAD_TESTS = tuple(TEST_NAMES)
+"""The tests every pooled row is fitted under; ``ci_method`` chooses the one it leads with."""
+
+
+def name_of_test(test: str) -> str:
+    """The reader's name of a test (``"adhoc"`` → "modified Hartung–Knapp")."""
+    if test not in TEST_NAMES:
+        raise ValueError(f"ci_method = {test!r}: use one of {LEAD_TESTS}")
+    return TEST_NAMES[test]

@@ -32,34 +32,56 @@ def _pooled(fits: pd.DataFrame) -> pd.DataFrame:
     return fits[(fits["k"] >= 2) & fits["estimate"].notna()]
 
 
+def _reading(low: float, high: float, metric: str) -> str:
+    if low > 0 or high < 0:
+        return f"the whole interval lies {'above' if low > 0 else 'below'} 0"
+    return (f"the interval includes 0 as well as effects as large as {metric} = "
+            f"{_fmt(high if abs(high) > abs(low) else low)}")
+
+
 def pooled_sentences(fits: pd.DataFrame, metric: str, transform=None) -> list[str]:
-    """One sentence per pooled analysis of ``fits.csv``: estimate, what its interval allows, and how
-    much wider the Hartung–Knapp interval is (an interval ratio on the analysis scale)."""
+    """One sentence per pooled analysis of ``fits.csv``: the estimate with the leading test's interval
+    and p (``test``, notebook 03's ``ci_method``), what that interval allows, and the z interval beside
+    it with how much narrower it is (an interval ratio on the analysis scale). "Lies above 0" is
+    said only when the leading interval does."""
+    from .small_k import name_of_test
+
     f = transform or (lambda x: x)
     out = []
     for _, r in _pooled(fits).iterrows():
         low, high = f(r["ci_low"]), f(r["ci_high"])
-        reading = (f"the whole interval lies {'above' if low > 0 else 'below'} 0" if low > 0 or high < 0 else
-                   f"the interval includes 0 as well as effects as large as {metric} = "
-                   f"{_fmt(high if abs(high) > abs(low) else low)}")
-        ratio = (r["ci_high_knha"] - r["ci_low_knha"]) / (r["ci_high"] - r["ci_low"])
-        out.append(f"{r['label']}: {metric} = {_fmt(f(r['estimate']))} (95% CI {_fmt(low)} to {_fmt(high)}) "
-                   f"from {count_text(r['k'], 'study')}; {reading}. Hartung–Knapp makes the interval "
-                   f"{ratio:.1f} times as wide (t with {int(r['k']) - 1} df instead of z).")
+        level = f"{100 * float(r.get('level', 0.95)):g}%"
+        text = (f"{r['label']}: {metric} = {_fmt(f(r['estimate']))} ({level} CI {_fmt(low)} to {_fmt(high)}, "
+                f"{name_of_test(r['test'])}, p {p_text(r['pval'])}) from {count_text(r['k'], 'study')}; "
+                f"{_reading(low, high, metric)}.")
+        if r["test"] != "z":
+            ratio = (r["ci_high_z"] - r["ci_low_z"]) / (r["ci_high"] - r["ci_low"])
+            text += (f" The z interval ({_fmt(f(r['ci_low_z']))} to {_fmt(f(r['ci_high_z']))}, p {p_text(r['pval_z'])}) "
+                     f"is {ratio:.2f} times as wide: it treats τ² as known and uses the normal distribution "
+                     f"instead of t with {int(r['k']) - 1} df.")
+        else:
+            text += (f" This is the z interval, which treats τ² as known: with {count_text(r['k'], 'study')} it "
+                     "is too narrow (notebook 06).")
+        out.append(text)
     return out
 
 
 def heterogeneity_sentences(fits: pd.DataFrame, metric: str, transform=None) -> list[str]:
-    """τ, I² and the prediction interval of each pooled analysis, read together."""
+    """τ, I² and the prediction interval (on t(k − 2), from k = 3) of each pooled analysis, read
+    together: how wide the prediction interval is, and why (k − 2 degrees of freedom)."""
     f = transform or (lambda x: x)
     out = []
     for _, r in _pooled(fits).iterrows():
         text = (f"{r['label']}: τ = {math.sqrt(r['tau2']):.3f} on the analysis scale, I² = {r['i2']:.0f}%")
+        k = int(r["k"])
         if pd.notna(r.get("pi_low")):
-            text += (f"; a new study's true effect is expected between {metric} = {_fmt(f(r['pi_low']))} and "
-                     f"{_fmt(f(r['pi_high']))} (95% prediction interval)")
+            low, high = f(r["pi_low"]), f(r["pi_high"])
+            text += (f"; a new study's true effect is expected between {metric} = {_fmt(low)} and {_fmt(high)} "
+                     f"(95% prediction interval on {r['pi_dist']}, {_fmt(high - low)} wide: once μ and τ² are "
+                     f"estimated, {count_text(k - 2, 'degree')} of freedom {'is' if k == 3 else 'are'} left)")
         else:
-            text += f"; no prediction interval with k = {int(r['k'])}"
+            text += (f"; no prediction interval with k = {k}: t(k − 2) has no degrees of freedom left once μ and τ² "
+                     "are estimated, and a z interval would pretend τ² were known")
         out.append(text + ".")
     return out
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .distributions import chi2_cdf, chi2_sf
-from .models import _check_meta_input, _check_method, _fit_batch
+from .models import TESTS, _check_meta_input, _check_method, _fit_batch
 
 
 def leave_one_out(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95,
@@ -18,9 +18,10 @@ def leave_one_out(yi, vi, method: str = "REML", test: str = "z", level: float = 
 
     All k fits run together on a (k × k) weight array processed in row blocks of at most
     ``chunk`` cells, so memory stays bounded and no per-fit k×k covariance matrix is built.
-    Columns: estimate, se, stat, pval, ci_low, ci_high, q, q_p, tau2, i2, h2.
+    Columns: estimate, se, stat, pval, ci_low, ci_high, q, q_p, tau2, i2, h2. ``test``: "z",
+    "knha" or "adhoc" (Hartung–Knapp with s² truncated at 1), as :func:`fit_meta`.
     """
-    _check_method(method, test)
+    _check_method(method, test, TESTS)
     yi, vi = _check_meta_input(yi, vi, min_k=3)
     k = len(yi)
     X = np.ones((k, 1))

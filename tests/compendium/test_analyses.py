@@ -28,25 +28,61 @@ def test_k_of_one_is_shown_not_pooled():
     assert a.fit is None and a.k == 1 and "not pooled" in a.note
     fits = h.fits_table(res)
     assert fits["estimate"].iloc[0] == 0.2 and fits["ci_low"].iloc[0] == pytest.approx(0.2 - 1.959963984540054 * 0.1)
-    assert math.isnan(fits["ci_low_knha"].iloc[0]) and math.isnan(fits["tau2"].iloc[0])
+    assert math.isnan(fits["ci_low_z"].iloc[0]) and math.isnan(fits["tau2"].iloc[0])
 
 
-def test_two_studies_have_both_intervals_but_no_prediction_interval():
+def test_two_studies_lead_with_modified_hartung_knapp_and_show_z_beside_it():
     _, res = analyses_of([effect("A", "A_1", yi=0.1, vi=0.01), effect("B", "B_1", yi=0.3, vi=0.02)])
     row = h.fits_table(res).iloc[0]
     ref_z = h.fit_meta([0.1, 0.3], [0.01, 0.02], test="z")
-    ref_hk = h.fit_meta([0.1, 0.3], [0.01, 0.02], test="knha")
-    assert row["ci_low"] == ref_z.ci_low and row["ci_low_knha"] == ref_hk.ci_low
+    ref_lead = h.fit_meta([0.1, 0.3], [0.01, 0.02], test="adhoc")
+    assert row["test"] == "adhoc" and row["ci_low"] == ref_lead.ci_low and row["pval"] == ref_lead.pval
+    assert row["ci_low_z"] == ref_z.ci_low and row["pval_z"] == ref_z.pval
+    assert row["ci_low"] < row["ci_low_z"] and row["ci_high"] > row["ci_high_z"], "never narrower than z"
     assert math.isnan(row["pi_low"]) and row["pi_dist"] != row["pi_dist"]
 
 
-def test_prediction_interval_from_three_studies_says_its_distribution():
-    rows = [effect(s, f"{s}_1", yi=y, vi=0.01) for s, y in zip("ABC", (0.1, 0.3, 0.5))]
+@pytest.mark.parametrize("test", ["z", "knha", "adhoc"])
+def test_the_leading_test_switches_every_column_it_leads(test):
+    rows = [effect(s, f"{s}_1", yi=y, vi=v) for s, y, v in zip("ABC", (0.1, 0.5, 0.2), (0.01, 0.04, 0.02))]
     r = review()
-    z = h.fits_table(h.run_analyses(r, pd.DataFrame(rows), test="z")).iloc[0]
-    hk = h.fits_table(h.run_analyses(r, pd.DataFrame(rows), test="knha")).iloc[0]
-    assert z["pi_dist"] == "z" and hk["pi_dist"] == "t(2)"
-    assert z["pi_low"] == h.fit_meta([0.1, 0.3, 0.5], [0.01] * 3).pi_low
+    res = h.run_analyses(r, pd.DataFrame(rows), test=test)
+    row = h.fits_table(res).iloc[0]
+    ref = h.fit_meta([0.1, 0.5, 0.2], [0.01, 0.04, 0.02], test=test)
+    assert row["test"] == test and (row["ci_low"], row["ci_high"], row["pval"]) == (ref.ci_low, ref.ci_high, ref.pval)
+    shown = h.display_table(h.fits_table(res))
+    assert shown["test"].iloc[0] == h.TEST_NAMES[test]
+    table = h.comparison_table(r, res)
+    ours = table[table["k"] == 3].iloc[0]
+    assert ours["test"] == h.TEST_NAMES[test] and ours["ci_low"] == np.tanh(ref.ci_low) and ours["pval"] == ref.pval
+
+
+def test_an_unknown_leading_test_is_refused_by_name():
+    with pytest.raises(ValueError, match="ci_method = 'hk'"):
+        h.run_analyses(review(), pd.DataFrame([effect("A", "A_1", yi=0.1, vi=0.01)]), test="hk")
+
+
+def test_prediction_interval_from_three_studies_is_on_t_with_k_minus_2_df():
+    yi, vi = [0.1, 0.3, 0.5], [0.01] * 3
+    rows = [effect(s, f"{s}_1", yi=y, vi=v) for s, y, v in zip("ABC", yi, vi)]
+    r = review()
+    for test in ("z", "knha", "adhoc"):
+        row = h.fits_table(h.run_analyses(r, pd.DataFrame(rows), test=test)).iloc[0]
+        fit = h.fit_meta(yi, vi, test=test)
+        crit = 12.706204736174707  # t(1), 97.5th percentile (tables; scipy.stats.t.ppf(0.975, 1))
+        half = crit * math.sqrt(fit.se ** 2 + fit.tau2)
+        assert row["pi_dist"] == "t(1)"
+        assert row["pi_low"] == pytest.approx(fit.estimate - half, rel=1e-12)
+        assert row["pi_high"] == pytest.approx(fit.estimate + half, rel=1e-12)
+
+
+def test_prediction_interval_by_hand_at_k_5():
+    yi, vi = np.array([0.1, 0.3, 0.5, -0.1, 0.2]), np.array([0.01, 0.02, 0.03, 0.01, 0.05])
+    fit = h.fit_meta(yi, vi, test="z")
+    low, high, dist = h.prediction_interval(fit.estimate, fit.se, fit.tau2, 5)
+    half = 3.182446305284263 * math.sqrt(fit.se ** 2 + fit.tau2)  # t(3), 97.5th percentile
+    assert dist == "t(3)" and low == pytest.approx(fit.estimate - half) and high == pytest.approx(fit.estimate + half)
+    assert h.prediction_interval(fit.estimate, fit.se, fit.tau2, 2)[2] == ""
 
 
 def test_the_primary_analysis_leaves_out_a_study_with_another_comparator():
@@ -96,3 +132,26 @@ def test_a_pre_post_row_does_not_pool_in_a_between_person_analysis():
     assert list(res["osg"].data["study_id"]) == ["C"]
     with pytest.raises(ValueError, match="design 'pre_post' is not one of"):
         analyses_of(rows, analyses=[{**spec, "design": "pre_post"}])
+
+
+def test_flipping_ci_method_changes_sentences_and_the_comparison_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [effect("A", "A_1", yi=0.25, vi=0.002), effect("B", "B_1", yi=0.45, vi=0.003)]
+    r = review()
+    seen = {}
+    for test in ("z", "adhoc"):
+        res = h.run_analyses(r, pd.DataFrame(rows), test=test)
+        fits = h.fits_table(res)
+        sentence = h.pooled_sentences(fits, "r", np.tanh)[0]
+        fig = h.comparison_plot(h.comparison_table(r, res), {"made_up": "r"})
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        plt.close(fig)
+        seen[test] = (sentence, legend)
+    assert "z (Wald), p < .001" in seen["z"][0] and "lies above 0" in seen["z"][0]
+    assert "modified Hartung–Knapp, p = " in seen["adhoc"][0] and "lies above 0" not in seen["adhoc"][0]
+    assert seen["z"][1][0] == "ours: estimate, z (Wald) interval"
+    assert seen["adhoc"][1][0] == "ours: estimate, modified Hartung–Knapp interval"

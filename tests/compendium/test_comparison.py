@@ -13,7 +13,7 @@ def test_flags_and_generated_summary():
     row = table.iloc[0]
     assert (row["k"], bool(row["k_le_3"]), bool(row["single_study"]), row["published_included"]) == (2, True, False, 19)
     assert pd.isna(row["published_k"]) and "published k not stated" in row["note"]
-    assert row["ci_low_knha"] < row["ci_low"], "Hartung–Knapp beside z"
+    assert row["test"] == "modified Hartung–Knapp" and row["ci_low"] < row["ci_low_z"], "the leading test, z beside it"
     text = " ".join(h.what_this_comparison_is(table))
     assert "beside 1 of the 1 published pooled results" in text and "included 19 (made_up) studies" in text
     assert "none of their 1 pooled results states" in text

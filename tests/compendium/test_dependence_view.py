@@ -23,10 +23,17 @@ def table(rows, rho=0.6):
 def test_four_models_side_by_side_with_the_engine_numbers():
     out, data = table(ROWS)
     assert list(out["model"]) == ["one effect per study (primary)", "averaged within study (ρ = 0.6)",
-                                  "three-level model", "CHE (ρ = 0.6) with CR2 robust test"]
-    assert list(out["k_effects"]) == [5, 7, 7, 7] and set(out["k_studies"]) == {5}
+                                  "three-level model", "CHE (ρ = 0.6) with CR2 robust test",
+                                  "sensitivity: averaged within study (ρ = 0.2)",
+                                  "sensitivity: averaged within study (ρ = 0.8)"]
+    assert list(out["k_effects"]) == [5, 7, 7, 7, 7, 7] and set(out["k_studies"]) == {5}
     agg = aggregate_within(data["yi"], data["vi"], data["study_id"], rho=0.6)
-    assert out["estimate"].iloc[1] == pytest.approx(fit_meta(agg["yi"], agg["vi"]).estimate, rel=1e-12)
+    lead = fit_meta(agg["yi"], agg["vi"], test="adhoc")
+    assert out["estimate"].iloc[1] == pytest.approx(lead.estimate, rel=1e-12)
+    assert (out["ci_low"].iloc[1], out["pval"].iloc[1]) == pytest.approx((lead.ci_low, lead.pval), rel=1e-12)
+    assert out["ci_low_z"].iloc[1] == pytest.approx(fit_meta(agg["yi"], agg["vi"]).ci_low, rel=1e-12)
+    low = aggregate_within(data["yi"], data["vi"], data["study_id"], rho=0.2)
+    assert out["estimate"].iloc[4] == pytest.approx(fit_meta(low["yi"], low["vi"]).estimate, rel=1e-12)
     three = fit_multilevel(data["yi"], data["vi"], data["study_id"], es_id=data["effect_id"])
     assert out["sigma2_within"].iloc[2] == pytest.approx(three.sigma2_within, rel=1e-12, abs=1e-15)
     che = robust_test(fit_multilevel(data["yi"], data["vi"], data["study_id"], es_id=data["effect_id"], rho=0.6))
@@ -44,17 +51,38 @@ def test_one_effect_per_study_needs_no_table_and_a_sample_is_one_cluster():
 
 def test_few_clusters_are_said_not_hidden():
     out, _ = table(ROWS[:3])
-    che = out.iloc[-1]
-    assert che["df"] < 4 and "not trustworthy" in che["note"] and "2 studies" in che["note"]
+    che = out[out["model"].str.startswith("CHE")].iloc[0]
+    assert che["df"] < 4 and "not trustworthy" in che["note"] and "2 clusters" in che["note"]
+    assert out["note"].str.contains("2 clusters: the between-study variance is barely identified").all()
+
+
+def test_at_two_clusters_the_three_level_row_leads_with_t_on_one_df_not_z():
+    out, data = table(ROWS[:3])
+    three = out.set_index("model").loc["three-level model"]
+    fit = fit_multilevel(data["yi"], data["vi"], data["study_id"], es_id=data["effect_id"])
+    half = 12.706204736174707 * fit.se  # t(1), 97.5th percentile
+    assert three["test"] == "t(1), clusters − 1" and three["ci_low"] == pytest.approx(fit.estimate - half, rel=1e-12)
+    assert three["ci_low_z"] == pytest.approx(fit.ci_low, rel=1e-12) and three["pval"] > three["pval_z"]
+    z_led = dependence_table(run_analyses(review(), data, test="z"))
+    assert z_led.set_index("model").loc["three-level model", "ci_low"] == pytest.approx(fit.ci_low, rel=1e-12)
+
+
+def test_a_variance_component_at_its_boundary_is_said():
+    out, _ = table(ROWS[:3])  # two clusters close together: σ² between is estimated as 0
+    three = out.set_index("model").loc["three-level model"]
+    assert three["sigma2_between"] == 0 and "σ² between = 0: at its boundary" in three["note"]
+    (sentence,) = dependence_sentences(out, np.tanh, "r")
+    assert "puts σ² between at its boundary (0)" in sentence and "with 2 clusters" in sentence
 
 
 def test_sentences_are_built_from_the_numbers():
     out, _ = table(ROWS)
     (sentence,) = dependence_sentences(out, np.tanh, "r")
-    low, high = np.tanh(out["estimate"].iloc[1:].min()), np.tanh(out["estimate"].iloc[1:].max())
+    low, high = np.tanh(out["estimate"].iloc[1:4].min()), np.tanh(out["estimate"].iloc[1:4].max())
     assert f"keeping all 7 effects of 5 studies gives r from {_fmt(low)} to {_fmt(high)}" in sentence
-    assert f"one-per-study r is {_fmt(np.tanh(out['estimate'].iloc[0]))} (k = 5)" in sentence
-    che = out.iloc[-1]
+    assert f"one-per-study r = {_fmt(np.tanh(out['estimate'].iloc[0]))} (95% CI" in sentence
+    assert "from 5 studies" in sentence and "ρ from 0.2 to 0.8 gives r from" in sentence
+    che = out.iloc[3]
     assert f"robust interval runs from {_fmt(np.tanh(che['ci_low']))} to {_fmt(np.tanh(che['ci_high']))} (df = {che['df']:.1f}" in sentence
     few, _ = table(ROWS[:3])
     assert "too few to trust the test" in dependence_sentences(few, np.tanh, "r")[0]

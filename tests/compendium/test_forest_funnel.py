@@ -22,13 +22,13 @@ REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "metafor_r
 CORRELATIONAL = {"transform": "tanh", "display_metric": "r", "xlabel": "r"}
 
 
-def made_analysis(name: str, yi, vi, method: str = "REML", **columns) -> Analysis:
-    """An analysis as notebook 03 leaves it: one row per study, fitted under z and Hartung–Knapp."""
+def made_analysis(name: str, yi, vi, method: str = "REML", test: str = "adhoc", **columns) -> Analysis:
+    """An analysis as notebook 03 leaves it: one row per study, fitted under every test, ``test`` leading."""
     data = pd.DataFrame({"study_id": [f"{name}{i + 1:02d}" for i in range(len(yi))], "yi": yi, "vi": vi,
                          "n": 100.0, **columns})
     data["label"] = data["study_id"]
     fits = fit_both(data["yi"], data["vi"], method, 0.95) if len(data) else {}
-    return Analysis(name, name.capitalize(), {"name": name}, {}, data, data, pd.DataFrame(), fits, "z", method,
+    return Analysis(name, name.capitalize(), {"name": name}, {}, data, data, pd.DataFrame(), fits, test, method,
                     0.95, "" if len(data) > 1 else "single study, shown not pooled")
 
 
@@ -112,15 +112,41 @@ def test_the_forest_plot_has_a_row_for_each_study_and_each_summary(drawn):
     assert ff.forest_plots("t", meta, rows, fits, pd.DataFrame(), Path("unused"),
                            transform=np.tanh) == ["t_forest_molloy"]  # a single study is not pooled
     labels, ax, numbers = drawn["t_forest_molloy"].axes
-    fit = MOLLOY.fits["z"]
-    summaries = ["RE model, REML (k = 16)", "Hartung–Knapp CI", "Prediction interval"]
+    fit = MOLLOY.fits["adhoc"]
+    summaries = ["RE model, REML, mod. HK (k = 16)", "z CI (treats τ² as known)",
+                 "Prediction interval, t(14)"]
     assert [t for t in texts(labels) if t] == [f"molloy{i:02d}" for i in range(1, 17)] + summaries + ["Study"]
     pooled = f"{np.tanh(fit.estimate):.2f} [{np.tanh(fit.ci_low):.2f}, {np.tanh(fit.ci_high):.2f}]"
     assert pooled in texts(numbers) and "100%" in texts(numbers)
     footer = [t.get_text() for t in drawn["t_forest_molloy"].texts]
-    assert footer == [ff.heterogeneity_line(fit), "Molloy (t)"]  # the statistics under the plot, the title
+    assert footer[1] == ff.heterogeneity_line(fit) and footer[-1] == "Molloy (t)"  # statistics under the plot, title
+    assert footer[0].startswith("Diamond: modified Hartung–Knapp interval (t with 15 df)")
     w = 1 / (np.asarray(REF["vi"]) + fit.tau2)  # random-effects weights
     assert [t for t in texts(numbers) if t.endswith("%") and t != "100%"] == [f"{x:.1f}%" for x in 100 * w / w.sum()]
+
+
+def test_the_forest_plot_leads_with_the_chosen_test(drawn):
+    z_led = made_analysis("molloy", REF["yi"], REF["vi"], test="z")
+    rows, fits = tables(z_led)
+    ff.forest_plots("t", {**CORRELATIONAL, "analyses": [{"name": "molloy"}]}, rows, fits, pd.DataFrame(), Path("unused"))
+    labels, _, numbers = drawn["t_forest_molloy"].axes
+    fit = z_led.fits["z"]
+    assert "RE model, REML (k = 16)" in texts(labels) and "z CI (treats τ² as known)" not in texts(labels)
+    assert f"{fit.estimate:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]" in texts(numbers)
+
+
+def test_at_k_2_an_interval_beyond_the_studies_is_cut_at_the_axis_with_arrows(drawn):
+    two = made_analysis("two", [0.1, 0.6], [0.01, 0.02])
+    rows, fits = tables(two)
+    ff.forest_plots("t", {**CORRELATIONAL, "analyses": [{"name": "two"}]}, rows, fits, pd.DataFrame(), Path("unused"))
+    _, ax, numbers = drawn["t_forest_two"].axes
+    lead = two.fits["adhoc"]
+    low, high = ax.get_xlim()
+    assert lead.ci_low < low and lead.ci_high > high, "the axis is not stretched to the t(1) interval"
+    assert high - low < 2, "the axis spans the studies, the z interval and 0"
+    arrows = [line.get_marker() for line in ax.lines if line.get_marker() in ("<", ">")]
+    assert sorted(arrows) == ["<", ">"]
+    assert f"{lead.estimate:.2f} [{lead.ci_low:.2f}, {lead.ci_high:.2f}]" in texts(numbers), "printed in full"
 
 
 def test_subgroup_blocks_with_subtotals_and_the_test_of_their_difference(drawn):

@@ -89,12 +89,12 @@ def test_comparison_view_states_published_values_and_caveats_in_words():
     comparison = pd.DataFrame([
         {"review": "r1", "published_analysis": "a", "metric": "d", "published_estimate": 0.47, "published_p": np.nan,
          "our_analysis": "A", "k": 0, "n": 0.0, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "pval": np.nan,
-         "ci_low_knha": np.nan, "ci_high_knha": np.nan, "k_le_3": True, "single_study": False,
+         "test": np.nan, "ci_low_z": np.nan, "ci_high_z": np.nan, "pval_z": np.nan, "k_le_3": True, "single_study": False,
          "published_included": 70.0, "published_k": np.nan, "studies_not_admitted": 0, "mapping_uncertain": True,
          "why": "blended intervention pooled", "note": ""},
         {"review": "r1", "published_analysis": "b", "metric": "r", "published_estimate": np.nan, "published_p": 0.0004,
          "our_analysis": "B", "k": 3, "n": 414.0, "estimate": 0.5, "ci_low": 0.2, "ci_high": 0.8, "pval": 0.0004,
-         "ci_low_knha": -0.1, "ci_high_knha": 1.2, "k_le_3": True, "single_study": False,
+         "test": "modified Hartung–Knapp", "ci_low_z": 0.3, "ci_high_z": 0.7, "pval_z": 0.0001, "k_le_3": True, "single_study": False,
          "published_included": 70.0, "published_k": 12.0, "studies_not_admitted": 2, "mapping_uncertain": False,
          "why": "", "note": ""}])
     view = h.show(report.comparison_view(comparison))

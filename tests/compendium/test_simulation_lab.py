@@ -54,3 +54,61 @@ def test_published_comparison_follows_the_numbers(grids):
     assert not flipped["Hartung–Knapp error rates at most about double the nominal 5 %"]
     assert not flipped["DL underestimates τ² in meta-analyses of small studies"]
     assert isinstance(table, pd.DataFrame) and table["agrees"].dtype == bool
+
+
+@pytest.fixture(scope="module")
+def small_k():
+    return h.small_k_grid((2, 3), (1, 150), (0.0, 0.2), replications=400, seed=3)
+
+
+def test_small_k_intervals_are_the_engines_knha_and_adhoc_fits():
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    vi = np.broadcast_to([0.02, 0.0002, 0.03], (50, 3)).copy()
+    yi = 0.3 * rng.standard_normal((50, 3)) + np.sqrt(vi) * rng.standard_normal((50, 3))
+    got = h.small_k_intervals(yi, vi)
+    for test in ("z", "knha", "adhoc"):
+        ref = h.fit_meta_batch(yi, vi, method="REML", test=test)
+        np.testing.assert_allclose(got[("CI", test)][0], ref.ci_low, rtol=1e-10)
+        np.testing.assert_allclose(got[("CI", test)][1], ref.ci_high, rtol=1e-10)
+    ref = h.fit_meta_batch(yi, vi, method="REML", test="adhoc")
+    half = 12.706204736174707 * np.sqrt(ref.se ** 2 + ref.tau2)  # t(1) at k = 3, the compendium's rule
+    np.testing.assert_allclose(got[("PI", "t(k-2)")][1], ref.estimate + half, rtol=1e-10)
+    assert ("PI", "t(k-2)") not in h.small_k_intervals(yi[:, :2], vi[:, :2]), "no t(k − 2) interval at k = 2"
+    bayes = h.fit_bayes_batch(yi, vi, tau_prior="halfnormal", tau_scale=0.25)
+    np.testing.assert_array_equal(got[("CI", "bayes")][0], bayes.ci_low)
+    np.testing.assert_array_equal(got[("PI", "bayes")][1], bayes.pi_high)
+    assert ("CI", "bayes") not in h.small_k_intervals(yi, vi, tau_scale=None)
+
+
+def test_small_k_lab_points_the_way_the_published_findings_do(small_k):
+    g = small_k.set_index(["k", "ratio", "tau2", "interval", "method"])["coverage"]
+    for k in (2, 3):  # with heterogeneity z covers too little and the modified interval more (Friede 2017)
+        assert g[(k, 1, 0.2, "CI", "z")] < 0.90 < g[(k, 1, 0.2, "CI", "adhoc")]
+        assert g[(k, 150, 0.2, "CI", "knha")] <= g[(k, 150, 0.2, "CI", "adhoc")]  # Röver et al. 2015
+    assert g[(3, 1, 0.2, "PI", "z")] < g[(3, 1, 0.2, "PI", "t(k-2)")], "t(k − 2) prediction intervals cover more"
+    width = small_k.set_index(["k", "ratio", "tau2", "interval", "method"])["median_width"]
+    assert width[(2, 1, 0.2, "CI", "adhoc")] > 5 * width[(2, 1, 0.2, "CI", "z")]
+    for k in (2, 3):  # the Bayesian interval covers more than z (Friede et al. 2017) and is far shorter than HK's
+        assert g[(k, 150, 0.2, "CI", "bayes")] > g[(k, 150, 0.2, "CI", "z")]
+        assert width[(k, 150, 0.2, "CI", "bayes")] < width[(k, 150, 0.2, "CI", "adhoc")]
+    assert not ((small_k["method"] == "bayes") & (small_k["tau2"] == 0)).any(), "Bayes only where it is in question"
+    assert h.small_k_published(small_k)["agrees"].all()
+    view = h.small_k_view(small_k)
+    assert len(view) == 8 and view["PI t(k-2)"].isna().sum() == 4, "no t(k − 2) interval at k = 2"
+
+
+def test_small_k_sentences_follow_the_numbers(small_k, tmp_path):
+    sentences = h.small_k_sentences(small_k)
+    z2 = small_k[(small_k["k"] == 2) & (small_k["tau2"] > 0) & (small_k["interval"] == "CI") & (small_k["method"] == "z")]
+    assert f"as few as {100 * z2['coverage'].min():.1f} %" in sentences[0]
+    assert sentences[2].startswith("The compendium leads with modified Hartung–Knapp")
+    assert "t(k − 2), modified HK SE" in sentences[3] and "Bayesian posterior predictive" in sentences[3]
+    assert sentences[4].startswith("The Bayesian interval (half-normal τ prior) is shown beside the leading one")
+    worse = small_k.copy()
+    worse.loc[(worse["method"] == "z") & (worse["interval"] == "CI"), "coverage"] = 0.99
+    assert "although z (Wald)'s worst coverage" in h.small_k_sentences(worse)[2]
+    h.set_style()
+    figure = h.small_k_figure(small_k, tmp_path, tmp_path)
+    assert figure.png.stat().st_size > 1000 and "400 simulated meta-analyses" in repr(figure)

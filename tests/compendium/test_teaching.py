@@ -9,18 +9,29 @@ import helpers as h
 
 
 def fits_frame(**over):
-    row = dict(analysis="a", label="A ~ B", k=3, estimate=0.2, ci_low=0.1, ci_high=0.3, ci_low_knha=0.0,
-               ci_high_knha=0.4, tau2=0.0025, i2=80.0, pi_low=-0.05, pi_high=0.45, method="REML")
+    row = dict(analysis="a", label="A ~ B", k=3, test="adhoc", level=0.95, estimate=0.2, ci_low=0.0, ci_high=0.4,
+               pval=0.04, ci_low_z=0.1, ci_high_z=0.3, pval_z=0.0001, tau2=0.0025, i2=80.0, pi_low=-0.05,
+               pi_high=0.45, pi_dist="t(1)", method="REML")
     row.update(over)
     return pd.DataFrame([row])
 
 
-def test_pooled_sentence_reads_interval_and_knha_ratio():
-    s = h.pooled_sentences(fits_frame(), "r", np.tanh)[0]
-    assert "r = .20 (95% CI .10 to .29)" in s and "lies above 0" in s and "2.0 times as wide" in s
+def test_pooled_sentence_leads_with_the_leading_interval_and_sets_z_beside_it():
+    s = h.pooled_sentences(fits_frame(ci_low=0.1, ci_high=0.3, ci_low_z=0.15, ci_high_z=0.25), "r", np.tanh)[0]
+    assert "r = .20 (95% CI .10 to .29, modified Hartung–Knapp, p = .040)" in s and "lies above 0" in s
+    assert "z interval (.15 to .24, p < .001) is 0.50 times as wide" in s
     s = h.pooled_sentences(fits_frame(ci_low=-0.1), "g")[0]
-    assert "includes 0" in s and "g = .30" in s
+    assert "includes 0" in s and "g = .40" in s and "lies above" not in s, "z lies above 0, the leading one does not"
+    s = h.pooled_sentences(fits_frame(test="z", ci_low=0.1, ci_high=0.3, pval=0.0001), "g")[0]
+    assert "z (Wald), p < .001" in s and "lies above 0" in s and "too narrow" in s
     assert h.pooled_sentences(fits_frame(k=1), "r") == []
+
+
+def test_heterogeneity_sentence_says_how_wide_the_prediction_interval_is_and_why():
+    s = h.heterogeneity_sentences(fits_frame(), "g")[0]
+    assert "between g = −.05 and .45 (95% prediction interval on t(1), .50 wide" in s and "1 degree of freedom is" in s
+    s = h.heterogeneity_sentences(fits_frame(k=2, pi_low=np.nan, pi_high=np.nan, pi_dist=np.nan), "g")[0]
+    assert "no prediction interval with k = 2" in s and "t(k − 2)" in s
 
 
 def test_i2_tau_table_recovers_the_typical_variance():
