@@ -176,3 +176,22 @@ def test_votes_are_split_by_risk_of_bias_and_unrated_studies_stay_unrated():
     assert table.loc[("x", "low"), "positive"] == 1 and table.loc[("x", "high"), "negative"] == 1
     assert table.loc[("x", "not rated"), "studies"] == 1 and table.loc[("y", "low"), "null"] == 1
     assert table["studies"].sum() == len(votes)
+
+
+def test_support_counts_tell_quotes_facts_and_no_information_apart():
+    rows = rob2("A", ["low", "some concerns", "low", "low", "low"])
+    rows[1][5] = "stated fact, no quote"
+    rows[2][4], rows[2][5] = "no information", 'looked for: attrition; the abstract says "randomised" only'
+    counts = h.support_counts(sheet(rows), ["A", "B"])
+    assert counts == {"studies_rated": 1, "judgements": 5, "quoted": 3, "no_information": 1, "other_fact": 1,
+                      "not_rated": ["B"]}
+    assert h.support_sentence(counts, "x") == ("x: 1 studies rated, 5 domain judgements; 3 rest on a quote, 1 on a stated "
+                                               "fact without a quote, 1 are 'no information'. Studies of the pooled "
+                                               "analyses not rated: B.")
+
+
+@pytest.mark.parametrize("name", ["behr2025", "bizzotto2023"])
+def test_every_pooled_study_of_the_committed_reviews_is_rated(name):
+    pooled = pd.read_csv(ROOT / "data" / "processed" / name / "analysis_rows.csv", dtype=str)["study_id"]
+    rob = h.load_review(ROOT / "data" / "raw" / name).sheets["risk_of_bias"]
+    assert h.support_counts(rob, pooled)["not_rated"] == [], "rate them in data/raw/<review>/risk_of_bias.csv"

@@ -269,15 +269,14 @@ def test_a_latin1_sheet_is_named_with_its_line(tmp_path):
                                       "as Latin-1 or Windows-1252); save it as UTF-8")
 
 
-@pytest.mark.parametrize("extra, message", [
-    (",surplus", "line 3: 18 cells where the header has 17"),
-    (None, "line 3: 16 cells where the header has 17"),
-])
-def test_a_ragged_row_is_named_with_its_line(tmp_path, extra, message):
+@pytest.mark.parametrize("extra, more", [(",surplus", 1), (None, -1)])
+def test_a_ragged_row_is_named_with_its_line(tmp_path, extra, more):
     folder = copy_review(tmp_path)
     lines = (folder / "studies.csv").read_text().splitlines()
+    header = len(lines[0].split(","))  # the sheet's own width: a new column must not break the test
     lines[2] = lines[2] + extra if extra else lines[2].rsplit(",", 1)[0]
     (folder / "studies.csv").write_text("\n".join(lines) + "\n")
+    message = f"line 3: {header + more} cells where the header has {header}"
     assert one_line_error(folder).startswith(f"{folder / 'studies.csv'}: {message}")
 
 
