@@ -31,7 +31,7 @@ from .harmonise import (GENERATIONS, PLAUSIBLE, conversion_summary, converted_vi
                         prepost_sensitivity)
 from .influence_plots import baujat_plot, gosh_plot, influence_figures, influence_sentence, influence_table
 from .publication_bias import selection_methods_table
-from .report import NOTEBOOKS, build_info, build_report, BuildInfo, mask_provenance, NotebookPage, render_page, report_exporter
+from .report import NOTEBOOKS, build_info, build_report, BuildInfo, input_fingerprint, NotebookPage, render_page, report_exporter
 from .scaffold import new_review
 from .sensitivity import most_influential, sensitivity_sentences, sensitivity_table
 from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_reviews, load_review, load_reviews,

@@ -115,7 +115,8 @@ def what_this_comparison_is(comparison: pd.DataFrame) -> list[str]:
              f"{len(pooled)} of them pool two or more studies" + (f" ({k_range})" if k_range else "") +
              (f", against the {totals} studies the published reviews pooled." if totals else "."))
     small = int(comparison["k_le_3"].fillna(False).astype(bool).sum())
-    second = (f"{small} of the {n_pub} comparisons rest on three studies or fewer, and "
+    second = ((f"All {n_pub} comparisons" if small == n_pub else f"{small} of the {n_pub} comparisons") +
+              " rest on three studies or fewer, and "
               f"{int(comparison['mapping_uncertain'].astype(bool).sum())} may not match the published analysis exactly "
               "(see the flags): these are comparisons, not reproductions.")
     third = ("Public study reports rarely print a convertible statistic; reproducing the published numbers needs the "

@@ -126,9 +126,12 @@ def number_text(x, digits: int = 3) -> str:
 
 
 def sentence_number(x: float, digits: int = 2) -> str:
-    """A number inside a sentence, APA style: ".12", "−.56", "1.09" (no leading zero below 1, a true minus sign)."""
+    """A number inside a sentence, APA style: ".12", "−.56", "1.09" (no leading zero below 1, a true minus sign;
+    a number that rounds to zero has no sign: −0.001 → ".00")."""
     text = f"{x:.{digits}f}"
-    text = text.replace("0.", ".", 1) if abs(x) < 1 else text
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]  # a rounded zero has no sign: ".00", never "−.00"
+    text = text.replace("0.", ".", 1) if abs(float(text)) < 1 else text
     return text.replace("-", "−")
 
 

@@ -86,3 +86,8 @@ def test_long_text_is_wrapped_not_cut_and_wide_tables_are_split():
     assert sorted({i for p in parts for i in p}) == list(range(len(columns)))
     assert all(sum(d._width_px(*columns[i]) for i in p) <= d.PAGE_WIDTH_PX for p in parts)
     assert page.count('<table class="repro">') == len(parts)
+
+
+def test_a_number_in_a_sentence_that_rounds_to_zero_has_no_sign():
+    assert d.sentence_number(-0.001) == ".00" and d.sentence_number(-0.004, 3) == "−.004"
+    assert d.sentence_number(-0.56) == "−.56" and d.sentence_number(1.094) == "1.09"
