@@ -135,7 +135,8 @@ def vote_count_table(votes: pd.DataFrame, cells: list[str], level: float = 0.95,
             vc = vote_count(["positive"] * counts["positive"] + ["negative"] * counts["negative"], level=level)
             row.update(sign_test_p=vc.sign_test_p, ci_low=vc.ci_low, ci_high=vc.ci_high, note="")
         else:
-            row["note"] = f"not tested: {voting} studies with a direction (< {rules.min_studies_sign_test})"
+            row["note"] = (f"not tested: {voting} {'study' if voting == 1 else 'studies'} with a direction "
+                           f"(< {rules.min_studies_sign_test})")
         rows.append(row)
     return pd.DataFrame(rows, columns=cells + VOTE_COLUMNS)
 
