@@ -9,6 +9,7 @@ A review's ``"box_score_admit"`` says whether proxies, other comparators and lat
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -157,13 +158,22 @@ def admitted_votes(review: Review, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def vote_sentences(table: pd.DataFrame, cells: list[str]) -> list[str]:
-    """One sentence per cell of :func:`vote_count_table`, built from its numbers."""
-    from .display import count_text, p_text
+    """What the vote-count table (:func:`vote_count_table`) leaves untested, in one sentence, built from
+    its numbers: the cells without a sign test (their note says why) with their study counts, and how
+    many cells are tested (their reading follows in :func:`~compendium.teaching.vote_reading`). The
+    table itself holds every count; the sentence does not repeat it.
+    """
+    from .display import count_text
 
-    out = []
-    for _, row in table.iterrows():
-        cell = " · ".join(str(row[c]).replace("_", " ") for c in cells)
-        tested = "" if row["note"] else f", sign test p {p_text(row['sign_test_p'])}"
-        out.append(f"{cell}: {count_text(row['k_studies'], 'study')}, {row['positive']} positive, "
-                   f"{row['negative']} negative, {row['null']} null, {row['mixed']} mixed{tested}.")
-    return out
+    untested = table[table["note"].fillna("") != ""]
+    tested = len(table) - len(untested)
+    if untested.empty:
+        return [f"Every cell ({count_text(tested, 'cell')}) has a sign test; each is read below."]
+    names = "; ".join(f"{' · '.join(str(r[c]).replace('_', ' ') for c in cells)} ({count_text(r['k_studies'], 'study')})"
+                      for _, r in untested.iterrows())
+    reasons = "; ".join(dict.fromkeys(re.sub(r"^\d+ stud(y|ies) with a direction \(< (\d+)\)$",
+                                             r"fewer than \2 studies with a direction", str(n).removeprefix("not tested: "))
+                                      for n in untested["note"]))
+    return [f"{count_text(len(untested), 'cell')} of {len(table)} {'has' if len(untested) == 1 else 'have'} no sign "
+            f"test ({reasons}): {names}. " + (f"The other {count_text(tested, 'cell')} {'is' if tested == 1 else 'are'} "
+                                               "read below." if tested else "No cell is tested.")]

@@ -5,6 +5,7 @@ place where numbers are rounded and tables are laid out for reading (machine tab
 The house table style (APA 7th edition, section 6.36 and table 7.x conventions):
 
 - counts (k, n, studies, results) as integers; estimates with three decimals, Q and H² with two;
+  a variance or SE below .1 with three significant digits (0.000412, never 0.000);
 - p values without a leading zero, ``< .001`` below one in a thousand (APA 6.36);
 - I² as a percentage with one decimal (Higgins & Thompson 2002 report I² in per cent);
 - a lower and upper bound side by side in one column, ``[low, high]``;
@@ -296,6 +297,10 @@ def _cell(x, kind: str, column: str, digits: int) -> str:
         return percent_text(x, fraction=kind == "share")
     if kind == "integer":
         return integer_text(x)
+    name = str(column).replace(" ", "_")
+    if (name.startswith("vi") or name == "se") and not _missing(x) and 0 < abs(float(x)) < 0.1:
+        # a small variance keeps three significant digits: 0.000412, not 0.000 (a ratio of two must be checkable)
+        return number_text(x, max(_digits(column, digits), 2 - math.floor(math.log10(abs(float(x))))))
     return number_text(x, _digits(column, digits))
 
 

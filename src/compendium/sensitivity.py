@@ -100,7 +100,8 @@ def sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
         for (added, removed), variants in changes.items():
             v = variants[0]
             what = " and ".join(([f"adding {added}"] if added else []) + ([f"leaving out {removed}"] if removed else []))
-            names = "; ".join(x["variant"] for x in variants)
+            # the variant's name without the study ids the sentence names already ("... study (X)" → "... study")
+            names = "; ".join(x["variant"].removesuffix(f" ({removed})").removesuffix(f" ({added})") for x in variants)
             sentences.append(f"{label}: {what} ({names}) moves {metric} from {_fmt(primary['estimate'])} to "
-                             f"{_fmt(v['estimate'])} (k {primary['k']} → {v['k']}).")
+                             f"{_fmt(v['estimate'])} (k = {primary['k']} → {v['k']}).")
     return sentences

@@ -127,3 +127,9 @@ def test_a_table_with_nothing_in_it_becomes_one_sentence():
     assert "<table" not in page and "Not tested: k &lt; 10 for every row: A (k = 3); B (k = 2)." in page
     untested.loc[0, "egger_z"] = 1.2  # one result: the table stays
     assert "<table" in h.show(untested)._repr_html_()
+
+
+def test_a_small_variance_keeps_three_significant_digits():
+    shown = h.show(pd.DataFrame({"vi": [0.000412, 0.0273, 0.5], "vi_from_n": [0.0000598, np.nan, 1.25], "se": [0.0123, 0.2, 1.0]}))
+    assert list(shown["vi"]) == ["0.000412", "0.0273", "0.500"]
+    assert list(shown["vi from n"]) == ["0.0000598", "–", "1.250"] and list(shown["se"]) == ["0.0123", "0.200", "1.000"]

@@ -35,4 +35,6 @@ def test_sentences_state_the_numbers_of_the_table():
     all_in = table.set_index("variant").loc["all admitted studies", "estimate"]
     primary = table.set_index("variant").loc["primary: as published", "estimate"]
     assert f"{primary:.2f}".replace("-0.", "−.").replace("0.", ".") in moved[0]
-    assert f"{all_in:.2f}".replace("0.", ".") in moved[0] and "(k 3 → 4)" in moved[0]
+    assert f"{all_in:.2f}".replace("0.", ".") in moved[0] and "(k = 3 → 4)" in moved[0]
+    left = [s for s in sentences if "leaving out" in s and "most influential" in s]
+    assert left and all(s.count(s.split("leaving out ")[1].split(" ")[0]) == 1 for s in left), "the study named once"
