@@ -344,6 +344,18 @@ Array.from(document.images).forEach((img, n) => {
   if (img.naturalWidth > 300 && scale < 0.5)
     problems.push(`image ${n + 1} (${(img.getAttribute('alt') || '').slice(0, 60)}): shown at ${Math.round(100 * scale)}% of its width, labels too small to read`);
 });
+Array.from(document.querySelectorAll('table.repro')).forEach((t, n) => {  // sources: the canonical link, clickable
+  const j = Array.from(t.querySelectorAll('th')).findIndex(th => th.innerText.trim() === 'DOI / PMID');
+  if (j < 0) return;
+  Array.from(t.querySelectorAll('tbody tr')).forEach(r => {
+    const td = r.querySelectorAll('td')[j];
+    const links = Array.from(td.querySelectorAll('a')).map(a => a.getAttribute('href'));
+    if (!links.length && td.innerText.trim() !== 'no DOI or PMID in the sheet')
+      problems.push(`table ${n + 1}: a source without a link: ${td.innerText.trim().slice(0, 60)}`);
+    if (links.some(h => !/^https:\\/\\/(doi\\.org|pubmed\\.ncbi\\.nlm\\.nih\\.gov)\\//.test(h)))
+      problems.push(`table ${n + 1}: a link that is not canonical: ${links.join(' ')}`);
+  });
+});
 const prose = document.body.innerText;
 (prose.match(/(^|[^\\d.,])1 (studies|analyses|results|reports|effects)\\b/g) || []).forEach(m => problems.push(`a count in the wrong number: ${m.trim()}`));
 (prose.match(/[−-]\\.0+(?![\\d])/g) || []).forEach(m => problems.push(`a signed zero in the text: ${m}`));
@@ -415,3 +427,9 @@ def test_report_opens_without_missing_images_broken_links_or_console_errors(requ
 def test_committed_report_pages_have_images():
     page = (ROOT / "reports" / "04_forest_funnel_plots.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64") >= 2
+
+
+def test_the_report_links_each_source_and_keeps_where_it_was_read():
+    page = (ROOT / "reports" / "05_box_score_mediator_synthesis.html").read_text(encoding="utf-8")
+    assert "<th>DOI / PMID</th>" in page and "<th>Read at</th>" in page
+    assert page.count('<a href="https://doi.org/') >= 10

@@ -16,8 +16,8 @@ from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote
                          vote_sentences)
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
-from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,
-                      percent_text, show, Table, Text)
+from .display import (bullets, canonical_links, count_text, formatted, heading, notebook_setup, number_text, p_text,
+                      p_value_text, percent_text, quantity_text, show, Table, Text, with_sources)
 from .extraction import (extraction_overview, extraction_summary, flow_sentence, prisma_counts, published_overview,
                          study_characteristics)
 from .figures import (PALETTE, comparison_plot, effect_direction_plot, FigureOutput, plot_prisma, save_figure,

@@ -52,12 +52,15 @@ HEADERS = {
     "selection_tau2": "τ² (selection)", "delta": "δ", "lrt": "LRT", "lrt_p": "p (LRT)", "study": "Study",
     "rstudent": "rstudent", "dffits": "DFFITS", "cook_d": "Cook's d", "cov_r": "Cov. ratio",
     "tau2_del": "τ² without", "qe_del": "Q without", "hat": "Hat", "weight": "Weight %", "dfbetas": "DFBETAS",
-    "influential": "Influential",
+    "influential": "Influential", "link": "DOI / PMID", "read_at": "Read at",
 }
 PAIR_HEADERS = {"ci_low": "CI", "ci_low_knha": "CI (Hartung–Knapp)", "pi_low": "Prediction interval",
                 "tau2_ci_low": "τ² CI", "i2_ci_low": "I² CI", "adjusted_ci_low": "Adjusted CI",
                 "pet_peese_ci_low": "CI (PET-PEESE)", "selection_ci_low": "CI (selection)"}
-VERBATIM = ("as_printed", "source", "location", "url", "title", "doi", "authors", "population", "measure")
+VERBATIM = ("as_printed", "source", "location", "url", "title", "doi", "authors", "population", "measure", "read_at",
+            "link")
+CANONICAL = re.compile(r"https://(?:doi\.org|pubmed\.ncbi\.nlm\.nih\.gov)/[^\s;<]+")  # links a reader can follow
+NO_LINK = "no DOI or PMID in the sheet"
 DECIMAL_NAMES = re.compile(r"^(estimate|ci_|pi_(low|high)|tau2|yi|vi|se$|q$|q_between|h2$|[rdgz]$|egger_z|limit_|"
                            r"adjusted_|published_estimate|prepost_r|pet_|peese_|selection_|delta|lrt$|sigma2_|df$|rstudent|dffits|cook_d|"
                            r"cov_r|tau2_del|qe_del|hat$|weight|dfbetas)")
@@ -242,6 +245,34 @@ def quantity_text(name: str) -> str:
     return " ".join(one(token) for token in str(name).split(" "))
 
 
+def canonical_links(doi, pmid) -> str:
+    """The canonical addresses of a study: ``https://doi.org/<doi>`` and
+    ``https://pubmed.ncbi.nlm.nih.gov/<pmid>/`` (either may be missing), "; "-joined; :data:`NO_LINK`
+    when the sheet has neither."""
+    links = []
+    doi = "" if _missing(doi) else re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", str(doi).strip(), flags=re.I)
+    pmid = "" if _missing(pmid) else re.sub(r"\.0$", "", str(pmid).strip())
+    if doi:
+        links.append(f"https://doi.org/{doi}")
+    if pmid.isdigit():
+        links.append(f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/")
+    return "; ".join(links) or NO_LINK
+
+
+def with_sources(table: pd.DataFrame, studies: pd.DataFrame, study_column: str = "study_id") -> pd.DataFrame:
+    """``table`` with each row's canonical link first (``link``: the DOI and PMID of its study in the
+    ``studies`` sheet, see :func:`canonical_links`) and the address it was read at kept beside it
+    (``read_at``: the row's ``source``, a mirror, proxy or repository, never dropped). The report
+    makes the canonical links clickable (:func:`table_html`)."""
+    ids = studies.set_index("study_id")
+    links = [canonical_links(ids["doi"].get(s) if "doi" in ids else None, ids["pmid"].get(s) if "pmid" in ids else None)
+             for s in table[study_column]]
+    out = table.drop(columns=["source"], errors="ignore").assign(link=links)
+    if "source" in table:
+        out["read_at"] = table["source"].to_numpy()
+    return out
+
+
 # -- a table -----------------------------------------------------------------------------------------
 
 def column_kind(column: str, values: pd.Series) -> str:
@@ -417,6 +448,7 @@ TABLE_CSS = """<style>
 .jp-RenderedHTMLCommon table.repro .num, table.repro .num { text-align: right; font-variant-numeric: tabular-nums; }
 .jp-RenderedHTMLCommon table.repro td.long, table.repro td.long { white-space: normal; min-width: 14em; max-width: 24em; }
 .jp-RenderedHTMLCommon table.repro tbody tr:nth-child(odd), table.repro tbody tr:nth-child(odd) { background: #fafafa; }
+.jp-RenderedHTMLCommon table.repro td a, table.repro td a { overflow-wrap: anywhere; }
 p.repro-part { font: italic 12px sans-serif; color: #555; margin: 0.2rem 0; }
 </style>"""
 
@@ -481,7 +513,8 @@ def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_W
             for (_, cells), num in zip(chosen, numeric):
                 text = cells[r]
                 cls = "num" if num else ("long" if len(text) > WRAP_CHARS else "")
-                row.append(f'<td{f" class={cls}" if cls else ""}>{html.escape(text)}</td>')
+                shown = CANONICAL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', html.escape(text))
+                row.append(f'<td{f" class={cls}" if cls else ""}>{shown}</td>')
             body.append(f"<tr>{''.join(row)}</tr>")
         out.append(f'<table class="repro"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
     return "\n".join(out)
