@@ -16,8 +16,8 @@ from .box_scores import (admitted_votes, cells_of, role_table, study_votes, vote
                          vote_sentences)
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
-from .display import (bullets, canonical_links, count_text, formatted, heading, notebook_setup, number_text, p_text,
-                      p_value_text, percent_text, quantity_text, show, Table, Text, with_sources)
+from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,
+                      percent_text, quantity_text, show, Table, Text)
 from .extraction import (extraction_overview, extraction_summary, flow_sentence, prisma_counts, published_overview,
                          study_characteristics)
 from .figures import (PALETTE, comparison_plot, effect_direction_plot, FigureOutput, plot_prisma, save_figure,
@@ -36,6 +36,7 @@ from .scaffold import new_review
 from .sensitivity import most_influential, sensitivity_sentences, sensitivity_table
 from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_reviews, load_review, load_reviews,
                      Review, SheetError, validate_sheet, validation_demo)
+from .sources import canonical_links, NO_LINK, with_sources
 from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_comparison,
                              small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
 from .small_k import RULES, SmallKRules

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import set_style
+from .sources import CANONICAL
 from .files import guard_committed_outputs, project_root
 
 NA = "–"  # en dash: the value does not apply
@@ -59,8 +60,7 @@ PAIR_HEADERS = {"ci_low": "CI", "ci_low_knha": "CI (Hartung–Knapp)", "pi_low":
                 "pet_peese_ci_low": "CI (PET-PEESE)", "selection_ci_low": "CI (selection)"}
 VERBATIM = ("as_printed", "source", "location", "url", "title", "doi", "authors", "population", "measure", "read_at",
             "link")
-CANONICAL = re.compile(r"https://(?:doi\.org|pubmed\.ncbi\.nlm\.nih\.gov)/[^\s;<]+")  # links a reader can follow
-NO_LINK = "no DOI or PMID in the sheet"
+
 DECIMAL_NAMES = re.compile(r"^(estimate|ci_|pi_(low|high)|tau2|yi|vi|se$|q$|q_between|h2$|[rdgz]$|egger_z|limit_|"
                            r"adjusted_|published_estimate|prepost_r|pet_|peese_|selection_|delta|lrt$|sigma2_|df$|rstudent|dffits|cook_d|"
                            r"cov_r|tau2_del|qe_del|hat$|weight|dfbetas)")
@@ -243,34 +243,6 @@ def quantity_text(name: str) -> str:
         return QUANTITIES.get(core, (HEADERS.get(core, words(core)) if "_" in core else core)) + colon
 
     return " ".join(one(token) for token in str(name).split(" "))
-
-
-def canonical_links(doi, pmid) -> str:
-    """The canonical addresses of a study: ``https://doi.org/<doi>`` and
-    ``https://pubmed.ncbi.nlm.nih.gov/<pmid>/`` (either may be missing), "; "-joined; :data:`NO_LINK`
-    when the sheet has neither."""
-    links = []
-    doi = "" if _missing(doi) else re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", str(doi).strip(), flags=re.I)
-    pmid = "" if _missing(pmid) else re.sub(r"\.0$", "", str(pmid).strip())
-    if doi:
-        links.append(f"https://doi.org/{doi}")
-    if pmid.isdigit():
-        links.append(f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/")
-    return "; ".join(links) or NO_LINK
-
-
-def with_sources(table: pd.DataFrame, studies: pd.DataFrame, study_column: str = "study_id") -> pd.DataFrame:
-    """``table`` with each row's canonical link first (``link``: the DOI and PMID of its study in the
-    ``studies`` sheet, see :func:`canonical_links`) and the address it was read at kept beside it
-    (``read_at``: the row's ``source``, a mirror, proxy or repository, never dropped). The report
-    makes the canonical links clickable (:func:`table_html`)."""
-    ids = studies.set_index("study_id")
-    links = [canonical_links(ids["doi"].get(s) if "doi" in ids else None, ids["pmid"].get(s) if "pmid" in ids else None)
-             for s in table[study_column]]
-    out = table.drop(columns=["source"], errors="ignore").assign(link=links)
-    if "source" in table:
-        out["read_at"] = table["source"].to_numpy()
-    return out
 
 
 # -- a table -----------------------------------------------------------------------------------------
