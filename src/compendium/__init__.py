@@ -33,7 +33,7 @@ from .influence_plots import baujat_plot, gosh_plot, influence_figures, influenc
 from .publication_bias import selection_methods_table
 from .report import NOTEBOOKS, build_info, build_report, BuildInfo, input_fingerprint, NotebookPage, render_page, report_exporter
 from .scaffold import new_review
-from .sensitivity import most_influential, sensitivity_sentences, sensitivity_table
+from .sensitivity import most_influential, sensitivity_sentences, sensitivity_table, sensitivity_view
 from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_reviews, load_review, load_reviews,
                      Review, SheetError, validate_sheet, validation_demo)
 from .sources import canonical_links, NO_LINK, with_sources
