@@ -1,6 +1,7 @@
 """Student copies (tools/student_copies.py): no solution left, every exercise kept, outputs of
 clear-output cells removed, and the committed notebooks untouched."""
 import hashlib
+import re
 import importlib.util
 import subprocess
 import sys
@@ -75,3 +76,33 @@ def test_notebooks_open_clean_in_jupyterlab():
         spec = nb.metadata["kernelspec"]
         assert (spec["name"], spec["display_name"], spec["language"]) == ("python3", installed.display_name, "python"), path.name
         assert (nb.nbformat, nb.nbformat_minor) == (4, 5) and all(c.get("id") for c in nb.cells), path.name
+
+
+def test_compute_and_extend_exercises_leave_students_a_code_cell_and_nothing_dangles(tmp_path):
+    """Under every compute or extend exercise the student copy keeps a code cell (a ``starter`` naming the
+    variables to use, or a ``clear-output`` cell to run); an exercise that points at "the next cell" or
+    "the cell below" has one there once the solutions are gone."""
+    for path in NOTEBOOKS:
+        cells = student_copies.student_copy(nbformat.read(path, as_version=4)).cells
+        for i, cell in enumerate(cells):
+            if "exercise" not in tags(cell):
+                continue
+            title = cell.source.split("**")[1] if cell.source.startswith("**") else cell.source[:40]
+            follows = cells[i + 1] if i + 1 < len(cells) else None
+            needs = any(w in title for w in ("Compute", "Extend")) or re.search(r"next cell|cell below", cell.source)
+            if needs:
+                assert follows is not None and follows.cell_type == "code" and "solution" not in tags(follows), \
+                    f"{path.name}: {title}"
+            if follows is not None and "starter" in tags(follows):
+                assert follows.source.startswith("# Your turn"), f"{path.name}: {title}"
+                assert not follows.get("outputs"), f"{path.name}: a starter prints nothing (no answer)"
+
+
+def test_no_two_exercises_critique_the_same_study():
+    named = {}
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if "exercise" in tags(cell):
+                for study in set(re.findall(r"\b[A-Z][a-z]+20\d\d\b", cell.source)):
+                    named.setdefault(study, []).append(path.name)
+    assert {s: where for s, where in named.items() if len(where) > 1} == {}

@@ -24,7 +24,7 @@ from .certainty import certainty_table, findings_html, optimal_information_size,
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
 from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,
-                      percent_text, show, Table, Text)
+                      percent_text, quantity_text, show, Table, Text)
 from .extraction import (extraction_overview, extraction_summary, flow_sentence, prisma_counts, published_overview,
                          study_characteristics)
 from .figures import (PALETTE, comparison_plot, effect_direction_plot, FigureOutput, plot_prisma, save_figure,
@@ -40,11 +40,12 @@ from .influence_plots import baujat_plot, gosh_plot, influence_figures, influenc
 from .multiverse import choice_sets, multiverse, multiverse_sentences, multiverse_table, specification_curve, specifications
 from .publication_bias import selection_methods_table
 from .rob_figures import summary_plot, summary_shares, traffic_light_plot
-from .report import NOTEBOOKS, build_info, build_report, BuildInfo, mask_provenance, NotebookPage, render_page, report_exporter
+from .report import NOTEBOOKS, build_info, build_report, BuildInfo, input_fingerprint, NotebookPage, render_page, report_exporter
 from .scaffold import new_review
-from .sensitivity import most_influential, sensitivity_sentences, sensitivity_table
+from .sensitivity import most_influential, sensitivity_sentences, sensitivity_table, sensitivity_view
 from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_reviews, load_review, load_reviews,
                      Review, SheetError, validate_sheet, validation_demo)
+from .sources import canonical_links, NO_LINK, with_sources
 from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_comparison,
                              small_k_figure, small_k_grid, small_k_intervals, small_k_published, small_k_sentences,
                              small_k_view, small_study_sentences, tau2_figure, tau2_sentences, tau2_view)

@@ -14,6 +14,9 @@ intervention works): they are counted, not tested.
 """
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -152,7 +155,8 @@ def vote_count_table(votes: pd.DataFrame, cells: list[str], level: float = 0.95,
             vc = vote_count(["positive"] * counts["positive"] + ["negative"] * counts["negative"], level=level)
             row.update(sign_test_p=vc.sign_test_p, ci_low=vc.ci_low, ci_high=vc.ci_high, note="")
         else:
-            row["note"] = f"not tested: {voting} studies with a direction (< {rules.min_studies_sign_test})"
+            row["note"] = (f"not tested: {voting} {'study' if voting == 1 else 'studies'} with a direction "
+                           f"(< {rules.min_studies_sign_test})")
         rows.append(row)
     return pd.DataFrame(rows, columns=cells + VOTE_COLUMNS)
 
@@ -207,16 +211,25 @@ def admitted_votes(review: Review, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def vote_sentences(table: pd.DataFrame, cells: list[str]) -> list[str]:
-    """One sentence per cell of :func:`vote_count_table` (and variant), built from its numbers."""
-    from .display import count_text, p_text
+    """What the vote-count table (:func:`vote_count_table`) leaves untested, in one sentence, built from
+    its numbers: the cells without a sign test (their note says why) with their study counts, and how
+    many cells are tested (their reading follows in :func:`~compendium.teaching.vote_reading`). The
+    table itself holds every count; the sentence does not repeat it.
+    """
+    from .display import count_text
 
-    out = []
-    for _, row in table.iterrows():
-        cell = " · ".join(str(row[c]).replace("_", " ") for c in cells)
-        if "variant" in row and row["variant"] != VARIANTS[0]:
-            cell += f" ({row['variant']})"
-        tested = f", sign test p {p_text(row['sign_test_p'])}" if not row["note"] else ""
-        out.append(f"{cell}: {count_text(row['k_studies'], 'study')}, {row['positive']} positive, "
-                   f"{row['negative']} negative, {row['null']} null, {row['mixed']} mixed, "
-                   f"{row['unclear']} unclear{tested}.")
-    return out
+    untested = table[table["note"].fillna("") != ""]
+    tested = len(table) - len(untested)
+    if untested.empty:
+        return [f"Every cell ({count_text(tested, 'cell')}) has a sign test; each is read below."]
+    def cell_name(r) -> str:
+        name = " · ".join(str(r[c]).replace("_", " ") for c in cells)
+        return name + (f" ({r['variant']})" if "variant" in r and r["variant"] != VARIANTS[0] else "")
+
+    names = "; ".join(f"{cell_name(r)} ({count_text(r['k_studies'], 'study')})" for _, r in untested.iterrows())
+    reasons = "; ".join(dict.fromkeys(re.sub(r"^\d+ stud(y|ies) with a direction \(< (\d+)\)$",
+                                             r"fewer than \2 studies with a direction", str(n).removeprefix("not tested: "))
+                                      for n in untested["note"]))
+    return [f"{count_text(len(untested), 'cell')} of {len(table)} {'has' if len(untested) == 1 else 'have'} no sign "
+            f"test ({reasons}): {names}. " + (f"The other {count_text(tested, 'cell')} {'is' if tested == 1 else 'are'} "
+                                               "read below." if tested else "No cell is tested.")]

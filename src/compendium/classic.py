@@ -21,7 +21,7 @@ from meta_analysis.small_study import egger_test, trim_and_fill
 
 from .display import p_text
 from .files import project_root
-from .display import Table, sentence_number as _fmt  # the one place that rounds
+from .display import Table, quantity_text, sentence_number as _fmt  # the one place that rounds
 
 __all__ = ["CLASSIC", "DLByHand", "agreement_sentence", "beside_metafor", "beside_view", "by_hand_check",
            "classic_effects", "dl_by_hand", "fit_row", "fit_values", "leave_one_out_beside", "log_risk_ratio",
@@ -208,11 +208,24 @@ def _rel_text(x: float, floor: float = 1e-12) -> str:
 
 
 def beside_view(table: pd.DataFrame, digits: int = 6, floor: float = 1e-12) -> Table:
-    """:func:`beside_metafor` for display: numbers to ``digits`` decimals, the relative difference as
-    "3e-09" (or "< 1e-12" below ``floor``), agreement as yes/NO."""
+    """:func:`beside_metafor` for display: numbers to ``digits`` decimals (a value below 10^-(digits-2) in
+    scientific form, so a tiny p keeps its digits; a row of whole numbers, a count, as integers), quantity
+    names in words (:func:`~compendium.display.quantity_text`), the relative difference as "3e-09" (or
+    "< 1e-12" below ``floor``), agreement as yes/NO."""
     shown = table.copy()
-    for col in [c for c in shown.columns if c not in ("quantity", "rel_diff", "agree")]:
-        shown[col] = shown[col].map(lambda x: f"{x:.{digits}f}" if isinstance(x, float) else x)
+    values = [c for c in shown.columns if c not in ("quantity", "rel_diff", "agree")]
+    whole = shown[values].apply(lambda row: all(isinstance(x, float) and float(x).is_integer() for x in row), axis=1)
+
+    def text(x, count: bool):
+        if not isinstance(x, float):
+            return x
+        if count:
+            return f"{int(x):,}"  # a count: "16", "65,535", never "16.000000"
+        return f"{x:.{digits - 2}e}" if 0 < abs(x) < 10 ** -(digits - 2) else f"{x:.{digits}f}"
+
+    for col in values:
+        shown[col] = [text(x, c) for x, c in zip(shown[col], whole)]
+    shown["quantity"] = shown["quantity"].map(quantity_text)
     if "rel_diff" in shown:
         shown["rel_diff"] = shown["rel_diff"].map(lambda x: _rel_text(x, floor))
     shown["agree"] = shown["agree"].map(lambda x: "yes" if x else "NO")

@@ -178,7 +178,8 @@ def what_this_comparison_is(comparison: pd.DataFrame) -> list[str]:
              (f", and {stated} of their {n_pub} pooled results state how many studies they held." if stated else
               f", and none of their {n_pub} pooled results states, in the text we could reach, how many studies it held."))
     small = int(comparison["k_le_3"].fillna(False).astype(bool).sum())
-    second = (f"{small} of the {n_pub} comparisons rest on three studies or fewer, and "
+    second = ((f"All {n_pub} comparisons" if small == n_pub else f"{small} of the {n_pub} comparisons") +
+              " rest on three studies or fewer, and "
               f"{int(comparison['mapping_uncertain'].astype(bool).sum())} may not match the published analysis exactly "
               "(see the flags): these are comparisons, not reproductions.")
     third = ("Public study reports rarely print a convertible statistic; reproducing the published numbers needs the "

@@ -5,6 +5,7 @@ place where numbers are rounded and tables are laid out for reading (machine tab
 The house table style (APA 7th edition, section 6.36 and table 7.x conventions):
 
 - counts (k, n, studies, results) as integers; estimates with three decimals, Q and H² with two;
+  a variance or SE below .1 with three significant digits (0.000412, never 0.000);
 - p values without a leading zero, ``< .001`` below one in a thousand (APA 6.36);
 - I² as a percentage with one decimal (Higgins & Thompson 2002 report I² in per cent);
 - a lower and upper bound side by side in one column, ``[low, high]``;
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import set_style
+from .sources import CANONICAL
 from .files import guard_committed_outputs, project_root
 
 NA = "–"  # en dash: the value does not apply
@@ -51,12 +53,14 @@ HEADERS = {
     "selection_tau2": "τ² (selection)", "delta": "δ", "lrt": "LRT", "lrt_p": "p (LRT)", "study": "Study",
     "rstudent": "rstudent", "dffits": "DFFITS", "cook_d": "Cook's d", "cov_r": "Cov. ratio",
     "tau2_del": "τ² without", "qe_del": "Q without", "hat": "Hat", "weight": "Weight %", "dfbetas": "DFBETAS",
-    "influential": "Influential",
+    "influential": "Influential", "link": "DOI / PMID", "read_at": "Read at",
 }
 PAIR_HEADERS = {"ci_low": "CI", "ci_low_knha": "CI (Hartung–Knapp)", "ci_low_z": "CI (z)", "pi_low": "Prediction interval",
                 "tau2_ci_low": "τ² CI", "i2_ci_low": "I² CI", "adjusted_ci_low": "Adjusted CI",
                 "pet_peese_ci_low": "CI (PET-PEESE)", "selection_ci_low": "CI (selection)"}
-VERBATIM = ("as_printed", "source", "location", "url", "title", "doi", "authors", "population", "measure")
+VERBATIM = ("as_printed", "source", "location", "url", "title", "doi", "authors", "population", "measure", "read_at",
+            "link")
+
 DECIMAL_NAMES = re.compile(r"^(estimate|ci_|pi_(low|high)|tau2|yi|vi|se$|q$|q_between|h2$|[rdgz]$|egger_z|limit_|"
                            r"adjusted_|published_estimate|prepost_r|pet_|peese_|selection_|delta|lrt$|sigma2_|df$|rstudent|dffits|cook_d|"
                            r"cov_r|tau2_del|qe_del|hat$|weight|dfbetas)")
@@ -126,9 +130,12 @@ def number_text(x, digits: int = 3) -> str:
 
 
 def sentence_number(x: float, digits: int = 2) -> str:
-    """A number inside a sentence, APA style: ".12", "−.56", "1.09" (no leading zero below 1, a true minus sign)."""
+    """A number inside a sentence, APA style: ".12", "−.56", "1.09" (no leading zero below 1, a true minus sign;
+    a number that rounds to zero has no sign: −0.001 → ".00")."""
     text = f"{x:.{digits}f}"
-    text = text.replace("0.", ".", 1) if abs(x) < 1 else text
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]  # a rounded zero has no sign: ".00", never "−.00"
+    text = text.replace("0.", ".", 1) if abs(float(text)) < 1 else text
     return text.replace("-", "−")
 
 
@@ -206,12 +213,36 @@ def words(text: str) -> str:
 
 
 def header_text(column: str) -> str:
-    """The header a reader sees for a machine column name (``HEADERS``, else its words, capitalised)."""
+    """The header a reader sees for a machine column name (``HEADERS``, else its words, a Latin first
+    letter capitalised: "τ² = 0" keeps its τ)."""
     column = str(column).replace(" ", "_")
     if column in HEADERS:
         return HEADERS[column]
     text = column.replace("_", " ")
-    return text[:1].upper() + text[1:]
+    return text[:1].upper() + text[1:] if text[:1].isascii() else text
+
+
+QUANTITIES = {
+    "weight_1": "weight of study 1 (%)", "weight_1_fe": "weight of study 1, fixed effect (%)",
+    "weight_1_dl": "weight of study 1, DL random effects (%)", "q_df": "df of Q", "q_p": "p of Q", "pval": "p",
+    "ci_low": "CI lower bound", "ci_high": "CI upper bound", "pi_low": "PI lower bound", "pi_high": "PI upper bound",
+    "tau2": "τ²", "i2": "I² (%)", "h2": "H²", "q": "Q", "se": "SE", "se_tau2": "SE of τ²", "k0": "k₀ filled",
+    "filled_estimate": "estimate after filling", "filled_ci_low": "CI lower bound after filling",
+    "filled_ci_high": "CI upper bound after filling", "limit_estimate": "limit estimate",
+    "i2_between": "I² between (%)", "i2_within": "I² within (%)", "i2_total": "I² total (%)",
+    "sigma2_between": "σ² between", "sigma2_within": "σ² within", "stat": "test statistic",
+}
+
+
+def quantity_text(name: str) -> str:
+    """A machine quantity name as words, token by token (``QUANTITIES``, then ``HEADERS``, then the
+    words): "weight_1_fe" → "weight of study 1, fixed effect (%)", "CR2 ci_low" → "CR2 CI lower bound",
+    "cook_d: Jerant et al. 2011" → "Cook's d: Jerant et al. 2011"."""
+    def one(token: str) -> str:
+        core, colon = (token[:-1], ":") if token.endswith(":") else (token, "")
+        return QUANTITIES.get(core, (HEADERS.get(core, words(core)) if "_" in core else core)) + colon
+
+    return " ".join(one(token) for token in str(name).split(" "))
 
 
 # -- a table -----------------------------------------------------------------------------------------
@@ -269,6 +300,10 @@ def _cell(x, kind: str, column: str, digits: int) -> str:
         return percent_text(x, fraction=kind == "share")
     if kind == "integer":
         return integer_text(x)
+    name = str(column).replace(" ", "_")
+    if (name.startswith("vi") or name == "se") and not _missing(x) and 0 < abs(float(x)) < 0.1:
+        # a small variance keeps three significant digits: 0.000412, not 0.000 (a ratio of two must be checkable)
+        return number_text(x, max(_digits(column, digits), 2 - math.floor(math.log10(abs(float(x))))))
     return number_text(x, _digits(column, digits))
 
 
@@ -351,15 +386,19 @@ def _numeric(cells: list[str]) -> bool:
 def split_columns(columns: list[tuple[str, list[str]]], width_px: float = PAGE_WIDTH_PX) -> list[list[int]]:
     """Positions of the columns of each part of a table too wide for ``width_px``.
 
-    Every part repeats the row's name: the leading text columns (at most two, at most 45 % of the
-    width), so each part can be read alone.
+    Every part repeats the row's name: its leading text columns (at most three, e.g. analysis and
+    variant, or role, outcome and study; at most 55 % of the width, else as many as fit, at least the
+    first), so each part can be read alone.
     """
     widths = [_width_px(h, c) for h, c in columns]
     if sum(widths) <= width_px or len(columns) < 3:
         return [list(range(len(columns)))]
     keys = [0]
-    if len(columns) > 3 and not _numeric(columns[1][1]) and widths[0] + widths[1] <= 0.45 * width_px:
-        keys.append(1)
+    for i in range(1, min(3, len(columns) - 2)):
+        if _numeric(columns[i][1]) or columns[i][0] in ("Note", "Notes") \
+                or sum(widths[j] for j in keys) + widths[i] > 0.55 * width_px:
+            break
+        keys.append(i)
     parts, current = [], list(keys)
     used = sum(widths[i] for i in keys)
     for i in range(len(keys), len(columns)):
@@ -381,15 +420,51 @@ TABLE_CSS = """<style>
 .jp-RenderedHTMLCommon table.repro .num, table.repro .num { text-align: right; font-variant-numeric: tabular-nums; }
 .jp-RenderedHTMLCommon table.repro td.long, table.repro td.long { white-space: normal; min-width: 14em; max-width: 24em; }
 .jp-RenderedHTMLCommon table.repro tbody tr:nth-child(odd), table.repro tbody tr:nth-child(odd) { background: #fafafa; }
+.jp-RenderedHTMLCommon table.repro td a, table.repro td a { overflow-wrap: anywhere; }
 p.repro-part { font: italic 12px sans-serif; color: #555; margin: 0.2rem 0; }
 </style>"""
 
 
+COUNT_HEADERS = ("k", "Studies", "Effects")
+
+
+def empty_table_sentence(columns: list[tuple[str, list[str]]]) -> str | None:
+    """One sentence for a table with nothing in it, else None (the table is shown).
+
+    A table says nothing when every row's result columns are "–" or empty and a note says why
+    ("not tested: k < 10"), or when its count column is 0 in every row (nothing was pooled). The
+    sentence names each row by its non-empty cells, and the note once when all rows share it.
+    """
+    if not columns or not columns[0][1]:
+        return None
+    rows = len(columns[0][1])
+    counts = [c for h, c in columns if h in COUNT_HEADERS]
+    if counts and all(v == "0" for v in counts[0]):
+        first, cells = columns[0]
+        return f"Nothing was pooled: k = 0 in every row ({first}: {', '.join(cells)})."
+    note = next((c for h, c in columns if h in ("Note", "Notes")), None)
+    rest = [(h, c) for h, c in columns if h not in ("Note", "Notes")]
+    filled = [(h, c) for h, c in rest[1:] if any(v not in (NA, "") for v in c)]
+    if note is None or not all(note) or any(h not in COUNT_HEADERS and _numeric(c) for h, c in filled) \
+            or len(rest) - 1 - len(filled) < 2:
+        return None
+    def name(r: int) -> str:
+        extra = "; ".join(f"{h} = {c[r]}" if h in COUNT_HEADERS else c[r] for h, c in filled if c[r] not in (NA, ""))
+        return rest[0][1][r] + (f" ({extra})" if extra else "")
+    if len(set(note)) == 1:
+        return f"{note[0][:1].upper()}{note[0][1:]} for every row: {'; '.join(name(r) for r in range(rows))}."
+    return " ".join(f"{name(r)}: {note[r]}." for r in range(rows))
+
+
 def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_WIDTH_PX) -> str:
-    """The house-style HTML of a :func:`show` table (one or more parts; see :func:`split_columns`)."""
+    """The house-style HTML of a :func:`show` table (one or more parts; see :func:`split_columns`), or
+    one sentence for a table with nothing in it (:func:`empty_table_sentence`)."""
     columns = _merged(frame)
     if not columns:
         return "<p><em>(empty table)</em></p>"
+    sentence = empty_table_sentence(columns) if len(frame) else None
+    if sentence:
+        return f'<p class="repro-empty">{html.escape(sentence)}</p>'
     if len(frame) == 0:
         head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in columns)
         return (TABLE_CSS if style else "") + f'<table class="repro"><thead><tr>{head}</tr></thead></table>' \
@@ -400,8 +475,9 @@ def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_W
         chosen = [columns[i] for i in positions]
         numeric = [_numeric(c) for _, c in chosen]
         if len(parts) > 1:
-            out.append(f'<p class="repro-part">Part {p + 1} of {len(parts)}'
-                       f'{" (continued; the first column repeats)" if p else ""}</p>')
+            repeated = [columns[i][0] for i in parts[0] if all(i in q for q in parts)]
+            again = f" (continued; {', '.join(repeated)} repeat{'s' if len(repeated) == 1 else ''})" if p else ""
+            out.append(f'<p class="repro-part">Part {p + 1} of {len(parts)}{html.escape(again)}</p>')
         head = "".join(f'<th{" class=num" if num else ""}>{html.escape(h)}</th>' for (h, _), num in zip(chosen, numeric))
         body = []
         for r in range(len(frame)):
@@ -409,7 +485,8 @@ def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_W
             for (_, cells), num in zip(chosen, numeric):
                 text = cells[r]
                 cls = "num" if num else ("long" if len(text) > WRAP_CHARS else "")
-                row.append(f'<td{f" class={cls}" if cls else ""}>{html.escape(text)}</td>')
+                shown = CANONICAL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', html.escape(text))
+                row.append(f'<td{f" class={cls}" if cls else ""}>{shown}</td>')
             body.append(f"<tr>{''.join(row)}</tr>")
         out.append(f'<table class="repro"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
     return "\n".join(out)

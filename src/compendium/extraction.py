@@ -120,15 +120,28 @@ def published_overview(review: Review) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def flow_sentence(review_id: str, counts: pd.DataFrame) -> str:
-    """One sentence on the flow of :func:`prisma_counts`, built from its numbers."""
+def flow_sentence(review_id: str, counts: pd.DataFrame, studies: pd.DataFrame | None = None) -> str:
+    """One sentence on the flow of :func:`prisma_counts`, built from its numbers.
+
+    With the review's ``studies`` sheet, a study table that lists more ids than PRISMA counts studies is
+    explained: papers linked by ``same_sample_as`` report a sample already counted (Page et al. 2021).
+    """
     from .display import count_text
 
     n = dict(zip(counts["box"], counts["n"]))
     if "records screened" not in n:
         return (f"{review_id}: no screening records (screening.csv missing or empty), so records and reports cannot be counted; "
                 f"{count_text(n['studies with a result'], 'study')} have a result row.")
-    return (f"{review_id}: {count_text(n['records screened'], 'record')} screened led to "
+    text = (f"{review_id}: {count_text(n['records screened'], 'record')} screened led to "
             f"{count_text(n['studies included'], 'study')} in {count_text(n['reports of included studies'], 'report')}; "
             f"{count_text(n['reports not retrieved'], 'report')} could not be retrieved, and "
             f"{count_text(n['studies with a numeric statistic'], 'study')} with a numeric statistic.")
+    if studies is not None and len(studies) != n["studies included"]:
+        ids = len(studies)
+        linked = int(studies["same_sample_as"].fillna("").astype(str).str.strip().ne("").sum()) \
+            if "same_sample_as" in studies else 0
+        cause = (f": {linked} of the ids {'is a paper' if linked == 1 else 'are papers'} on a sample already counted "
+                 "(linked by same_sample_as), so each sample counts once" if linked and ids - linked == n["studies included"]
+                 else "")
+        text += f" The study table lists {ids} ids and PRISMA counts {count_text(n['studies included'], 'study')}{cause}."
+    return text

@@ -310,14 +310,16 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     return fig
 
 
-def comparison_plot(comparison: pd.DataFrame, metrics: dict[str, str] | None = None, title: str | None = None):
+def comparison_plot(comparison: pd.DataFrame, metrics: dict[str, str] | None = None, title: str | None = None,
+                    titles: dict[str, str] | None = None):
     """Published pooled results beside ours, one panel per review (its own effect metric).
 
     Each row is one published analysis: our estimate (dot) with the leading test's interval (thick
     line; ``test``, notebook 03's ``ci_method``) and the z interval (thin line), and the published
     estimate (open diamond). An interval that runs beyond the axis ends in an arrowhead. A row without a
     convertible study, or a published result without a value, says so in words.
-    ``metrics`` gives each review's display metric (e.g. {"behr2025": "g"}).
+    ``metrics`` gives each review's display metric (e.g. {"behr2025": "g"}). ``titles`` a readable panel title per review
+    (e.g. {"behr2025": "Behr et al. 2025"}); the folder id without it.
     """
     import matplotlib.pyplot as plt
 
@@ -361,7 +363,7 @@ def comparison_plot(comparison: pd.DataFrame, metrics: dict[str, str] | None = N
         metric = metrics.get(review, "effect")
         published = ", ".join(dict.fromkeys(rows["metric"].astype(str)))
         ax.set_xlabel(f"{metric} (ours) · published as {published}", fontsize=8)
-        ax.set_title(review, loc="left", fontsize=9)
+        ax.set_title((titles or {}).get(review, review), loc="left", fontsize=9)
         ax.grid(axis="x", color="#eeeeee", lw=0.6)
     lead = ", ".join(t for t in dict.fromkeys(comparison["test"].dropna().astype(str)) if t) or "leading test"
     handles = [plt.Line2D([], [], marker="o", ms=6, color=PALETTE["accent"], mec=PALETTE["ink"], lw=2.4,

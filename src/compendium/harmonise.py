@@ -186,14 +186,14 @@ def not_converted_view(not_converted: pd.DataFrame) -> pd.DataFrame:
     """Rows that printed a number but could not be converted, each with its reason.
 
     Rows that print only direction and significance are counted in :func:`conversion_summary`
-    and listed in ``not_converted.csv``; they are left out here to keep the table short.
+    and listed in ``not_converted.csv``; they are left out here to keep the table short. The statistic
+    stays as printed, whole (the table wraps it; a cut quote would misquote the source).
     """
     if not_converted.empty:
         return not_converted
     id_col = "effect_id" if "effect_id" in not_converted else "outcome_id"
     rows = not_converted[~not_converted["statistic_type"].isin(["p_only", "direction_only"])]
     view = rows[[id_col, "statistic_type", "statistic_as_printed", "reason"]].copy()
-    view["statistic_as_printed"] = view["statistic_as_printed"].str.slice(0, 70)
     return view.reset_index(drop=True)
 
 

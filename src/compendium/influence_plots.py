@@ -38,8 +38,6 @@ def baujat_plot(table: pd.DataFrame, ax=None, title: str = "Baujat plot",
         fig = ax.figure
     x, y = table["x"].to_numpy(float), table["y"].to_numpy(float)
     ax.scatter(x, y, s=10, color=PALETTE["light"], zorder=2)
-    for xi, yi, label in zip(x, y, table["study"].astype(str)):
-        ax.annotate(label, (xi, yi), ha="center", va="center", fontsize=7.5, color=PALETTE["accent"], zorder=3)
     pad_x, pad_y = 0.15 * (np.ptp(x) or 1.0), 0.08 * (np.ptp(y) or 1.0)  # room for the labels
     ax.set_xlim(x.min() - pad_x, x.max() + pad_x)
     ax.set_ylim(y.min() - pad_y, y.max() + pad_y)
@@ -47,7 +45,49 @@ def baujat_plot(table: pd.DataFrame, ax=None, title: str = "Baujat plot",
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    place_labels(ax, x, y, table["study"].astype(str).tolist())
     return fig
+
+
+# where a label may go, in points from its point: on it, then the nearest places of a grid (a label is
+# about 9 points tall), nearest first
+_OFFSETS = sorted(((float(dx), float(dy)) for dx in range(-90, 91, 30) for dy in range(-70, 71, 10)),
+                  key=lambda o: (o[0] ** 2 + (2.5 * o[1]) ** 2, o))
+
+
+def place_labels(ax, x, y, labels, fontsize: float = 7.5) -> list:
+    """Label each point (x, y) of ``ax`` so that no two labels overlap: on the point where it is free,
+    else at the nearest free place of :data:`_OFFSETS` (inside the axes), with a thin line back to its
+    point. Labels are placed from the top down (largest y first; ties by label), so the layout is
+    deterministic. Returns the text artists.
+    """
+    from matplotlib.text import Text
+
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed, texts = [], []
+    for i in sorted(range(len(labels)), key=lambda j: (-y[j], labels[j])):
+        chosen = None
+        for dx, dy in _OFFSETS:
+            line = None if (dx, dy) == (0.0, 0.0) else dict(arrowstyle="-", lw=0.5, color=PALETTE["muted"],
+                                                              shrinkA=0, shrinkB=2)
+            text = ax.annotate(labels[i], (x[i], y[i]), xytext=(dx, dy), textcoords="offset points", ha="center",
+                               va="center", fontsize=fontsize, color=PALETTE["accent"], zorder=3, arrowprops=line)
+            text.update_positions(renderer)
+            box = Text.get_window_extent(text, renderer).expanded(1.04, 1.15)  # the words, not the line back
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(b) for b in placed):
+                chosen = (text, box)
+                break
+            text.remove()
+        if chosen is None:  # nowhere free: on the point, as metafor draws it
+            text = ax.annotate(labels[i], (x[i], y[i]), ha="center", va="center", fontsize=fontsize,
+                               color=PALETTE["accent"], zorder=3)
+            chosen = (text, Text.get_window_extent(text, renderer))
+        texts.append(chosen[0])
+        placed.append(chosen[1])
+    return texts
 
 
 def _gosh_frame(table) -> pd.DataFrame:

@@ -1,22 +1,22 @@
 """The HTML report (the build's last step): every executed notebook as a page that shows the parameters
-it ran with, and a landing page that summarises the comparison (a figure of published against our
-estimates, the caveat, one line per notebook) and names the build: parameters, commit, its date and
-package versions.
+it ran with, and a landing page that tells the story of the comparison (what was re-run, how far our
+extraction goes, the published results beside ours and why they differ, built from the numbers), one
+line per notebook, and names the build: parameters, a fingerprint of its inputs, package versions.
 
-Everything on the pages is deterministic: the date is the commit date of HEAD, not the clock, so a
-rebuild of one commit gives the same bytes. Only the landing page's provenance paragraph
-(``<p id="build-provenance">``) names the commit; :func:`mask_provenance` blanks it for comparing
-builds of different commits.
+Everything on the pages is deterministic: no clock, no commit hash. The provenance names the SHA-256
+of the build's inputs (:func:`input_fingerprint`), which a rebuild of the same inputs reproduces in any
+clone, so a plain build of a fresh clone leaves ``git status`` clean.
 """
 from __future__ import annotations
 
 import ast
 import copy
+import hashlib
 import html
 import importlib.metadata
 import json
+import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,24 +25,56 @@ import pandas as pd
 
 from .certainty import findings_html
 from .comparison import what_this_comparison_is
-from .display import NA, integer_text, number_text, p_text, show, table_html
+from .display import NA, count_text, integer_text, number_text, p_text, sentence_number, show, table_html
 from .figures import comparison_plot, save_figure, set_style
 from .files import read_table
+from .small_k import RULES
 
 NOTEBOOKS = ("00_worked_example", "01_data_extraction", "02_effect_size_harmonisation", "03_pooled_models",
              "04_forest_funnel_plots", "05_box_score_mediator_synthesis", "06_simulation_lab")
-PROVENANCE = re.compile(r'(<p id="build-provenance">).*?(</p>)', re.S)
+INPUTS = ("src", "tools", "data/raw", "data/classic", "notebooks", "requirements.txt", "docs/teaching.md")
+SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+
+
+def _notebook_sources(data: bytes) -> bytes:
+    """The cell types and sources of a notebook (what a reader wrote), not its outputs or metadata."""
+    cells = json.loads(data.decode("utf-8")).get("cells", [])
+    return json.dumps([(c.get("cell_type"), "".join(c.get("source", ""))) for c in cells]).encode("utf-8")
+
+
+def input_fingerprint(root: Path | str) -> str:
+    """SHA-256 of the build's inputs under ``root``: every file of :data:`INPUTS` (notebooks by their cell
+    sources only), each as its path and its bytes, in path order.
+
+    The outputs (notebook outputs, processed data, figures, reports) are not inputs, so a build does not
+    change the fingerprint, and the same inputs give the same value in any clone or copy, with or
+    without git. A folder's caches (``__pycache__``, ``*.pyc``) are left out.
+    """
+    root = Path(root)
+    files = []
+    for name in INPUTS:
+        path = root / name
+        if path.is_file():
+            files.append(path)
+        for folder, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+            files += [Path(folder) / n for n in names if not n.endswith(".pyc")]
+    digest = hashlib.sha256()
+    for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
+        rel = path.relative_to(root).as_posix()
+        data = path.read_bytes()
+        if rel.startswith("notebooks/") and rel.endswith(".ipynb"):
+            data = _notebook_sources(data)
+        digest.update(f"{rel}\0{len(data)}\0".encode("utf-8") + data)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
 class BuildInfo:
-    """What a build was made from: the commit (HEAD when it ran) and its date, Python, package versions.
+    """What a build was made from: the fingerprint of its inputs (:func:`input_fingerprint`), Python and
+    the versions of the pinned packages."""
 
-    ``commit`` and ``commit_date`` are "" outside a git checkout (e.g. a copy of the tracked files).
-    """
-
-    commit: str
-    commit_date: str
+    inputs: str
     python: str
     packages: tuple
 
@@ -52,16 +84,10 @@ class BuildInfo:
 
 
 def build_info(root: Path | str) -> BuildInfo:
-    """The commit of ``root`` (``git log -1``: hash and ISO commit date) and the installed versions of
-    the packages ``requirements.txt`` pins (``importlib.metadata``). No clock: the same commit built
-    twice gives the same answer."""
+    """The fingerprint of the inputs under ``root`` and the installed versions of the packages
+    ``requirements.txt`` pins (``importlib.metadata``). No clock and no commit: the same inputs built
+    twice, in any clone, give the same answer."""
     root = Path(root)
-    try:
-        out = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%H%n%cI"], capture_output=True,
-                             text=True, check=True, timeout=20).stdout.split()
-        commit, date = (out + ["", ""])[:2]
-    except (OSError, subprocess.SubprocessError):
-        commit, date = "", ""
     names = []
     requirements = root / "requirements.txt"
     if requirements.exists():
@@ -72,12 +98,7 @@ def build_info(root: Path | str) -> BuildInfo:
             packages.append((name, importlib.metadata.version(name)))
         except importlib.metadata.PackageNotFoundError:
             packages.append((name, "not installed"))
-    return BuildInfo(commit, date, ".".join(map(str, sys.version_info[:3])), tuple(packages))
-
-
-def mask_provenance(text: str) -> str:
-    """``text`` (a landing page) with the provenance paragraph blanked: builds of different commits compare equal."""
-    return PROVENANCE.sub(r"\1(provenance)\2", text)
+    return BuildInfo(input_fingerprint(root), ".".join(map(str, sys.version_info[:3])), tuple(packages))
 
 
 # -- parameters ------------------------------------------------------------------------------------
@@ -150,6 +171,93 @@ def with_parameters(nb):
 
 # -- the landing page ------------------------------------------------------------------------------
 
+def review_names(root: Path | str, reviews) -> dict[str, str]:
+    """A readable name per review folder, "Behr et al. 2025", from ``review.json``'s ``citation`` (its first
+    author's surname and its year); the folder id where the citation does not say."""
+    names = {}
+    for review in reviews:
+        meta_path = Path(root) / "data" / "raw" / review / "review.json"
+        citation = json.loads(meta_path.read_text(encoding="utf-8")).get("citation", "") if meta_path.exists() else ""
+        author, year = re.match(r"\s*([^\s,]+)", citation), re.search(r"\b(19|20)\d\d\b", citation)
+        names[review] = f"{author.group(1)} et al. {year.group(0)}" if author and year else review
+    return names
+
+
+def _value(x: float, metric: str) -> str:
+    return f"{metric} = {sentence_number(x, 2)}"
+
+
+def landing_story(comparison: pd.DataFrame, names: dict[str, str] | None = None) -> list[str]:
+    """The landing page's opening paragraphs, built from ``comparison.csv``: what was re-run, how far our
+    extraction goes, how our estimates sit beside the published ones, and why they differ.
+
+    "Inside" means the published estimate lies within our interval under the leading test (``test``,
+    ``ci_low`` to ``ci_high``; notebook 03's ``ci_method``); the review's size is the number of studies it
+    included (``published_included``);
+    the example of a difference is the analysis with the largest absolute difference between the two
+    estimates on the display scale.
+    """
+    names = names or {}
+    if comparison.empty:
+        return ["No review in this build lists published pooled results, so there is nothing to compare with."]
+    reviews = list(dict.fromkeys(comparison["review"]))
+    totals = comparison.drop_duplicates("review").set_index("review")["published_included"]
+    tests = [t for t in dict.fromkeys(comparison["test"].dropna().astype(str)) if t] if "test" in comparison else []
+    lead = " / ".join(tests) or "z"
+    who = " and ".join(names.get(r, r) for r in reviews)
+    n_pub = len(comparison)
+    k = comparison["k"].fillna(0).astype(int)
+    pooled = comparison[k >= RULES.min_k_pool]
+    single, none = int((k == 1).sum()), int((k == 0).sum())
+    out = [f"We re-ran {count_text(n_pub, 'published pooled result')} of {who} from our own open extraction of "
+           "public study reports, in which every number carries its source."]
+    reach = []
+    if len(pooled):
+        lo, hi = int(pooled["k"].min()), int(pooled["k"].max())
+        reach.append(f"{count_text(len(pooled), 'analysis', 'analyses')} pool{'s' if len(pooled) == 1 else ''} "
+                     f"k = {lo}{'' if lo == hi else f'–{hi}'} {'study' if hi == 1 else 'studies'}")
+    if single:
+        reach.append(f"{count_text(single, 'analysis', 'analyses')} rest{'s' if single == 1 else ''} on a single study "
+                     "(shown, not pooled)")
+    if none:
+        reach.append(f"{count_text(none, 'analysis', 'analyses')} {'has' if none == 1 else 'have'} no convertible "
+                     "study at all")
+    given = [f"{int(totals[r])} ({names.get(r, r)})" for r in reviews if pd.notna(totals.get(r))]
+    out.append("How far our extraction goes: " + "; ".join(reach) +
+               (f". The published reviews included {' and '.join(given)} studies." if given else "."))
+    both = comparison[(k >= 1) & comparison["published_estimate"].notna() & comparison["estimate"].notna()]
+    with_ci = both[both["ci_low"].notna()]
+    inside = (with_ci["published_estimate"] >= with_ci["ci_low"]) & (with_ci["published_estimate"] <= with_ci["ci_high"])
+    zero = int(((pooled["ci_low"] <= 0) & (pooled["ci_high"] >= 0)).sum())
+    no_value = int(((k >= 1) & comparison["published_estimate"].isna()).sum())
+    n_ci, n_in = len(with_ci), int(inside.sum())
+    share = ("both pooled ones" if n_ci == n_in == 2 else f"all {n_ci} pooled ones" if n_ci == n_in
+             else f"{n_in} of the {count_text(n_ci, 'pooled one', 'pooled ones')}")
+    compare = (f"Where both sides give a value ({count_text(len(both), 'analysis', 'analyses')}), the published "
+               f"estimate lies inside our 95% {lead} interval in {share}")
+    if no_value:
+        compare += (f"; for {count_text(no_value, 'analysis', 'analyses')} the published review gives no value "
+                    "(not significant, value not given)")
+    if len(pooled):
+        compare += f". Of our {len(pooled)} pooled {lead} intervals, {zero} include{'s' if zero == 1 else ''} zero"
+    out.append(compare + ".")
+    candidates = both[both["k"] >= RULES.min_k_pool] if (both["k"] >= RULES.min_k_pool).any() else both
+    if len(candidates):
+        r = candidates.loc[(candidates["estimate"] - candidates["published_estimate"]).abs().idxmax()]
+        interval = (f" [{sentence_number(r['ci_low'], 2)}, {sentence_number(r['ci_high'], 2)}]"
+                    if pd.notna(r["ci_low"]) else "")
+        total = totals.get(r["review"])
+        out.append("Why estimates differ: ours pool only the studies whose public reports print a convertible "
+                   "statistic, a few of the studies each review included. The largest difference among the pooled "
+                   f"analyses is {r['our_analysis']} ({names.get(r['review'], r['review'])}): ours "
+                   f"{sentence_number(r['estimate'], 2)}{interval} from {count_text(int(r['k']), 'study', 'studies')}, "
+                   f"published {_value(r['published_estimate'], r['metric'])}"
+                   + (f" (the review included {int(total)} studies in all)" if pd.notna(total) else "") + ". "
+                   "The authors' extraction sheets, dropped into data/raw/ in the same schema, would turn this "
+                   "comparison into a reproduction.")
+    return out
+
+
 def one_line(nb) -> tuple[str, str]:
     """(title, one line) of a notebook: its first heading and the sentence after "What this step does."."""
     first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
@@ -189,11 +297,11 @@ def comparison_view(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def provenance_html(info: BuildInfo) -> str:
-    """The paragraph that names the commit and date (masked by :func:`mask_provenance`)."""
-    made = (f"commit <code>{info.commit[:12]}</code> of {html.escape(info.commit_date[:10])}" if info.commit
-            else "a copy outside git (no commit to name)")
-    return f'<p id="build-provenance">Built from {made}; the build names HEAD as it ran (the outputs are ' \
-           "committed after it).</p>"
+    """The paragraph that names the fingerprint of the build's inputs (see :func:`input_fingerprint`)."""
+    return (f'<p id="build-provenance">Built from inputs with fingerprint <code>{info.inputs[:16]}</code>: '
+            "the SHA-256 of the code, the sheets, the notebooks' cell sources and <code>requirements.txt</code> "
+            "(<code>input_fingerprint</code> in <code>src/compendium/report.py</code>). The same inputs give the "
+            "same fingerprint in any clone, so a rebuild reproduces this page byte for byte.</p>")
 
 
 def _build_section(parameters: dict | None, pages: dict, info: BuildInfo) -> str:
@@ -306,8 +414,9 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
     figure = ""
     comparison = read_table(comparison_path) if comparison_path.exists() else None
     if comparison is not None and len(comparison):
-        summary = "".join(f"<p>{html.escape(s)}</p>" for s in what_this_comparison_is(comparison))
-        table = table_html(show(comparison_view(comparison)))
+        names = review_names(root, dict.fromkeys(comparison["review"]))
+        summary = "".join(f"<p>{html.escape(s)}</p>" for s in landing_story(comparison, names))
+        table = table_html(show(comparison_view(comparison).assign(review=lambda d: d["review"].map(names))))
         metrics = {}
         for review in dict.fromkeys(comparison["review"]):
             meta = root / "data" / "raw" / review / "review.json"
@@ -315,7 +424,7 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
                 metrics[review] = json.loads(meta.read_text(encoding="utf-8")).get("display_metric", "effect")
         set_style()
         lead = ", ".join(t for t in dict.fromkeys(comparison["test"].dropna().astype(str)) if t) or "leading test"
-        out = save_figure(comparison_plot(comparison, metrics, title=""), "comparison_published_vs_ours", root / "figures",
+        out = save_figure(comparison_plot(comparison, metrics, title="", titles=names), "comparison_published_vs_ours", root / "figures",
                           f"published pooled results beside ours: for each analysis our estimate with its {lead} "
                           "interval (thick), the z interval (thin) and the published estimate as an open diamond", root)
         figure = out._repr_html_()
@@ -339,17 +448,15 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
 </head>
 <body>
 <h1>Re-running two meta-analyses in digital mental health</h1>
-<p>Bizzotto et al. 2023 (web-based help seeking and depressive symptoms) and Behr et al. 2025 (self-efficacy in
-internet-based interventions), re-run from an open extraction of public study reports. Every extracted number
-carries its source; the engine agrees with R metafor to 1e-6.</p>
+<div id="story">
+{summary}
+</div>
 <h2>Published pooled results beside ours</h2>
 {figure}
-<h2>What this comparison is</h2>
-{summary}
 <h2>The comparison in numbers</h2>
 <p>Our estimate with the leading test's interval and p, and the z interval beside it (estimates on each review's display scale; p in APA form;
 "{NA}" where nothing was pooled). The machine-readable table with every flag at full precision is
-<code>tables/comparison.csv</code>.</p>
+<code>tables/comparison.csv</code>. The engine that computed them agrees with R metafor to a relative 1e-6.</p>
 {table}
 {findings}
 <h2>The notebooks</h2>

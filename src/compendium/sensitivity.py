@@ -109,7 +109,26 @@ def sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
         for (added, removed), variants in changes.items():
             v = variants[0]
             what = " and ".join(([f"adding {added}"] if added else []) + ([f"leaving out {removed}"] if removed else []))
-            names = "; ".join(x["variant"] for x in variants)
+            # the variant's name without the study ids the sentence names already ("... study (X)" → "... study")
+            names = "; ".join(x["variant"].removesuffix(f" ({removed})").removesuffix(f" ({added})") for x in variants)
             sentences.append(f"{label}: {what} ({names}) moves {metric} from {_fmt(primary['estimate'])} to "
-                             f"{_fmt(v['estimate'])} (k {primary['k']} → {v['k']}).")
+                             f"{_fmt(v['estimate'])} (k = {primary['k']} → {v['k']}).")
     return sentences
+
+
+def sensitivity_view(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The sensitivity table as a reader needs it: the primary row of each analysis and every variant that
+    admits other studies (``studies_added`` or ``studies_removed`` not empty), and one sentence naming the
+    variants that admit the same studies as the primary analysis and so repeat its numbers.
+
+    ``sensitivity.csv`` keeps every row; only the display leaves the repeats out.
+    """
+    moved = (table["studies_added"].fillna("").astype(str) != "") | (table["studies_removed"].fillna("").astype(str) != "")
+    primary = table["variant"].astype(str).str.startswith("primary: ")
+    same = table[~(moved | primary)]
+    if same.empty:
+        return table.reset_index(drop=True), "Every variant admits other studies than the primary analysis."
+    names = "; ".join(f"{label}: {', '.join(block['variant'])}" for label, block in same.groupby("analysis", sort=False))
+    return (table[moved | primary].reset_index(drop=True),
+            f"Left out of the table because they admit the same studies as the primary analysis, and so repeat its "
+            f"numbers: {names}.")

@@ -24,10 +24,11 @@ def _pct(x: float, digits: int = 1) -> str:
 
 
 def coverage_view(grid: pd.DataFrame) -> pd.DataFrame:
-    """Coverage (%) of the 95 % CI: one row per design and k, one column per τ² and test."""
+    """Coverage (%) of the 95 % CI: one row per design and k, one column per τ² and test ("τ² = 0.05,
+    Hartung–Knapp")."""
     wide = grid.assign(coverage=100 * grid["coverage"]).pivot_table(
         index=["sizes", "k"], columns=["tau2", "test"], values="coverage", sort=False)
-    wide.columns = [f"tau2={t:g} {test}" for t, test in wide.columns]
+    wide.columns = [f"τ² = {t:g}, {TEST_LABELS.get(test, test)}" for t, test in wide.columns]
     return wide.reset_index()
 
 

@@ -242,8 +242,10 @@ def vote_reading(table: pd.DataFrame, cells: list[str], alpha: float = 0.05) -> 
         verdict = ("more agreement than chance would give" if r["sign_test_p"] < alpha
                    else "a majority the sign test cannot tell from chance")
         out.append(f"{cell}: {majority} of {directional} studies with a direction vote {side} "
-                   f"({100 * majority / directional:.0f}%; sign test p {p_text(r['sign_test_p'])}), {verdict}; "
-                   f"{int(r['null'] + r['mixed'])} more vote null or mixed. No count says how large the effect is.")
+                   f"({100 * majority / directional:.0f}%; sign test p {p_text(r['sign_test_p'])}), {verdict}"
+                   + (f"; {int(r['null'] + r['mixed'])} more vote null or mixed" if r["null"] + r["mixed"] else "") + ".")
+    if out:
+        out.append("No count says how large an effect is: a vote weighs a trial of 30 like a trial of 3,000.")
     return out
 
 

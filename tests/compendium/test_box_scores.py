@@ -123,3 +123,14 @@ def test_probable_same_sample_pairs_vote_once_in_their_variant():
     assert table.loc["as admitted", "k_studies"] == 3
     assert table.loc["probable same-sample pairs merged", "k_studies"] == 2
     assert table.loc["probable same-sample pairs merged", "negative"] == 1
+
+
+def test_vote_sentences_name_the_untested_cells_without_repeating_the_table():
+    import pandas as pd
+    table = pd.DataFrame({"outcome": ["x", "y", "z"], "k_studies": [13, 1, 3], "positive": [11, 1, 2],
+                          "negative": [2, 0, 0], "null": [0, 0, 1], "mixed": [0, 0, 0],
+                          "note": ["", "not tested: 1 study with a direction (< 5)",
+                                   "not tested: 2 studies with a direction (< 5)"]})
+    (text,) = h.vote_sentences(table, ["outcome"])
+    assert text.startswith("2 cells of 3 have no sign test (fewer than 5 studies with a direction): ") and "y (1 study); z (3 studies)" in text
+    assert "The other 1 cell is read below." in text and "11 positive" not in text

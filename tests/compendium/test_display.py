@@ -86,3 +86,50 @@ def test_long_text_is_wrapped_not_cut_and_wide_tables_are_split():
     assert sorted({i for p in parts for i in p}) == list(range(len(columns)))
     assert all(sum(d._width_px(*columns[i]) for i in p) <= d.PAGE_WIDTH_PX for p in parts)
     assert page.count('<table class="repro">') == len(parts)
+
+
+def test_a_number_in_a_sentence_that_rounds_to_zero_has_no_sign():
+    assert d.sentence_number(-0.001) == ".00" and d.sentence_number(-0.004, 3) == "−.004"
+    assert d.sentence_number(-0.56) == "−.56" and d.sentence_number(1.094) == "1.09"
+
+
+def test_quantity_names_read_as_words_and_greek_headers_keep_their_letter():
+    assert d.quantity_text("weight_1_fe") == "weight of study 1, fixed effect (%)"
+    assert d.quantity_text("q_p") == "p of Q" and d.quantity_text("CR2 ci_low") == "CR2 CI lower bound"
+    assert d.quantity_text("cook_d: Jerant et al. 2011") == "Cook's d: Jerant et al. 2011"
+    assert d.quantity_text("g of study 1") == "g of study 1"
+    assert d.header_text("τ² = 0, z (Wald)") == "τ² = 0, z (Wald)" and d.header_text("sizes") == "Sizes"
+
+
+def test_beside_metafor_shows_counts_as_integers_and_tiny_values_with_their_digits():
+    table = h.beside_view(h.beside_metafor({"k": 16.0, "q_p": 3.2e-08, "tau2": 0.00811, "all subsets: count": 65535.0},
+                                           {"k": 16, "q_p": 3.2e-08, "tau2": 0.00811, "all subsets: count": 65535}))
+    rows = dict(zip(table["quantity"], table["ours"]))
+    assert rows == {"k": "16", "p of Q": "3.2000e-08", "τ²": "0.008110", "all subsets: count": "65,535"}
+    assert not any(re.fullmatch(r"-?\d+\.0+", v) for v in table["metafor"])
+
+
+def test_every_part_of_a_split_table_repeats_the_columns_that_name_its_rows():
+    wide = pd.DataFrame({"role": ["mediator"], "outcome": ["depression"], "study": ["Smith2020"],
+                         **{f"column_{i}": [0.123456] for i in range(20)}, "source": ["https://doi.org/10.1/x"]})
+    columns = d._merged(h.show(wide))
+    parts = d.split_columns(columns)
+    assert len(parts) > 1 and all(p[:3] == [0, 1, 2] for p in parts)
+    assert "(continued; Role, Outcome, Study repeat)" in h.show(wide)._repr_html_()
+
+
+def test_a_table_with_nothing_in_it_becomes_one_sentence():
+    none_pooled = h.show(pd.DataFrame({"prepost_r": [0.3, 0.5, 0.7], "k": [0, 0, 0]}))._repr_html_()
+    assert "<table" not in none_pooled and "Nothing was pooled: k = 0 in every row" in none_pooled
+    untested = pd.DataFrame({"analysis": ["A", "B"], "k": [3, 2], "egger_z": [np.nan] * 2, "egger_p": [np.nan] * 2,
+                             "limit_estimate": [np.nan] * 2, "note": ["not tested: k < 10"] * 2})
+    page = h.show(untested)._repr_html_()
+    assert "<table" not in page and "Not tested: k &lt; 10 for every row: A (k = 3); B (k = 2)." in page
+    untested.loc[0, "egger_z"] = 1.2  # one result: the table stays
+    assert "<table" in h.show(untested)._repr_html_()
+
+
+def test_a_small_variance_keeps_three_significant_digits():
+    shown = h.show(pd.DataFrame({"vi": [0.000412, 0.0273, 0.5], "vi_from_n": [0.0000598, np.nan, 1.25], "se": [0.0123, 0.2, 1.0]}))
+    assert list(shown["vi"]) == ["0.000412", "0.0273", "0.500"]
+    assert list(shown["vi from n"]) == ["0.0000598", "–", "1.250"] and list(shown["se"]) == ["0.0123", "0.200", "1.000"]

@@ -49,3 +49,14 @@ def test_the_flow_sentence_is_built_from_the_counts():
     text = h.flow_sentence("made_up", h.prisma_counts(SCREENING, EFFECTS))
     assert text == ("made_up: 7 records screened led to 2 studies in 4 reports; 1 report could not be retrieved, "
                     "and 1 study with a numeric statistic.")
+
+
+def test_the_flow_sentence_explains_study_ids_that_prisma_counts_once():
+    import pandas as pd
+
+    counts = pd.DataFrame({"box": ["records screened", "studies included", "reports of included studies",
+                                   "reports not retrieved", "studies with a numeric statistic"], "n": [10, 2, 3, 1, 1]})
+    studies = pd.DataFrame({"study_id": ["A", "B", "C"], "same_sample_as": ["", "", "A"]})
+    text = h.flow_sentence("x", counts, studies)
+    assert "The study table lists 3 ids and PRISMA counts 2 studies: 1 of the ids is a paper on a sample" in text
+    assert "The study table" not in h.flow_sentence("x", counts, studies.iloc[:2])

@@ -239,3 +239,12 @@ def test_plausibility_screen_lists_large_r_and_a_ci_that_disagrees_with_n():
     assert "|r| > 0.7" in screen["check"].iloc[0]
     assert "× the variance that n gives" in screen["check"].iloc[1]
     assert len(done) == 3, "the screen never drops a row"
+
+
+def test_rows_not_converted_keep_the_statistic_whole():
+    import pandas as pd
+    quote = "increased significantly within the intervention arm ... (Cohen's d = 0.26, 0.31, respectively)"
+    left = pd.DataFrame({"effect_id": ["X_1", "X_2"], "statistic_type": ["d", "direction_only"],
+                         "statistic_as_printed": [quote, "no difference"], "reason": ["no n", "direction only"]})
+    view = h.not_converted_view(left)
+    assert list(view["statistic_as_printed"]) == [quote]

@@ -88,3 +88,17 @@ def test_baujat_from_three_studies_and_gosh_from_five(tmp_path):
     figures = influence_figures("r", rows, fits, tmp_path, transform=np.tanh, metric="r")
     assert [f.png.name for f in figures] == ["r_baujat_big.png", "r_gosh_big.png", "r_baujat_three.png"]
     assert all(f.png.exists() and f.svg.exists() for f in figures)
+
+
+def test_baujat_labels_do_not_overlap_even_when_points_crowd():
+    x = np.array([0.10, 0.11, 0.12, 0.105, 0.115, 3.0, 0.5, 0.52])
+    y = np.array([0.01, 0.012, 0.011, 0.013, 0.009, 2.0, 0.3, 0.31])
+    table = pd.DataFrame({"study": [f"Study{i}et al. 20{10 + i}" for i in range(len(x))], "x": x, "y": y})
+    fig = baujat_plot(table)
+    renderer = fig.canvas.get_renderer()
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(t, renderer) for t in fig.axes[0].texts]  # the words, not the lines
+    assert len(boxes) == len(x)
+    assert not [(i, j) for i in range(len(boxes)) for j in range(i) if boxes[i].overlaps(boxes[j])]
+    plt.close(fig)

@@ -35,7 +35,9 @@ def test_sentences_state_the_numbers_of_the_table():
     all_in = table.set_index("variant").loc["all admitted studies", "estimate"]
     primary = table.set_index("variant").loc["primary: as published", "estimate"]
     assert f"{primary:.2f}".replace("-0.", "−.").replace("0.", ".") in moved[0]
-    assert f"{all_in:.2f}".replace("0.", ".") in moved[0] and "(k 3 → 4)" in moved[0]
+    assert f"{all_in:.2f}".replace("0.", ".") in moved[0] and "(k = 3 → 4)" in moved[0]
+    left = [s for s in sentences if "leaving out" in s and "most influential" in s]
+    assert left and all(s.count(s.split("leaving out ")[1].split(" ")[0]) == 1 for s in left), "the study named once"
 
 
 def test_unadjusted_only_keeps_the_primary_rule_and_drops_adjusted_and_unclear_rows():
@@ -62,3 +64,13 @@ def test_probable_same_sample_pairs_merge_only_in_their_variant():
     assert by.loc["primary: as published", "k"] == 3
     merged = by.loc["probable same-sample pairs merged"]
     assert merged["k"] == 2 and merged["studies_removed"] == "A"   # B kept: the larger n
+
+
+
+def test_the_view_leaves_out_variants_that_repeat_the_primary_and_names_them():
+    _, table, _ = table_and_sentences()
+    view, repeats = h.sensitivity_view(table)
+    moved = (table["studies_added"].fillna("") != "") | (table["studies_removed"].fillna("") != "")
+    assert len(view) == int((moved | table["variant"].str.startswith("primary: ")).sum()) < len(table)
+    for _, row in table[~moved & ~table["variant"].str.startswith("primary: ")].iterrows():
+        assert row["variant"] in repeats and row["variant"] not in list(view[view["analysis"] == row["analysis"]]["variant"])

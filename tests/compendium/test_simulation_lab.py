@@ -18,8 +18,8 @@ def grids():
 def test_views_have_one_row_per_design_and_k(grids):
     coverage, tau2, _ = grids
     view = h.coverage_view(coverage)
-    assert len(view) == 4 and "tau2=0.1 knha" in view.columns
-    assert view["tau2=0 z"].between(0, 100).all()
+    assert len(view) == 4 and "τ² = 0.1, Hartung–Knapp" in view.columns
+    assert view["τ² = 0, z (Wald)"].between(0, 100).all()
     assert list(h.tau2_view(tau2)["k"]) == [5, 10] and "bias REML" in h.tau2_view(tau2).columns
 
 

@@ -108,11 +108,12 @@ def test_conversion_and_screen_sentences():
 
 def test_vote_reading_separates_tested_majorities_from_chance():
     table = pd.DataFrame({"outcome": ["x", "y", "z"], "positive": [11, 4, 1], "negative": [2, 1, 0],
-                          "null": [1, 0, 0], "mixed": [0, 2, 0], "sign_test_p": [0.022, 0.375, np.nan],
+                          "null": [0, 0, 0], "mixed": [0, 2, 0], "sign_test_p": [0.022, 0.375, np.nan],
                           "note": ["", "", "not tested"]})
     out = h.vote_reading(table, ["outcome"])
-    assert len(out) == 2
-    assert "11 of 13" in out[0] and "more agreement than chance" in out[0]
+    assert len(out) == 3 and "how large" in out[2]
+    assert "11 of 13" in out[0] and "more agreement than chance" in out[0] and "more vote null" not in out[0]
+    assert "0 more" not in " ".join(out)
     assert "cannot tell from chance" in out[1] and "2 more vote null or mixed" in out[1]
 
 
