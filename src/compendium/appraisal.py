@@ -224,8 +224,8 @@ def rob_sensitivity_table(analyses: dict[str, Analysis], overall: dict[str, str]
             row["note"] = ("nothing left" if row["k"] == 0 else "" if row["k"] > 1 else
                            "single study, not pooled" if name == "as pooled" else "one study left, not pooled")
             out.append(row)
-    columns = ["analysis", "variant", "k", "n", "estimate", "ci_low", "ci_high", "pval", "ci_low_knha", "ci_high_knha",
-               "pval_knha", "tau2", "i2", "studies_removed", "not_rated", "note"]
+    columns = ["analysis", "variant", "k", "n", "test", "estimate", "ci_low", "ci_high", "pval", "ci_low_z", "ci_high_z",
+               "pval_z", "tau2", "i2", "studies_removed", "not_rated", "note"]
     return pd.DataFrame(out).reindex(columns=columns)
 
 
