@@ -115,13 +115,13 @@ def multiverse_table(analyses: dict[str, Analysis], transform=None, rules: Small
 
 def multiverse_sentences(table: pd.DataFrame, metric: str) -> list[str]:
     """One sentence per analysis with more than one specification, built from the table."""
-    from .display import percent_text, sentence_number as num
+    from .display import count_text, percent_text, sentence_number as num
 
     out = []
     for _, r in table[table["specifications"] > 1].iterrows():
         how = "sampled" if r["sampled"] else "all"
-        out.append(f"{r['label']}: over {how} {r['specifications']:,} specifications ({r['studies_with_choices']} "
-                   f"studies with a choice) the pooled {metric} ranges from {num(r['min_estimate'])} to "
+        out.append(f"{r['label']}: over {how} {r['specifications']:,} specifications "
+                   f"({count_text(r['studies_with_choices'], 'study', 'studies')} with a choice) the pooled {metric} ranges from {num(r['min_estimate'])} to "
                    f"{num(r['max_estimate'])} (median {num(r['median_estimate'])}); the primary, chosen by "
                    f"{r['primary_rule']}, gives {num(r['primary_estimate'])}, rank {r['primary_rank']} of "
                    f"{r['specifications']:,}; p < .05 in {percent_text(r['share_p_below_05'], 0, fraction=True)} "
