@@ -1,19 +1,17 @@
-"""Student copies (tools/student_copies.py): no solution left, every exercise kept, outputs of
+"""Student copies (tools/runner/student.py): no solution left, every exercise kept, outputs of
 clear-output cells removed, and the committed notebooks untouched."""
 import hashlib
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-spec = importlib.util.spec_from_file_location("student_copies", ROOT / "tools" / "student_copies.py")
-student_copies = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(student_copies)
+student_copies = load_tool().runner.student
 
 
 def tags(cell):
