@@ -21,7 +21,7 @@ from .graph import (GRAPH, NOTEBOOKS, OUTPUTS, RUNS, WRITES, notebook_parameters
                     review_notebooks, with_inputs, written_by)
 from .kernels import Stopped, start_kernel, stop_kernel, strip_run_metadata
 from .parameters import check_parameters, parse_parameters, run_folder
-from .publish import (PublishError, UnsafePath, check_out, check_paths, copy_outputs, copy_tracked, publish,
+from .publish import (PublishError, UnsafePath, check_out, check_paths, copy_outputs, copy_tracked,
                       tracked_files, working_files)
 from .student import write_student_copies
 from .testing import fresh_copy, notebook_copy, test
