@@ -73,3 +73,19 @@ def test_notebooks_open_clean_in_jupyterlab():
         spec = nb.metadata["kernelspec"]
         assert (spec["name"], spec["display_name"], spec["language"]) == ("python3", installed.display_name, "python"), path.name
         assert (nb.nbformat, nb.nbformat_minor) == (4, 5) and all(c.get("id") for c in nb.cells), path.name
+
+
+def test_student_copies_outside_the_repository_run_all_there(tmp_path):
+    """A DIR outside the repository gets what the notebooks read (src/, data/, environment.yml); a copy
+    run there from top to bottom (here 01, a notebook that reads the raw sheets) writes under DIR only."""
+    from nbclient import NotebookClient
+
+    before = digests()
+    handout = tmp_path / "handout"
+    assert student_copies.main([str(handout)]) == 0
+    assert (handout / "src" / "helpers.py").is_file() and (handout / "data" / "raw" / "behr2025" / "review.json").is_file()
+    path = handout / "01_data_extraction.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(handout)}}).execute()
+    assert list((handout / "figures").glob("*_prisma.png"))
+    assert digests() == before

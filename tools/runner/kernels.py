@@ -18,7 +18,9 @@ from pathlib import Path
 # What a kernel imports while it waits for its inputs: the notebooks' one import and the matplotlib
 # modules behind pyplot (not pyplot itself: the notebooks choose the backend before importing it).
 WARM_UP_IMPORTS = ("helpers", "matplotlib.figure", "matplotlib.backends.backend_agg")
-KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]  # as nbclient starts kernels: no history file
+# As nbclient starts kernels (no history file); the kernel's own log only from errors up, so --verbose does
+# not show ipykernel's warning, once per kernel, that it talks over the local TCP ports unencrypted.
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 # Imports from several threads at once can fail (pyzmq's do), so the build imports under this lock.
 IMPORTING = threading.Lock()
 _KERNELS = itertools.count(1)  # numbers the connection files of this process
