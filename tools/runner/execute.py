@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -46,6 +47,13 @@ def build_error(step: str, exc: BaseException) -> BuildError:
         return BuildError(step, line, str(exc))
     line = " ".join(f"{type(exc).__name__}: {exc}".split())
     return BuildError(step, line, "".join(traceback.format_exception(exc)))
+
+
+def quiet_thread() -> None:
+    """Block SIGINT and SIGTERM in the calling thread (and the threads it starts): they reach the main
+    thread only, which stops the build; a signal landing in a thread inside a zmq poll can abort libzmq."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 class _Run:
@@ -120,6 +128,7 @@ class _Run:
 
     def notebook(self, name: str) -> None:
         """Start the kernel, wait for the inputs, run the notebook, record its time."""
+        quiet_thread()
         km, log, holding = None, None, False
         try:
             if not self.verbose:
@@ -176,6 +185,7 @@ class _Run:
 
     def prepare_report(self) -> None:
         """Import what the report needs and make its exporter while a core is free."""
+        quiet_thread()
         try:
             if self.claim(self.may_prepare_report):
                 with contextlib.suppress(Exception), IMPORTING:
@@ -204,11 +214,16 @@ class _Run:
             self.failure = self.failure or BuildError("build", "stopped", "")
             kernels = list(self.kernels)
             self.changed.notify_all()
-        for km in kernels:
-            stop_kernel(km)
-        deadline = time.monotonic() + wait
-        for thread in self.threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        if not self.verbose:  # papermill's "Kernel died while waiting for execute reply": the stop's own line says it
+            logging.disable(logging.CRITICAL)
+        try:
+            for km in kernels:
+                stop_kernel(km)
+            deadline = time.monotonic() + wait
+            for thread in self.threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        finally:
+            logging.disable(logging.NOTSET)
 
     def run_notebooks(self) -> dict[str, float]:
         """Start the notebooks' threads, import papermill meanwhile, wait for all of them."""

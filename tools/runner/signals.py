@@ -56,7 +56,8 @@ def run_forwarding(command: list[str], **options) -> int:
     try:
         while True:
             try:
-                return child.wait()
+                code = child.wait()
+                return 128 - code if code < 0 else code  # killed by a signal: as a shell reports it
             except KeyboardInterrupt:  # a handler installed before ours
                 continue
     finally:
