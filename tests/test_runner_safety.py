@@ -323,3 +323,27 @@ def test_after_a_sigkill_the_next_build_removes_what_it_left(stand_in):
         publish.remove_stale(root)
         assert [p.name for p in root.glob(".build-*")] == [publish.LOCK]
     assert not list(root.glob(".build-*"))
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def test_build_help_lists_the_build_options_and_every_parameter(capsys):
+    assert runner.cli.read_build_options(["--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "--out DIR" in shown and "-p NAME=VALUE" in shown and "--verbose" in shown
+    for name in {p for found in tool.notebook_parameters(ROOT).values() for p in found}:
+        assert f"\n  {name} " in shown, name
+    assert runner.cli.read_build_options(["--bogus"]) == 2
+
+
+def test_a_run_names_its_own_report(stand_in, tmp_path, monkeypatch, capsys):
+    root, _ = stand_in
+    given = {}
+    monkeypatch.setattr(runner.execute, "build", lambda parameters, **options: given.update(options))
+    monkeypatch.setattr(publish, "publish", lambda built, target, run=False: given.update(target=target, run=run))
+    out = tmp_path / "my_run"
+    assert tool.build_command(False, {"level": 0.9}, str(out), root=root) == 0
+    assert given["report_at"] == f"{out}/reports/index.html" and given["target"] == out and given["run"]
+    assert f"report {out}/reports/index.html" in capsys.readouterr().out
+    assert tool.build_command(False, {}, None, root=root) == 0
+    assert given["report_at"] is None and given["target"] == root.resolve() and not given["run"]
