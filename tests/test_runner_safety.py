@@ -198,7 +198,7 @@ def test_a_rename_that_fails_midway_is_undone(publishing, monkeypatch):
 
     def rename(a, b):
         calls.append(a)
-        if len(calls) == 5:  # figures: the old folder is aside, the new one does not go in
+        if len(calls) == 6:  # the sixth rename: figures' old folder is aside, the new one does not go in
             raise PermissionError("injected")
         real(a, b)
     monkeypatch.setattr(publish.os, "rename", rename)

@@ -103,7 +103,7 @@ def build_command(verbose: bool, parameters: dict | None = None, out: str | None
             with publish.build_copy(root) as work:
                 try:
                     build(parameters, root=work, verbose=verbose, report_parameters=parameters,
-                          reuse=root if target != root else None,
+                          reuse=root if parameters else None,
                           report_at=None if target == root else f"{shown}/reports/index.html")
                 except BuildError as error:
                     if verbose:

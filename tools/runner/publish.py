@@ -343,9 +343,9 @@ def publish(built: Path, target: Path, run: bool = False) -> None:
                     for path in old.rglob("*"):
                         rel = path.relative_to(target).as_posix()
                         kept = new / path.relative_to(old)
-                        if path.is_file() and not _is_output(folder, rel) and not kept.exists():
+                        if (path.is_file() or path.is_symlink()) and not _is_output(folder, rel) and not kept.exists():
                             kept.parent.mkdir(parents=True, exist_ok=True)
-                            shutil.copy2(path, kept)
+                            shutil.copy2(path, kept, follow_symlinks=False)
             for folder in OUTPUTS:
                 _step(f"{folder}: old aside")
                 old, aside = target / folder, stage / "old" / folder
