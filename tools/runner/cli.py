@@ -116,6 +116,9 @@ def build_command(verbose: bool, parameters: dict | None = None, out: str | None
     except publish.PublishError as error:
         say(str(error), sys.stderr)
         return 1
+    except OSError as error:  # the build's copy or the lock could not be made (a full disk, permissions)
+        say(f"build stopped before publishing: {error}; the working tree is as it was", sys.stderr)
+        return 1
     except KeyboardInterrupt:
         say(f"stopped ({signals.stop_name()}): nothing was written, the build's folders are removed", sys.stderr)
         return signals.stop_code()
