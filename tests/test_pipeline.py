@@ -171,8 +171,8 @@ def fake_build(tmp_path, monkeypatch):
         target.write_text(json.dumps({**json.loads(source.read_text()), "executed": True}))
         runs[name] = (start, time.perf_counter(), parameters)
 
-    monkeypatch.setattr(fake, "start_kernel", lambda root, log, stopped: object())
-    monkeypatch.setattr(fake, "run_notebook", run_notebook)
+    monkeypatch.setattr(fake.runner.execute, "start_kernel", lambda root, log, stopped, **options: object())
+    monkeypatch.setattr(fake.runner.execute, "run_notebook", run_notebook)
     fake.COMMITTED = committed
     return fake, tmp_path, runs
 
@@ -252,11 +252,12 @@ def test_a_kernel_still_importing_when_the_build_stops_is_shut_down_at_once(monk
         async def start_kernel(self, **options): pass
         def blocking_client(self): return Client()
 
-    monkeypatch.setattr(fake, "kernel_manager_class", lambda: Manager)
-    monkeypatch.setattr(fake, "stop_kernel", shut_down.append)
+    kernels = fake.runner.kernels
+    monkeypatch.setattr(kernels, "kernel_manager_class", lambda: Manager)
+    monkeypatch.setattr(kernels, "stop_kernel", shut_down.append)
     asked = []
     with pytest.raises(fake.Stopped):
-        fake.start_kernel(tmp_path, None, stopped=lambda: asked.append(1) or len(asked) > 2)
+        kernels.start_kernel(tmp_path, None, stopped=lambda: asked.append(1) or len(asked) > 2)
     assert len(asked) == 3 and len(shut_down) == 1
 
 # -- the pinned environment ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Student copies (tools/student_copies.py): no solution left, every exercise kept, outputs of
+"""Student copies (tools/runner/student.py): no solution left, every exercise kept, outputs of
 clear-output cells removed, and the committed notebooks untouched."""
 import hashlib
 import re
@@ -9,12 +9,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-spec = importlib.util.spec_from_file_location("student_copies", ROOT / "tools" / "student_copies.py")
-student_copies = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(student_copies)
+student_copies = load_tool().runner.student
 
 
 def tags(cell):
@@ -106,3 +105,19 @@ def test_no_two_exercises_critique_the_same_study():
                 for study in set(re.findall(r"\b[A-Z][a-z]+20\d\d\b", cell.source)):
                     named.setdefault(study, []).append(path.name)
     assert {s: where for s, where in named.items() if len(where) > 1} == {}
+
+
+def test_student_copies_outside_the_repository_run_all_there(tmp_path):
+    """A DIR outside the repository gets what the notebooks read (src/, data/, environment.yml); a copy
+    run there from top to bottom (here 01, a notebook that reads the raw sheets) writes under DIR only."""
+    from nbclient import NotebookClient
+
+    before = digests()
+    handout = tmp_path / "handout"
+    assert student_copies.main([str(handout)]) == 0
+    assert (handout / "src" / "helpers.py").is_file() and (handout / "data" / "raw" / "behr2025" / "review.json").is_file()
+    path = handout / "01_data_extraction.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(handout)}}).execute()
+    assert list((handout / "figures").glob("*_prisma.png"))
+    assert digests() == before

@@ -1,7 +1,11 @@
 """Student copies of the notebooks: every ``solution`` cell removed, outputs of ``clear-output`` cells
 cleared, everything else (exercises included) as committed. Standard library and nbformat only.
 
-    python3 tools/compendium.py student DIR      # or: python3 tools/student_copies.py DIR
+    python3 tools/compendium.py student DIR
+
+A DIR outside the repository also gets what the notebooks read (the tracked files under ``src/`` and
+``data/``, and ``environment.yml``, by which a notebook finds its root), so Run All works there; the
+copies then write their figures and tables under DIR.
 
 Tags (cell metadata ``tags``): ``exercise`` marks an exercise (a Markdown cell), ``solution`` its
 answer (Markdown or code, in the cells that follow it), ``clear-output`` a code cell students should
@@ -9,10 +13,11 @@ run themselves.
 """
 from __future__ import annotations
 
-import sys
+import shutil
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+CARRIED = ("src/", "data/", "environment.yml")  # what a copy outside the repository needs to run
 SOLUTION, CLEAR, EXERCISE = "solution", "clear-output", "exercise"
 
 
@@ -48,7 +53,8 @@ def write_student_copies(target: Path | str, notebooks: Path | str = ROOT / "not
     """Write the student copy of every ``*.ipynb`` in ``notebooks`` to ``target`` (created).
 
     Returns the written paths. Raises ValueError when ``target`` is the notebooks folder itself,
-    so the committed notebooks can never be overwritten.
+    so the committed notebooks can never be overwritten. A ``target`` outside the repository of
+    ``notebooks`` also gets the files the notebooks read (:func:`carry_inputs`).
     """
     import nbformat
 
@@ -56,12 +62,29 @@ def write_student_copies(target: Path | str, notebooks: Path | str = ROOT / "not
     if target == source:
         raise ValueError(f"target = {target}: the student copies must go to another folder than the notebooks")
     target.mkdir(parents=True, exist_ok=True)
+    if not target.is_relative_to(source.parent):
+        carry_inputs(source.parent, target)
     written = []
     for path in sorted(source.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         nbformat.write(student_copy(nb), target / path.name)
         written.append(target / path.name)
     return written
+
+
+def carry_inputs(root: Path, target: Path) -> list[str]:
+    """Copy the tracked files of ``root`` under :data:`CARRIED` into ``target`` (a folder outside the
+    repository), so the student copies there find ``src/helpers.py`` and their data; existing files
+    are left as they are. Returns the copied paths (relative)."""
+    from .publish import tracked_files
+
+    copied = []
+    for rel in tracked_files(root):
+        if rel.startswith(CARRIED) and not (target / rel).exists():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / rel, target / rel)
+            copied.append(rel)
+    return copied
 
 
 def main(argv: list[str]) -> int:
@@ -71,7 +94,3 @@ def main(argv: list[str]) -> int:
     written = write_student_copies(argv[0])
     print(f"[compendium] {len(written)} student copies written to {argv[0]}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

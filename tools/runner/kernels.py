@@ -1,0 +1,157 @@
+"""The kernels: each notebook's Python kernel, started early (it imports ``helpers`` while the notebooks
+before it still run), given its notebook through papermill, and shut down when it is done.
+
+Kernel connection files go to the folder the caller names (the build's own copy), so a stopped build
+leaves none behind in Jupyter's runtime folder.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+# What a kernel imports while it waits for its inputs: the notebooks' one import and the matplotlib
+# modules behind pyplot (not pyplot itself: the notebooks choose the backend before importing it).
+WARM_UP_IMPORTS = ("helpers", "matplotlib.figure", "matplotlib.backends.backend_agg")
+# As nbclient starts kernels (no history file); the kernel's own log only from errors up, so --verbose does
+# not show ipykernel's warning, once per kernel, that it talks over the local TCP ports unencrypted.
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+# Imports from several threads at once can fail (pyzmq's do), so the build imports under this lock.
+IMPORTING = threading.Lock()
+_KERNELS = itertools.count(1)  # numbers the connection files of this process
+
+
+def strip_run_metadata(nb, name: str):
+    """Drop the timestamps and durations papermill and nbclient write, number the cells, and join
+    consecutive stream outputs (the kernel may send one print in one message or in two).
+
+    With these removed a rerun writes a byte-identical notebook.
+    """
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        cell["id"] = f"{name[:2]}-{i:02d}"
+        outputs = []
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and outputs and outputs[-1].get("output_type") == "stream"
+                    and outputs[-1].get("name") == out.get("name")):
+                outputs[-1]["text"] += out["text"]
+            else:
+                outputs.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+    return nb
+
+
+@functools.cache
+def kernel_manager_class() -> type:
+    """jupyter_client's AsyncKernelManager, keeping the clients it makes so :func:`stop_kernel` can close
+    them (papermill leaves a kernel it was given running, and its client open)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        def client(self, **kwargs):
+            client = super().client(**kwargs)
+            self.__dict__.setdefault("clients_made", []).append(client)
+            return client
+
+    return KernelManager
+
+
+def import_kernel_machinery() -> None:
+    """Import all that :func:`start_kernel` needs (kernel spec included), so its threads import nothing."""
+    import jupyter_client.blocking  # noqa: F401
+    import jupyter_core.utils  # noqa: F401
+
+    kernel_manager_class()(kernel_name="python3").kernel_spec  # noqa: B018 - loads ipykernel's spec code
+
+
+class Stopped(Exception):
+    """The build stopped (another step failed) while this kernel was starting."""
+
+
+def start_kernel(root: Path, log, stopped=lambda: False, connection_dir: Path | None = None) -> object:
+    """Start a Python kernel in ``root/notebooks`` and let it import :data:`WARM_UP_IMPORTS`.
+
+    The imports run silently (no output, no execution count, names removed afterwards), so the
+    notebook later finds them in ``sys.modules`` and nothing else differs. If ``stopped()`` turns
+    true meanwhile (e.g. a bad sheet), the kernel is shut down at once and :class:`Stopped` raised.
+
+    Parameters
+    ----------
+    root : Path
+        The repository root.
+    log : file or None
+        Where the kernel process writes its own stdout and stderr; None inherits the terminal.
+    stopped : callable
+        Asked every tenth of a second while the imports run.
+    connection_dir : Path, optional
+        Where the kernel's connection file goes (default: Jupyter's runtime folder). The build names
+        its staging folder, so nothing of a stopped build outlives its folder.
+
+    Returns
+    -------
+    jupyter_client.AsyncKernelManager
+        The running kernel (of :func:`kernel_manager_class`), for ``papermill.execute_notebook(km=...)``.
+    """
+    from jupyter_core.utils import run_sync
+
+    options = {}
+    if connection_dir is not None:
+        options["connection_file"] = str(Path(connection_dir) / f"kernel-{os.getpid()}-{next(_KERNELS)}.json")
+    km = kernel_manager_class()(kernel_name="python3", **options)
+    run_sync(km.start_kernel)(cwd=str(root / "notebooks"), extra_arguments=KERNEL_ARGUMENTS,
+                              stdout=log, stderr=log, env={**os.environ, "COMPENDIUM_BUILD": "1"})
+    src = str(root / "src")
+    code = (f"import importlib as _i, sys as _s\n_s.path.insert(0, {src!r})\n"
+            f"for _m in {WARM_UP_IMPORTS!r}:\n    try:\n        _i.import_module(_m)\n"
+            f"    except Exception:\n        pass\n_s.path.remove({src!r})\ndel _i, _s, _m\n")
+    client = km.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        msg_id = client.execute(code, silent=True, store_history=False)
+        deadline = time.monotonic() + 120
+        while True:
+            if stopped():
+                raise Stopped()
+            try:
+                if client.get_shell_msg(timeout=0.1)["parent_header"].get("msg_id") == msg_id:
+                    break
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the kernel took over 120 s to import the notebooks' modules") from None
+    except BaseException:
+        stop_kernel(km)
+        raise
+    finally:
+        client.stop_channels()
+    return km
+
+
+def stop_kernel(km) -> None:
+    """Close the kernel's clients and shut it down (it has finished its notebook, or the build stopped)."""
+    from jupyter_core.utils import run_sync
+
+    with contextlib.suppress(Exception):
+        for client in km.__dict__.get("clients_made", []):
+            client.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)
+
+
+def run_notebook(km, source: Path, target: Path, name: str, parameters: dict | None) -> None:
+    """Run ``source`` with papermill in the kernel ``km``; write it, metadata stripped, to ``target``."""
+    import nbformat
+    import papermill
+
+    nb = nbformat.read(source, as_version=4)
+    nb = papermill.execute_notebook(nb, None, parameters=parameters or None, kernel_name="python3",
+                                    progress_bar=False, request_save_on_cell_execute=False, km=km)
+    nbformat.write(strip_run_metadata(nb, name), target)
