@@ -138,9 +138,9 @@ def new_review_command(options: list[str]) -> int:
     name, table = options[0], options[2]
     try:
         folder = new_review(name, table, ROOT / "data" / "raw")
-    except (ValueError, FileExistsError) as error:
+    except (ValueError, FileExistsError) as error:  # bad input: one line, exit 2, nothing written
         say(str(error), sys.stderr)
-        return 1
+        return 2
     review = load_review(folder)
     say(f"{folder.relative_to(ROOT)}/ written: {len(review.sheets['studies'])} studies, {len(review.effects)} effect rows "
         f"({review.meta['effect_measure']}); next: python3 tools/compendium.py build")
