@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from meta_analysis.distributions import norm_isf
 from meta_analysis.votes import study_direction, vote_count
 
 from .admission import DEFAULT_ADMIT, FLAGS, admission_flags, admit, filter_rows
@@ -35,7 +35,7 @@ def cells_of(review: Review) -> list[str]:
 
 def _direction_from_estimate(yi: float, vi: float, level: float) -> tuple[str, str]:
     """Direction from the sign of a converted estimate; significance from its CI excluding 0."""
-    half = norm_isf((1 - level) / 2) * math.sqrt(vi)
+    half = stats.norm.isf((1 - level) / 2) * math.sqrt(vi)
     direction = "positive" if yi > 0 else "negative" if yi < 0 else "null"
     return direction, "yes" if abs(yi) > half else "no"
 

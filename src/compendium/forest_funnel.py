@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from meta_analysis.distributions import norm_isf
 from meta_analysis.models import fit_meta
 from meta_analysis.small_study import TrimFillResult, egger_test, trim_and_fill
 
@@ -75,7 +75,7 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     from matplotlib.patches import Polygon
 
     f = transform or (lambda x: np.asarray(x, float))
-    crit = norm_isf((1 - result.level) / 2)
+    crit = stats.norm.isf((1 - result.level) / 2)
     w = 1 / (studies["vi"].to_numpy() + result.tau2)
     studies = studies.assign(weight=100 * w / w.sum(), low=studies["yi"] - crit * np.sqrt(studies["vi"]),
                              high=studies["yi"] + crit * np.sqrt(studies["vi"]))
@@ -184,10 +184,10 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
     se_grid = np.linspace(0, se_max, 100)
     fig, ax = plt.subplots(figsize=(7.4, 4.9 if transform else 4.6))
     bands = [(0.10, "#ffffff", "p > .10"), (0.05, "#e6e6e6", ".05 < p ≤ .10"), (0.01, "#c8c8c8", ".01 < p ≤ .05")]
-    reach = max(np.abs(yi).max(), norm_isf(0.005) * se_max) * 1.15
+    reach = max(np.abs(yi).max(), stats.norm.isf(0.005) * se_max) * 1.15
     ax.fill_betweenx(se_grid, -reach, reach, color="#a9a9a9", lw=0)
     for p, colour, _ in reversed(bands):
-        z = norm_isf(p / 2)
+        z = stats.norm.isf(p / 2)
         ax.fill_betweenx(se_grid, -z * se_grid, z * se_grid, color=colour, lw=0)
     ax.axvline(result.estimate, color=PALETTE["ink"], lw=0.9)
     ax.axvline(0, color=PALETTE["muted"], ls="--", lw=0.7)

@@ -21,8 +21,6 @@ module                 what it holds (metafor's verb in brackets)
 ``selection``          PET-PEESE and step-function selection models (``selmodel``)
 ``robust``             cluster-robust CR0/CR1/CR2 tests (``robust``; clubSandwich ``coef_test``)
 ``simulation``         simulated meta-analyses fitted in batches; coverage, bias, RMSE
-``distributions``      normal, t, χ² and F tail areas and quantiles, as scipy.stats gives them,
-                       without importing it (0.7 s); ordinal ranks
 =====================  ==================================================================
 """
 from .dependence import MultilevelResult, aggregate_within, fit_multilevel
