@@ -57,8 +57,24 @@ def subgroup_difference_line(groups: list, group_results: dict | None) -> str:
             f"p {p if p[0] in '<>' else '= ' + p}")
 
 
+FOREST_MAX_ROWS = 60  # more studies than this: the forest plot shows FOREST_SHOWN of them and a density strip of all
+FOREST_SHOWN = 50
+
+
+def most_influential_rows(studies: pd.DataFrame, tau2: float, n: int) -> np.ndarray:
+    """Positions of the ``n`` studies whose omission moves the pooled estimate most, τ² held at its value:
+    |μ̂ − μ̂₍₋ᵢ₎| = w_i |y_i − μ̂| / (Σw − w_i), w = 1/(v + τ²) (the leave-one-out shift without refitting
+    τ²; Viechtbauer & Cheung 2010), in the order of the data (ties by position)."""
+    yi, vi = studies["yi"].to_numpy(float), studies["vi"].to_numpy(float)
+    w = 1 / (vi + tau2)
+    mu = (w @ yi) / w.sum()
+    shift = w * np.abs(yi - mu) / (w.sum() - w)
+    return np.sort(np.argsort(-shift, kind="stable")[:n])
+
+
 def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
-                transform=None, group_col: str | None = None, group_results: dict | None = None):
+                transform=None, group_col: str | None = None, group_results: dict | None = None,
+                max_rows: int = FOREST_MAX_ROWS, shown: int = FOREST_SHOWN, table_name: str = "analysis_rows.csv"):
     """A forest plot in the manner of metafor's ``forest()``.
 
     ``studies`` has columns ``label``, ``yi``, ``vi`` (optional ``marks``, and ``group_col`` for
@@ -70,6 +86,9 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     beneath it; the dashed line marks no effect. Studies admitted by a stated rule carry their
     mark († proxy, ‡ other comparator, § published after the review), explained in a footnote.
     ``transform`` (e.g. ``np.tanh`` for Fisher z → r) is applied to everything drawn and printed.
+    With more than ``max_rows`` studies the plot is a summary: the ``shown`` studies whose omission
+    moves the estimate most (:func:`most_influential_rows`), without subgroup blocks, and a density
+    strip of all k estimates; the figure says so and names ``table_name``, which holds every study.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Polygon
@@ -79,6 +98,11 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     w = 1 / (studies["vi"].to_numpy() + result.tau2)
     studies = studies.assign(weight=100 * w / w.sum(), low=studies["yi"] - crit * np.sqrt(studies["vi"]),
                              high=studies["yi"] + crit * np.sqrt(studies["vi"]))
+    everyone = None
+    if len(studies) > max_rows:  # a summary: the most influential studies, a density strip of all
+        everyone = f(studies["yi"].to_numpy(float))
+        studies = studies.iloc[most_influential_rows(studies, result.tau2, shown)]
+        group_col = None
     rows = []  # (kind, label, payload)
     blocks = [(None, studies)] if group_col is None else list(studies.groupby(group_col, sort=True))
     for group, block in blocks:
@@ -88,6 +112,8 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
         if group is not None and group_results and group in group_results:
             rows.append(("diamond", f"Subtotal (k = {len(block)})", group_results[group]))
         rows.append(("gap", "", None))
+    if everyone is not None:
+        rows.append(("strip", f"All {len(everyone):,} studies (density)", everyone))
     rows.append(("diamond", f"RE model, {result.method} (k = {result.k})" if result.method != "FE"
                  else f"Common-effect model (k = {result.k})", result))
     lines = [heterogeneity_line(result)]
@@ -101,6 +127,10 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     used = "".join(studies["marks"].fillna("").astype(str)) if "marks" in studies else ""
     notes = [f"{mark} {words}" for mark, words in (("†", "proxy measure"), ("‡", "other comparator"),
                                                    ("§", "published after the review")) if mark in used]
+    if everyone is not None:
+        lines += textwrap.wrap(f"Summary of {len(everyone):,} studies: the {len(studies)} whose omission moves the "
+                               f"estimate most (τ² held), in data order, and a density strip of all; every study "
+                               f"is in {table_name}.", 120)
     height = 1.4 + 0.26 * len(rows) + 0.2 * (len(lines) + bool(notes))
     fig = plt.figure(figsize=(9.0, height))
     grid = fig.add_gridspec(1, 3, width_ratios=[3.1, 3.6, 2.3], wspace=0.02)
@@ -128,6 +158,11 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
             ax.plot([lo, hi], [y, y], color=PALETTE["ink"], lw=1.0)
             ax.plot([lo, lo, hi, hi], [y - 0.15, y, y, y - 0.15], color=PALETTE["ink"], lw=1.0)
             text, xs = f"[{number_text(lo, 2)}, {number_text(hi, 2)}]", xs + [lo, hi]
+        elif kind == "strip":  # the density of all estimates, a histogram filling the row
+            counts, edges = np.histogram(obj, bins=60)
+            ax.stairs(y - 0.35 + 0.7 * counts / counts.max(), edges, baseline=y - 0.35, fill=True,
+                      color=PALETTE["accent"], alpha=0.6, lw=0)
+            text, xs = "", xs + [float(np.min(obj)), float(np.max(obj))]
         elif kind == "pi":
             lo, hi = f(obj.pi_low), f(obj.pi_high)
             ax.plot([lo, hi], [y, y], color=PALETTE["accent2"], lw=2.2, solid_capstyle="butt")
@@ -222,11 +257,12 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
 
 
 def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFrame, subtotals: pd.DataFrame,
-                 figures_dir: Path, root: Path | None = None, transform=None) -> list:
+                 figures_dir: Path, root: Path | None = None, transform=None, max_rows: int = FOREST_MAX_ROWS) -> list:
     """A forest plot for every pooled analysis of one review (see :func:`forest_plot`).
 
     An analysis spec with ``"forest_by": column`` is drawn in subgroup blocks with the subtotals
-    that notebook 03 fitted (``subgroup_fits.csv``).
+    that notebook 03 fitted (``subgroup_fits.csv``). An analysis of more than ``max_rows`` studies
+    is drawn as a summary; every study stays in ``data/processed/<review>/analysis_rows.csv``.
     """
     out = []
     specs = {s["name"]: s for s in meta["analyses"]}
@@ -239,7 +275,8 @@ def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
         if by and len(subtotals):
             groups = {r.group: r for r in subtotals[subtotals["analysis"] == name].itertuples()}
         fig = forest_plot(data, fit, f"{fit['label']} ({review_id})", meta["xlabel"], transform=transform,
-                          group_col=by, group_results=groups)
+                          group_col=by, group_results=groups, max_rows=max_rows,
+                          table_name=f"data/processed/{review_id}/analysis_rows.csv")
         out.append(save_figure(fig, f"{review_id}_forest_{name}", figures_dir, f"forest plot, {fit['label']}", root))
     return out
 
