@@ -385,8 +385,19 @@ p.repro-part { font: italic 12px sans-serif; color: #555; margin: 0.2rem 0; }
 </style>"""
 
 
-def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_WIDTH_PX) -> str:
-    """The house-style HTML of a :func:`show` table (one or more parts; see :func:`split_columns`)."""
+MAX_TABLE_ROWS = 100  # a longer table shows its first rows and says how many more its CSV holds
+
+
+def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_WIDTH_PX,
+               max_rows: int = MAX_TABLE_ROWS) -> str:
+    """The house-style HTML of a :func:`show` table (one or more parts; see :func:`split_columns`).
+
+    A table of more than ``max_rows`` rows shows its first ``max_rows`` and a line saying how many
+    are left out, so a page stays readable (and small) for a review of thousands of studies (the
+    tables the notebooks write go to CSV in full)."""
+    hidden = max(0, len(frame) - max_rows)
+    if hidden:
+        frame = frame.iloc[:max_rows]
     columns = _merged(frame)
     if not columns:
         return "<p><em>(empty table)</em></p>"
@@ -412,4 +423,7 @@ def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_W
                 row.append(f'<td{f" class={cls}" if cls else ""}>{html.escape(text)}</td>')
             body.append(f"<tr>{''.join(row)}</tr>")
         out.append(f'<table class="repro"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+    if hidden:
+        out.append(f'<p class="repro-part">Shown: the first {max_rows:,} of {max_rows + hidden:,} rows '
+                   f'({hidden:,} more not shown here).</p>')
     return "\n".join(out)

@@ -86,3 +86,14 @@ def test_long_text_is_wrapped_not_cut_and_wide_tables_are_split():
     assert sorted({i for p in parts for i in p}) == list(range(len(columns)))
     assert all(sum(d._width_px(*columns[i]) for i in p) <= d.PAGE_WIDTH_PX for p in parts)
     assert page.count('<table class="repro">') == len(parts)
+
+
+def test_a_long_table_shows_its_first_rows_and_says_how_many_more():
+    from compendium.display import show, table_html
+
+    frame = pd.DataFrame({"study": [f"S{i}" for i in range(250)], "estimate": np.linspace(0, 1, 250)})
+    page = table_html(show(frame), max_rows=100)
+    assert page.count("<tr>") == 101  # the header and 100 rows
+    assert "S99<" in page and "S100<" not in page
+    assert "Shown: the first 100 of 250 rows (150 more not shown here)." in page
+    assert "not shown" not in table_html(show(frame.head(100)), max_rows=100)
