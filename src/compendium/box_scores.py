@@ -33,9 +33,10 @@ def cells_of(review: Review) -> list[str]:
     return by if "outcome" in by else by + ["outcome"]
 
 
-def _direction_from_estimate(yi: float, vi: float, level: float) -> tuple[str, str]:
-    """Direction from the sign of a converted estimate; significance from its CI excluding 0."""
-    half = stats.norm.isf((1 - level) / 2) * math.sqrt(vi)
+def _direction_from_estimate(yi: float, vi: float, level: float, crit: float | None = None) -> tuple[str, str]:
+    """Direction from the sign of a converted estimate; significance from its CI excluding 0
+    (``crit``, the normal quantile of ``level``, may be passed in once for many rows)."""
+    half = (stats.norm.isf((1 - level) / 2) if crit is None else crit) * math.sqrt(vi)
     direction = "positive" if yi > 0 else "negative" if yi < 0 else "null"
     return direction, "yes" if abs(yi) > half else "no"
 
@@ -59,7 +60,8 @@ def vote_rows(review: Review, converted: pd.DataFrame, not_converted: pd.DataFra
         frame = filter_rows(frame, effect_filter) if effect_filter else frame
         frame = frame.copy()
         if basis == "estimate and CI":
-            pairs = [_direction_from_estimate(y, v, level) for y, v in zip(frame["yi"], frame["vi"])]
+            crit = stats.norm.isf((1 - level) / 2)
+            pairs = [_direction_from_estimate(y, v, level, crit) for y, v in zip(frame["yi"], frame["vi"])]
             frame["direction"] = [p[0] for p in pairs]
             frame["significant"] = [p[1] for p in pairs]
         frame["basis"] = basis
