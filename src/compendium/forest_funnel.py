@@ -226,7 +226,8 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
         ax.fill_betweenx(se_grid, -z * se_grid, z * se_grid, color=colour, lw=0)
     ax.axvline(result.estimate, color=PALETTE["ink"], lw=0.9)
     ax.axvline(0, color=PALETTE["muted"], ls="--", lw=0.7)
-    ax.scatter(yi, sei, s=26, color=PALETTE["accent"], edgecolor=PALETTE["ink"], lw=0.4, zorder=3)
+    ax.scatter(yi, sei, s=26, color=PALETTE["accent"], edgecolor=PALETTE["ink"], lw=0.4, zorder=3,
+               rasterized=len(yi) > 1000)  # thousands of points: one image in the SVG, not a circle each
     handles = [Patch(fc=colour, ec=PALETTE["muted"], lw=0.6, label=label) for _, colour, label in bands]
     handles += [Patch(fc="#a9a9a9", ec=PALETTE["muted"], lw=0.6, label="p ≤ .01"),
                 plt.Line2D([], [], color=PALETTE["ink"], lw=0.9, label="pooled estimate"),

@@ -135,7 +135,7 @@ MIN_K_INFLUENCE = 3  # case deletion needs at least two studies left
 MIN_K_GOSH = 5       # from 5 studies the 2^k − 1 subsets (31) begin to show a shape
 GOSH_METHOD = "DL"   # closed form for every subset: REML over 2^k − 1 subsets takes minutes from k ≈ 15
 GOSH_SUBSETS = 100_000  # at most this many fits: every subset up to k = 16 (65,535), a random sample beyond
-GOSH_CELLS = 200_000_000  # and at most this many subset × study cells (a sample of 10,000 at k = 20,000)
+GOSH_CELLS = 20_000_000  # and at most this many subset × study cells (a sample of 1,000 at k = 20,000)
 
 
 def gosh_subsets(k: int) -> int:
