@@ -245,7 +245,7 @@ MARKS = {"positive": ("^", "positive"), "negative": ("v", "negative"), "null": (
          "mixed": ("D", "mixed (no direction in ≥ 70 % of results)")}
 
 
-EFFECT_DIRECTION_MAX_ROWS = 60  # more studies than this: counts per cell instead of one row per study
+EFFECT_DIRECTION_MAX_ROWS = 150  # more studies than this: counts per cell instead of one row per study
 
 
 def effect_direction_summary(votes: pd.DataFrame, cells: list[str], title: str, table_name: str = "the study votes table"):
