@@ -21,7 +21,7 @@ from scipy import stats
 from .models import _check_meta_input, _check_method, _fit_batch
 
 _SERIES_RADIUS = 0.5  # |τ²₍₋ᵢ₎ − τ̂²| / min(v + τ̂²) up to which the power series of _ReSums is used
-_CACHE: OrderedDict = OrderedDict()  # (yi, vi, method, test) → deleted fits; the last _CACHE_SIZE data sets
+_CACHE: OrderedDict = OrderedDict()  # (yi, vi, method, test, chunk) → deleted fits; the last _CACHE_SIZE data sets
 _CACHE_SIZE = 8
 
 
@@ -161,7 +161,7 @@ def _deleted_fits(yi, vi, method: str, test: str, chunk: int = 2_000_000) -> dic
     series of :class:`_ReSums` around τ̂²) minus study i's own term; REML by :func:`_reml_by_series`.
     Rows the series cannot reach, and the other τ² estimators, are refitted (``chunk`` cells a block).
     """
-    key = (yi.tobytes(), vi.tobytes(), method, test)
+    key = (yi.tobytes(), vi.tobytes(), method, test, chunk)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
