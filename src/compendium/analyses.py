@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from meta_analysis.distributions import norm_isf, t_isf
 from meta_analysis.heterogeneity import tau2_ci
 from meta_analysis.influence import leave_one_out
 from meta_analysis.models import MetaResult, compare_estimators, fit_meta
@@ -90,7 +90,7 @@ def prediction_interval(estimate: float, se: float, tau2: float, k: int, level: 
     """
     if k < 3:
         return np.nan, np.nan, ""
-    half = float(t_isf((1 - level) / 2, k - 2)) * np.sqrt(se ** 2 + tau2)
+    half = float(stats.t.isf((1 - level) / 2, k - 2)) * np.sqrt(se ** 2 + tau2)
     return estimate - half, estimate + half, f"t({k - 2})"
 
 
@@ -159,7 +159,7 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
             row.update(bayes_columns(a.bayes, rules))
         elif a.k == 1:  # the study's own estimate and interval, not a pooled one
             yi, se = float(a.data["yi"].iloc[0]), float(np.sqrt(a.data["vi"].iloc[0]))
-            crit = norm_isf((1 - level) / 2)
+            crit = stats.norm.isf((1 - level) / 2)
             row.update(estimate=yi, se=se, ci_low=yi - crit * se, ci_high=yi + crit * se, level=level)
         row.update(flag_counts(a.data))
         row["note"] = a.note

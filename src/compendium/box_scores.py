@@ -19,6 +19,7 @@ import re
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from meta_analysis.votes import study_direction, vote_count
 

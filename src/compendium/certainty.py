@@ -71,8 +71,8 @@ def optimal_information_size(small: float, metric: str, alpha: float = 0.05, pow
     Guyatt GH et al. GRADE guidelines 6: rating the quality of evidence—imprecision.
     J Clin Epidemiol 2011;64:1283–1293.
     """
-    from meta_analysis.distributions import norm_ppf
-    z = float(norm_ppf(1 - alpha / 2)) + float(norm_ppf(power))
+    from scipy.stats import norm
+    z = float(norm.ppf(1 - alpha / 2)) + float(norm.ppf(power))
     return (z / small) ** 2 + 3 if metric == "r" else 4 * z ** 2 / small ** 2
 
 

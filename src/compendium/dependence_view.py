@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from meta_analysis.dependence import aggregate_within, fit_multilevel
-from meta_analysis.distributions import t_isf, t_sf
+from scipy import stats
 from meta_analysis.models import fit_meta
 from meta_analysis.robust import robust_test
 
@@ -68,9 +68,9 @@ def three_level_lead(fit, test: str, level: float) -> dict:
         return dict(test=name_of_test("z"), estimate=fit.estimate, ci_low=fit.ci_low, ci_high=fit.ci_high,
                     pval=fit.pval, **z)
     df = fit.n_studies - 1
-    half = float(t_isf((1 - level) / 2, df)) * fit.se
+    half = float(stats.t.isf((1 - level) / 2, df)) * fit.se
     return dict(test=f"t({df}), clusters − 1", estimate=fit.estimate, ci_low=fit.estimate - half,
-                ci_high=fit.estimate + half, pval=float(2 * t_sf(abs(fit.estimate / fit.se), df)), df=float(df), **z)
+                ci_high=fit.estimate + half, pval=float(2 * stats.t.sf(abs(fit.estimate / fit.se), df)), df=float(df), **z)
 
 
 def _tau2_boundary(values: dict) -> str:

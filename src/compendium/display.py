@@ -8,11 +8,10 @@ The house table style (APA 7th edition, section 6.36 and table 7.x conventions):
   a variance or SE below .1 with three significant digits (0.000412, never 0.000);
 - p values without a leading zero, ``< .001`` below one in a thousand (APA 6.36);
 - I² as a percentage with one decimal (Higgins & Thompson 2002 report I² in per cent);
-- a lower and upper bound side by side in one column, ``[low, high]``;
-- "–" where a value does not apply (not pooled, not tested), never "NaN";
+- bounds side by side in one column, ``[low, high]``; "–" where a value does not apply, never "NaN";
 - readable headers and labels (``review.json`` labels for analysis ids, words for codebook codes),
   no index, the note last, long text wrapped, and a table too wide for the page split into parts
-  that repeat the first column, so nothing is cut or hidden at 1,400 px.
+  that repeat its key columns, so nothing is cut or hidden at 1,400 px.
 """
 from __future__ import annotations
 
@@ -426,6 +425,7 @@ p.repro-part { font: italic 12px sans-serif; color: #555; margin: 0.2rem 0; }
 
 
 COUNT_HEADERS = ("k", "Studies", "Effects")
+MAX_TABLE_ROWS = 100  # a longer table shows its first rows and says how many more its CSV holds
 
 
 def empty_table_sentence(columns: list[tuple[str, list[str]]]) -> str | None:
@@ -456,9 +456,14 @@ def empty_table_sentence(columns: list[tuple[str, list[str]]]) -> str | None:
     return " ".join(f"{name(r)}: {note[r]}." for r in range(rows))
 
 
-def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_WIDTH_PX) -> str:
-    """The house-style HTML of a :func:`show` table (one or more parts; see :func:`split_columns`), or
-    one sentence for a table with nothing in it (:func:`empty_table_sentence`)."""
+def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_WIDTH_PX,
+               max_rows: int = MAX_TABLE_ROWS) -> str:
+    """The house-style HTML of a :func:`show` table (parts: :func:`split_columns`), or one sentence
+    for a table with nothing in it (:func:`empty_table_sentence`); past ``max_rows`` rows, the first
+    ``max_rows`` and how many more the CSV holds (a page stays small for thousands of studies)."""
+    hidden = max(0, len(frame) - max_rows)
+    if hidden:
+        frame = frame.iloc[:max_rows]
     columns = _merged(frame)
     if not columns:
         return "<p><em>(empty table)</em></p>"
@@ -489,4 +494,7 @@ def table_html(frame: pd.DataFrame, style: bool = True, width_px: float = PAGE_W
                 row.append(f'<td{f" class={cls}" if cls else ""}>{shown}</td>')
             body.append(f"<tr>{''.join(row)}</tr>")
         out.append(f'<table class="repro"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+    if hidden:
+        out.append(f'<p class="repro-part">Shown: the first {max_rows:,} of {max_rows + hidden:,} rows '
+                   f'({hidden:,} more not shown here).</p>')
     return "\n".join(out)

@@ -245,7 +245,50 @@ MARKS = {"positive": ("^", "positive"), "negative": ("v", "negative"), "null": (
          "mixed": ("D", "mixed (< 70 % agree)"), "unclear": ("s", "unclear (no direction)")}
 
 
-def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
+EFFECT_DIRECTION_MAX_ROWS = 150  # more studies than this: counts per cell instead of one row per study
+
+
+def effect_direction_summary(votes: pd.DataFrame, cells: list[str], title: str, table_name: str = "the study votes table"):
+    """The effect-direction plot of many studies as a summary: per cell of the box score, one bar of
+    the number of studies voting each way (positive, negative, no effect, mixed; the significant
+    ones darker), since a row per study is unreadable beyond a few dozen. The figure says so and
+    names ``table_name``, which keeps every vote. Boon & Thomson (2021) on summarising the plot.
+    """
+    import matplotlib.pyplot as plt
+
+    set_style()
+    cell = votes[cells].astype(str).agg(" · ".join, axis=1).str.replace("_", " ")
+    columns = sorted(cell.unique())
+    colour = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
+              "mixed": PALETTE["muted"]}
+    n = votes["study_id"].nunique()
+    heading = textwrap.wrap(f"{title}: {n:,} studies, counted per cell (a summary: one row per study is "
+                            f"unreadable); every vote is in {table_name}", 70)
+    top, bottom, body = 0.3 + 0.17 * len(heading), 0.6, 0.5 * len(columns) + 0.3
+    fig, ax = plt.subplots(figsize=(7.4, top + body + bottom))
+    fig.subplots_adjust(left=1.9 / 7.4, right=0.97, top=1 - top / (top + body + bottom), bottom=bottom / (top + body + bottom))
+    left = np.zeros(len(columns))
+    for vote in MARKS:
+        for sig in ("yes", "no"):
+            chosen = (votes["vote"] == vote) & ((votes["significant"] == "yes") == (sig == "yes"))
+            counts = np.array([int((chosen & (cell == c)).sum()) for c in columns], float)
+            if counts.any():
+                ax.barh(range(len(columns)), counts, left=left.copy(), color=colour[vote],
+                        alpha=1.0 if sig == "yes" else 0.45,
+                        label=f"{MARKS[vote][1]}, {'significant' if sig == 'yes' else 'not significant'}")
+                left += counts
+    ax.set_yticks(range(len(columns)))
+    ax.set_yticklabels(["\n".join(textwrap.wrap(c, 24)) for c in columns], fontsize=7.5)
+    ax.invert_yaxis()
+    ax.set_xlabel("Studies (one vote per study per cell)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    ax.set_title("\n".join(heading), loc="left", fontsize=9)
+    room_for(fig, right=2.4)  # the legend, right of the plot, on the canvas
+    return fig
+
+
+def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str,
+                          max_rows: int = EFFECT_DIRECTION_MAX_ROWS, table_name: str = "the study votes table"):
     """Effect-direction plot (Thomson & Thomas 2013; Boon & Thomson 2021): one vote per study per cell.
 
     Rows are studies, columns the cells of the box score (e.g. help-seeking type × outcome, named
@@ -255,10 +298,13 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str):
     narrow as their longest word allows so that a plot of a few cells stays readable at a report's column width (call it
     once per value of the first cell column when there are many cells). The legend draws exactly the
     marks the plot uses (shape, colour and fill); a study admitted by a stated rule carries its mark
-    after its name († proxy, ‡ other comparator, § published after the review).
+    after its name († proxy, ‡ other comparator, § published after the review). With more than
+    ``max_rows`` studies it is drawn as :func:`effect_direction_summary` (counts per cell).
     """
     import matplotlib.pyplot as plt
 
+    if votes["study_id"].nunique() > max_rows:
+        return effect_direction_summary(votes, cells, title, table_name)
     marks = votes.groupby("study_id")["marks"].agg(lambda m: "".join(dict.fromkeys("".join(m.fillna("").astype(str)))))
     votes = votes.assign(cell=votes[cells].astype(str).agg(" · ".join, axis=1).str.replace("_", " "),
                          study_label=votes["study_id"] + " " + votes["study_id"].map(marks))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from meta_analysis.distributions import norm_isf
 from meta_analysis.models import fit_meta
 from meta_analysis.small_study import TrimFillResult, egger_test, trim_and_fill
 
@@ -61,8 +61,24 @@ def subgroup_difference_line(groups: list, group_results: dict | None) -> str:
             f"p {p if p[0] in '<>' else '= ' + p}")
 
 
+FOREST_MAX_ROWS = 60  # more studies than this: the forest plot shows FOREST_SHOWN of them and a density strip of all
+FOREST_SHOWN = 50
+
+
+def most_influential_rows(studies: pd.DataFrame, tau2: float, n: int) -> np.ndarray:
+    """Positions of the ``n`` studies whose omission moves the pooled estimate most, τ² held at its value:
+    |μ̂ − μ̂₍₋ᵢ₎| = w_i |y_i − μ̂| / (Σw − w_i), w = 1/(v + τ²) (the leave-one-out shift without refitting
+    τ²; Viechtbauer & Cheung 2010), in the order of the data (ties by position)."""
+    yi, vi = studies["yi"].to_numpy(float), studies["vi"].to_numpy(float)
+    w = 1 / (vi + tau2)
+    mu = (w @ yi) / w.sum()
+    shift = w * np.abs(yi - mu) / (w.sum() - w)
+    return np.sort(np.argsort(-shift, kind="stable")[:n])
+
+
 def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
-                transform=None, group_col: str | None = None, group_results: dict | None = None):
+                transform=None, group_col: str | None = None, group_results: dict | None = None,
+                max_rows: int = FOREST_MAX_ROWS, shown: int = FOREST_SHOWN, table_name: str = "analysis_rows.csv"):
     """A forest plot in the manner of metafor's ``forest()``.
 
     ``studies`` has columns ``label``, ``yi``, ``vi`` (optional ``marks``, and ``group_col`` for
@@ -77,15 +93,23 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     at k = 2) is cut at the axis with an arrowhead, its numbers printed in full. Studies admitted by a stated rule carry their
     mark († proxy, ‡ other comparator, § published after the review), explained in a footnote.
     ``transform`` (e.g. ``np.tanh`` for Fisher z → r) is applied to everything drawn and printed.
+    With more than ``max_rows`` studies the plot is a summary: the ``shown`` studies whose omission
+    moves the estimate most (:func:`most_influential_rows`), without subgroup blocks, and a density
+    strip of all k estimates; the figure says so and names ``table_name``, which holds every study.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Polygon
 
     f = transform or (lambda x: np.asarray(x, float))
-    crit = norm_isf((1 - result.level) / 2)
+    crit = stats.norm.isf((1 - result.level) / 2)
     w = 1 / (studies["vi"].to_numpy() + result.tau2)
     studies = studies.assign(weight=100 * w / w.sum(), low=studies["yi"] - crit * np.sqrt(studies["vi"]),
                              high=studies["yi"] + crit * np.sqrt(studies["vi"]))
+    everyone = None
+    if len(studies) > max_rows:  # a summary: the most influential studies, a density strip of all
+        everyone = f(studies["yi"].to_numpy(float))
+        studies = studies.iloc[most_influential_rows(studies, result.tau2, shown)]
+        group_col = None
     rows = []  # (kind, label, payload)
     blocks = [(None, studies)] if group_col is None else list(studies.groupby(group_col, sort=True))
     for group, block in blocks:
@@ -98,6 +122,8 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     test = getattr(result, "test", None)
     led = isinstance(test, str) and test != "z"
     lead = f", {SHORT_NAMES.get(test, test)}" if led else ""
+    if everyone is not None:
+        rows.append(("strip", f"All {len(everyone):,} studies (density)", everyone))
     rows.append(("diamond", f"RE model, {result.method}{lead} (k = {result.k})" if result.method != "FE"
                  else f"Common-effect model (k = {result.k})", result))
     lines = [heterogeneity_line(result)]
@@ -120,6 +146,10 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
                                                    ("§", "published after the review")) if mark in used]
     if "rob" in studies:
         notes.append("RoB: overall risk of bias (+ low, − some concerns, × high, ? no information, n/r not rated)")
+    if everyone is not None:
+        lines += textwrap.wrap(f"Summary of {len(everyone):,} studies: the {len(studies)} whose omission moves the "
+                               f"estimate most (τ² held), in data order, and a density strip of all; every study "
+                               f"is in {table_name}.", 120)
     height = 1.4 + 0.26 * len(rows) + 0.2 * (len(lines) + bool(notes))
     fig = plt.figure(figsize=(9.0, height))
     grid = fig.add_gridspec(1, 3, width_ratios=[3.1, 3.6, 2.3], wspace=0.02)
@@ -173,6 +203,11 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
             ax.add_patch(Polygon([[a, y], [est, y + 0.28], [b, y], [est, y - 0.28]], closed=True, fc="white",
                                  ec=PALETTE["accent"], lw=1.2))
             text = _fmt_ci(est, lo, hi)
+        elif kind == "strip":  # the density of all estimates, a histogram filling the row
+            counts, edges = np.histogram(obj, bins=60)
+            ax.stairs(y - 0.35 + 0.7 * counts / counts.max(), edges, baseline=y - 0.35, fill=True,
+                      color=PALETTE["accent"], alpha=0.6, lw=0)
+            text = ""
         elif kind == "pi":
             lo, hi = f(obj.pi_low), f(obj.pi_high)
             a, b = clipped(lo, hi, y, PALETTE["accent2"])
@@ -230,14 +265,15 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
     se_grid = np.linspace(0, se_max, 100)
     fig, ax = plt.subplots(figsize=(7.4, 4.9 if transform else 4.6))
     bands = [(0.10, "#ffffff", "p > .10"), (0.05, "#e6e6e6", ".05 < p ≤ .10"), (0.01, "#c8c8c8", ".01 < p ≤ .05")]
-    reach = max(np.abs(yi).max(), norm_isf(0.005) * se_max) * 1.15
+    reach = max(np.abs(yi).max(), stats.norm.isf(0.005) * se_max) * 1.15
     ax.fill_betweenx(se_grid, -reach, reach, color="#a9a9a9", lw=0)
     for p, colour, _ in reversed(bands):
-        z = norm_isf(p / 2)
+        z = stats.norm.isf(p / 2)
         ax.fill_betweenx(se_grid, -z * se_grid, z * se_grid, color=colour, lw=0)
     ax.axvline(result.estimate, color=PALETTE["ink"], lw=0.9)
     ax.axvline(0, color=PALETTE["muted"], ls="--", lw=0.7)
-    ax.scatter(yi, sei, s=26, color=PALETTE["accent"], edgecolor=PALETTE["ink"], lw=0.4, zorder=3)
+    ax.scatter(yi, sei, s=26, color=PALETTE["accent"], edgecolor=PALETTE["ink"], lw=0.4, zorder=3,
+               rasterized=len(yi) > 1000)  # thousands of points: one image in the SVG, not a circle each
     handles = [Patch(fc=colour, ec=PALETTE["muted"], lw=0.6, label=label) for _, colour, label in bands]
     handles += [Patch(fc="#a9a9a9", ec=PALETTE["muted"], lw=0.6, label="p ≤ .01"),
                 plt.Line2D([], [], color=PALETTE["ink"], lw=0.9, label="pooled estimate"),
@@ -268,12 +304,15 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
 
 
 def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFrame, subtotals: pd.DataFrame,
-                 figures_dir: Path, root: Path | None = None, transform=None, overall: dict | None = None) -> list:
+                 figures_dir: Path, root: Path | None = None, transform=None, overall: dict | None = None,
+                 max_rows: int = FOREST_MAX_ROWS) -> list:
     """A forest plot for every pooled analysis of one review (see :func:`forest_plot`).
 
     An analysis spec with ``"forest_by": column`` is drawn in subgroup blocks with the subtotals
     that notebook 03 fitted (``subgroup_fits.csv``). ``overall`` (study_id → overall risk of bias,
     :func:`appraisal.overall_of`) adds each study's judgement, as RevMan and ``meta::forest`` do.
+    An analysis of more than ``max_rows`` studies is drawn as a summary; every study stays in
+    ``data/processed/<review>/analysis_rows.csv``.
     """
     out = []
     specs = {s["name"]: s for s in meta["analyses"]}
@@ -288,7 +327,8 @@ def forest_plots(review_id: str, meta: dict, rows: pd.DataFrame, fits: pd.DataFr
         if overall:
             data = data.assign(rob=data["study_id"].map(lambda study: overall.get(study, "not rated")))
         fig = forest_plot(data, fit, f"{fit['label']} ({review_id})", meta["xlabel"], transform=transform,
-                          group_col=by, group_results=groups)
+                          group_col=by, group_results=groups, max_rows=max_rows,
+                          table_name=f"data/processed/{review_id}/analysis_rows.csv")
         out.append(save_figure(fig, f"{review_id}_forest_{name}", figures_dir, f"forest plot, {fit['label']}", root))
     return out
 

@@ -16,15 +16,20 @@ from .analyses import fit_of
 from .figures import PALETTE, room_for, set_style
 
 
+BAUJAT_MAX_LABELS = 30  # more studies than this: every study a point, only the most extreme labelled
+
+
 def baujat_plot(table: pd.DataFrame, ax=None, title: str = "Baujat plot",
                 xlabel: str = "Contribution to overall heterogeneity",
-                ylabel: str = "Influence on overall result"):
+                ylabel: str = "Influence on overall result", max_labels: int = BAUJAT_MAX_LABELS):
     """A Baujat plot (Baujat et al. 2002), as metafor's ``baujat()``: each study's label at (x, y).
 
     ``table`` is the frame of :func:`meta_analysis.influence.baujat` (columns ``study``, ``x``, ``y``):
     x is the study's contribution to Cochran's Q (its squared Pearson residual outside FE), y the
     squared standardised change of the pooled estimate when it is left out. Studies to the upper
-    right both add heterogeneity and move the result. Draws on ``ax`` if given; returns the figure.
+    right both add heterogeneity and move the result. With more than ``max_labels`` studies only
+    the ``max_labels`` with the largest x/max(x) + y/max(y) are labelled (the title says so); every
+    study stays a point. Draws on ``ax`` if given; returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -37,7 +42,12 @@ def baujat_plot(table: pd.DataFrame, ax=None, title: str = "Baujat plot",
     else:
         fig = ax.figure
     x, y = table["x"].to_numpy(float), table["y"].to_numpy(float)
-    ax.scatter(x, y, s=10, color=PALETTE["light"], zorder=2)
+    ax.scatter(x, y, s=10, color=PALETTE["light"], zorder=2, rasterized=len(x) > 1000)
+    labelled = np.arange(len(x))
+    if len(x) > max_labels:
+        score = x / (x.max() or 1.0) + y / (y.max() or 1.0)
+        labelled = np.sort(np.argsort(-score, kind="stable")[:max_labels])
+        title = f"{title}\n(the {max_labels} most extreme of {len(x):,} studies labelled)"
     pad_x, pad_y = 0.15 * (np.ptp(x) or 1.0), 0.08 * (np.ptp(y) or 1.0)  # room for the labels
     ax.set_xlim(x.min() - pad_x, x.max() + pad_x)
     ax.set_ylim(y.min() - pad_y, y.max() + pad_y)
@@ -45,7 +55,7 @@ def baujat_plot(table: pd.DataFrame, ax=None, title: str = "Baujat plot",
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    place_labels(ax, x, y, table["study"].astype(str).tolist())
+    place_labels(ax, x[labelled], y[labelled], table["study"].astype(str).to_numpy()[labelled].tolist())
     return fig
 
 
@@ -98,16 +108,21 @@ def _gosh_frame(table) -> pd.DataFrame:
     return frame
 
 
-def gosh_plot(table, highlight: str | None = None, title: str = "GOSH plot", xlabel: str = "Pooled estimate"):
+def gosh_plot(table, highlight: str | None = None, title: str = "GOSH plot", xlabel: str = "Pooled estimate",
+              total: int | None = None):
     """A GOSH plot (Olkin, Dahabreh & Trikalinos 2012): I² against the pooled estimate of every subset.
 
     ``table`` is a :class:`meta_analysis.gosh.GoshResult` or its ``to_frame()``; histograms of both
     quantities sit on the margins, as in metafor's ``plot.gosh.rma``. With ``highlight`` (a study
     label, i.e. a membership column) the subsets that contain that study are drawn in the second
-    colour, so a study that moves the cloud shows as a separate cluster. Returns the figure.
+    colour, so a study that moves the cloud shows as a separate cluster. ``total`` (the number of
+    non-empty subsets, 2^k − 1), or a sampled :class:`GoshResult`, makes the title say that the cloud
+    is a random sample and of how many subsets. Returns the figure.
     """
     import matplotlib.pyplot as plt
 
+    if isinstance(table, GoshResult) and not table.exact:
+        total = table.total
     frame = _gosh_frame(table)
     if highlight is not None and highlight not in frame.columns:
         raise ValueError(f"highlight = {highlight!r}: no membership column of that name")
@@ -139,7 +154,7 @@ def gosh_plot(table, highlight: str | None = None, title: str = "GOSH plot", xla
         corner.set_axis_off()
         corner.legend(*ax.get_legend_handles_labels(), loc="lower left", bbox_to_anchor=(0.0, 0.0), fontsize=7,
                       frameon=False, markerscale=2)
-    count = f"({len(frame):,} subsets)"
+    count = f"({len(frame):,} subsets)" if total is None else f"(a random sample of {len(frame):,} of {_count(total)} subsets)"
     lines = textwrap.wrap(title, 40) or [""]  # centred over the cloud, within the canvas
     if len(lines[-1]) + 1 + len(count) <= 54:
         lines[-1] += f" {count}"
@@ -151,9 +166,22 @@ def gosh_plot(table, highlight: str | None = None, title: str = "GOSH plot", xla
     return fig
 
 
+def _count(total: int) -> str:
+    """A number of subsets in words a reader can take in: 1,048,575 or 2^2000 − 1."""
+    return f"{total:,}" if total < 10 ** 12 else f"2^{total.bit_length()} − 1"
+
+
 MIN_K_INFLUENCE = 3  # case deletion needs at least two studies left
 MIN_K_GOSH = 5       # from 5 studies the 2^k − 1 subsets (31) begin to show a shape
 GOSH_METHOD = "DL"   # closed form for every subset: REML over 2^k − 1 subsets takes minutes from k ≈ 15
+GOSH_SUBSETS = 100_000  # at most this many fits: every subset up to k = 16 (65,535), a random sample beyond
+GOSH_CELLS = 20_000_000  # and at most this many subset × study cells (a sample of 1,000 at k = 20,000)
+
+
+def gosh_subsets(k: int) -> int:
+    """How many subsets the GOSH plot of k studies fits: min(:data:`GOSH_SUBSETS`, :data:`GOSH_CELLS` / k),
+    at least 1,000; all 2^k − 1 when there are no more than that."""
+    return max(1_000, min(GOSH_SUBSETS, GOSH_CELLS // k))
 
 
 def _rows_of(rows: pd.DataFrame, fits: pd.DataFrame):
@@ -198,9 +226,10 @@ def influence_figures(review_id: str, rows: pd.DataFrame, fits: pd.DataFrame, fi
                       transform=None, metric: str = "estimate") -> list:
     """A Baujat plot for every analysis with k ≥ 3 and a GOSH plot from k ≥ 5, saved as PNG and SVG.
 
-    GOSH fits every subset of studies (all 2^k − 1) with the DerSimonian–Laird estimator
-    (:data:`GOSH_METHOD`, closed form, so 65,535 subsets take a fraction of a second where REML would
-    take minutes); its x axis is on the display scale (``transform``) of ``metric``.
+    GOSH fits every subset of studies (all 2^k − 1 up to :func:`gosh_subsets`, a seeded random sample of
+    that many beyond, which the title says) with the DerSimonian–Laird estimator (:data:`GOSH_METHOD`,
+    closed form, so 65,535 subsets take a fraction of a second where REML would take minutes); its
+    x axis is on the display scale (``transform``) of ``metric``.
     """
     from meta_analysis.gosh import gosh
     from meta_analysis.influence import baujat
@@ -216,8 +245,11 @@ def influence_figures(review_id: str, rows: pd.DataFrame, fits: pd.DataFrame, fi
         fig = baujat_plot(baujat(data["yi"], data["vi"], method=method, labels=labels), title=f"Baujat plot: {label}")
         out.append(save_figure(fig, f"{review_id}_baujat_{name}", figures_dir, f"Baujat plot, {label}", root))
         if len(data) >= MIN_K_GOSH:
-            frame = gosh(data["yi"], data["vi"], method=GOSH_METHOD, labels=labels).to_frame()
+            result = gosh(data["yi"], data["vi"], method=GOSH_METHOD, labels=labels, subsets=gosh_subsets(len(data)),
+                          members=False)
+            frame = result.to_frame()
             frame["estimate"] = f(frame["estimate"].to_numpy())
-            fig = gosh_plot(frame, title=f"GOSH plot: {label}", xlabel=f"Pooled {metric} of the subset ({GOSH_METHOD})")
+            fig = gosh_plot(frame, title=f"GOSH plot: {label}", xlabel=f"Pooled {metric} of the subset ({GOSH_METHOD})",
+                            total=None if result.exact else result.total)
             out.append(save_figure(fig, f"{review_id}_gosh_{name}", figures_dir, f"GOSH plot, {label}", root))
     return out

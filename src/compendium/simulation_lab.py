@@ -199,7 +199,7 @@ def small_k_intervals(yi, vi, method: str = "REML", level: float = 0.95, tau_sca
     intervals (``fit_bayes_batch``: μ uniform, τ half-normal(``tau_scale``); 0.25 is the Fisher z
     scale of notebook 03's default; Friede et al. 2017). Returns {("CI" | "PI", method): (low, high)}.
     """
-    from meta_analysis.distributions import norm_isf, t_isf
+    from scipy.stats import norm, t
     from meta_analysis.simulation import fit_meta_batch
 
     fit = fit_meta_batch(yi, vi, method=method, test="z", level=level)
@@ -208,11 +208,11 @@ def small_k_intervals(yi, vi, method: str = "REML", level: float = 0.95, tau_sca
     s2 = np.sum(w * (yi - fit.estimate[:, None]) ** 2, axis=1) / (k - 1)
     se = {"z": fit.se, "knha": fit.se * np.sqrt(s2), "adhoc": fit.se * np.sqrt(np.maximum(s2, 1.0))}
     alpha = (1 - level) / 2
-    crit = {"z": float(norm_isf(alpha)), "knha": float(t_isf(alpha, k - 1)), "adhoc": float(t_isf(alpha, k - 1))}
+    crit = {"z": float(norm.isf(alpha)), "knha": float(t.isf(alpha, k - 1)), "adhoc": float(t.isf(alpha, k - 1))}
     out = {("CI", m): (fit.estimate - crit[m] * se[m], fit.estimate + crit[m] * se[m]) for m in ("z", "knha", "adhoc")}
     pis = [("z", crit["z"], se["z"]), ("t(k-1)", crit["knha"], se["knha"])]
     if k >= 3:
-        pis.append(("t(k-2)", float(t_isf(alpha, k - 2)), se["adhoc"]))
+        pis.append(("t(k-2)", float(t.isf(alpha, k - 2)), se["adhoc"]))
     for name, c, s in pis:
         half = c * np.sqrt(s ** 2 + fit.tau2)
         out[("PI", name)] = (fit.estimate - half, fit.estimate + half)
@@ -242,7 +242,7 @@ def small_k_grid(k_values=(2, 3), ratios=(1, 10, 150), tau2_values=(0.0, 0.05, 0
     per-meta-analysis coverage over sqrt(m) (Morris et al. 2019). One generator per cell from
     ``seed`` and the cell, so a cell does not depend on the grid around it.
     """
-    from meta_analysis.distributions import norm_cdf
+    from scipy.stats import norm
 
     rows = []
     for k in k_values:
@@ -260,7 +260,7 @@ def small_k_grid(k_values=(2, 3), ratios=(1, 10, 150), tau2_values=(0.0, 0.05, 0
                         hit = ((low <= 0) & (0 <= high)).astype(float)
                     else:
                         tau = np.sqrt(tau2)
-                        hit = norm_cdf(high / tau) - norm_cdf(low / tau)
+                        hit = norm.cdf(high / tau) - norm.cdf(low / tau)
                     rows.append({"k": k, "ratio": ratio, "tau2": float(tau2), "interval": kind, "method": name,
                                  "replications": replications, "coverage": float(hit.mean()),
                                  "mcse": float(hit.std(ddof=1) / np.sqrt(replications)),

@@ -15,7 +15,8 @@ from meta_analysis.small_study import egger_test
 
 from .display import count_text, p_text, sentence_number as _fmt  # the one place that rounds
 
-__all__ = ["conversion_sentence", "egger_instability", "egger_instability_sentence", "heterogeneity_sentences",
+__all__ = ["EGGER_INSTABILITY_MAX_K", "conversion_sentence", "egger_instability", "egger_instability_not_shown",
+           "egger_instability_sentence", "heterogeneity_sentences",
            "i2_at_variance", "i2_tau_example", "i2_tau_sentence", "i2_tau_table", "largest_pooled",
            "leave_one_out_sentence", "leave_one_out_sentences", "pooled_sentences", "rows_named", "scale_of",
            "screen_sentence", "sign_test_by_hand", "vote_reading", "weights_for", "weights_sentence",
@@ -172,6 +173,16 @@ def leave_one_out_sentence(table: pd.DataFrame, estimate: float, metric: str, la
             f"to {_fmt(others['estimate'].max())}. With {count_text(len(table), 'study')} one study is a "
             f"large share of the evidence, and a study with a large weight that lies away from the others "
             f"pulls the estimate towards itself.")
+
+
+EGGER_INSTABILITY_MAX_K = 100  # k refits of k studies each: shown up to this k, where one study can matter
+
+
+def egger_instability_not_shown(k: int, label: str) -> str:
+    """Why :func:`egger_instability` is not shown for an analysis of more than :data:`EGGER_INSTABILITY_MAX_K` studies."""
+    return (f"{label}: Egger's test without each study in turn is shown up to k = {EGGER_INSTABILITY_MAX_K} "
+            f"studies; this analysis has k = {k:,}, where it would take {k:,} refits of {k - 1:,} studies each. "
+            f"The test on all studies is in the small-study table above.")
 
 
 def egger_instability(yi, vi, labels, method: str = "REML") -> pd.DataFrame:

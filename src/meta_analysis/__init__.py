@@ -22,8 +22,6 @@ module                 what it holds (metafor's verb in brackets)
 ``robust``             cluster-robust CR0/CR1/CR2 tests (``robust``; clubSandwich ``coef_test``)
 ``simulation``         simulated meta-analyses fitted in batches; coverage, bias, RMSE
 ``bayes``              the Bayesian random-effects model by numerical integration (R ``bayesmeta``)
-``distributions``      normal, t, χ² and F tail areas and quantiles, as scipy.stats gives them,
-                       without importing it (0.7 s); ordinal ranks
 =====================  ==================================================================
 """
 from .bayes import (TAU_PRIORS, TAU_SCALE_SMD, BayesBatch, BayesFit, fit_bayes, fit_bayes_batch,

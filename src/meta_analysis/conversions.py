@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats
 
 from ._checks import _as_array, _broadcast, _check_min
-from .distributions import norm_isf, t_isf
 
 
 def t_to_d(t, n1, n2) -> np.ndarray:
@@ -56,7 +56,7 @@ def p_to_d(p, n1, n2, sign=1.0) -> np.ndarray:
     bad = np.flatnonzero((a["p"] <= 0) | (a["p"] >= 1))
     if bad.size:
         raise ValueError(f"p[{bad[0]}] = {a['p'][bad[0]]:g}: must be in (0, 1)")
-    t = np.sign(a["sign"]) * t_isf(a["p"] / 2, a["n1"] + a["n2"] - 2)
+    t = np.sign(a["sign"]) * stats.t.isf(a["p"] / 2, a["n1"] + a["n2"] - 2)
     return t_to_d(t, a["n1"], a["n2"])
 
 
@@ -70,7 +70,7 @@ def p_to_r(p, n, sign=1.0) -> np.ndarray:
     if bad.size:
         raise ValueError(f"p[{bad[0]}] = {a['p'][bad[0]]:g}: must be in (0, 1)")
     _check_min("n", a["n"], 4)
-    return np.sign(a["sign"]) * norm_isf(a["p"] / 2) / np.sqrt(a["n"])
+    return np.sign(a["sign"]) * stats.norm.isf(a["p"] / 2) / np.sqrt(a["n"])
 
 
 def or_to_d(odds_ratio, ci_low=None, ci_high=None, level: float = 0.95):
@@ -89,7 +89,7 @@ def or_to_d(odds_ratio, ci_low=None, ci_high=None, level: float = 0.95):
     _check_min("ci_low", a["ci_low"], 0, strict=True)
     width = np.log(a["ci_high"]) - np.log(a["ci_low"])
     _check_min("ci_high - ci_low", width, 0, strict=True)
-    v_log_or = (width / (2 * norm_isf((1 - level) / 2))) ** 2
+    v_log_or = (width / (2 * stats.norm.isf((1 - level) / 2))) ** 2
     return d, v_log_or * 3 / math.pi ** 2
 
 
@@ -204,7 +204,7 @@ def variance_from_ci(ci_low, ci_high, level: float = 0.95, scale: str = "identit
                 raise ValueError(f"{name}[{bad[0]}] = {a[name][bad[0]]:g}: |r| must be < 1")
     width = transforms[scale](a["ci_high"]) - transforms[scale](a["ci_low"])
     _check_min("ci_high - ci_low", width, 0, strict=True)
-    return (width / (2 * norm_isf((1 - level) / 2))) ** 2
+    return (width / (2 * stats.norm.isf((1 - level) / 2))) ** 2
 
 
 def d_to_r_variance(d, vd, n1=None, n2=None) -> np.ndarray:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ._checks import _as_array, _check_min, _frozen_frame
-from .distributions import chi2_sf, f_sf, norm_isf, norm_sf, t_isf, t_sf
 from .regression import _design
 
 LOG_2PI = math.log(2 * math.pi)
@@ -346,9 +346,9 @@ def fit_multilevel(yi, vi, study, es_id=None, mods=None, method: str = "REML", t
     stat = beta / se
     df = float(k - p) if test == "t" else None
     if test == "t":
-        crit, pval = t_isf((1 - level) / 2, df), 2 * t_sf(np.abs(stat), df)
+        crit, pval = stats.t.isf((1 - level) / 2, df), 2 * stats.t.sf(np.abs(stat), df)
     else:
-        crit, pval = norm_isf((1 - level) / 2), 2 * norm_sf(np.abs(stat))
+        crit, pval = stats.norm.isf((1 - level) / 2), 2 * stats.norm.sf(np.abs(stat))
     fe = blocks.stats(0.0, 0.0)                       # the V-weighted fit: QE and the typical variance
     q = float(fe["rss"])
     vtyp = (k - p) / fe["tr_p"]
@@ -358,9 +358,9 @@ def fit_multilevel(yi, vi, study, es_id=None, mods=None, method: str = "REML", t
         qm = float(beta[1:] @ np.linalg.solve(vb[1:, 1:], beta[1:]))
         if test == "t":
             qm, qm_df = qm / (p - 1), (p - 1, k - p)
-            qm_p = float(f_sf(qm, *qm_df))
+            qm_p = float(stats.f.sf(qm, *qm_df))
         else:
-            qm_df, qm_p = (p - 1,), float(chi2_sf(qm, p - 1))
+            qm_df, qm_p = (p - 1,), float(stats.chi2.sf(qm, p - 1))
     else:
         half = crit * math.sqrt(se[0] ** 2 + sb + sw)
         pi_low, pi_high = float(beta[0] - half), float(beta[0] + half)
@@ -369,7 +369,7 @@ def fit_multilevel(yi, vi, study, es_id=None, mods=None, method: str = "REML", t
     return MultilevelResult(
         k=k, n_studies=len(labels), p=p, estimate=float(beta[0]), se=float(se[0]), stat=float(stat[0]),
         pval=float(pval[0]), ci_low=float(coef["ci_low"][0]), ci_high=float(coef["ci_high"][0]), df=df,
-        sigma2_between=sb, sigma2_within=sw, q=q, q_df=k - p, q_p=float(chi2_sf(q, k - p)),
+        sigma2_between=sb, sigma2_within=sw, q=q, q_df=k - p, q_p=float(stats.chi2.sf(q, k - p)),
         qm=qm, qm_df=qm_df, qm_p=qm_p, logLik=float(loglik), i2_between=100 * sb / total,
         i2_within=100 * sw / total, i2_total=100 * (sb + sw) / total, pi_low=pi_low, pi_high=pi_high,
         method=method, test=test, level=level, rho=rho, coef=coef, vb=vb, yi=yi, vi=vi, X=X, study=g)

@@ -7,7 +7,9 @@ k is large. Clusters in that cloud point to studies that drive heterogeneity or 
 For the common-effect (FE) and DerSimonian–Laird (DL) models every fit has a closed form in sums
 of masked weights, so a block of subsets is fitted with a few matrix products of the 0/1
 membership matrix M (subsets × studies) with w = 1/v and w²; the other τ² estimators refit each
-subset with the batched model of ``models.py``.
+subset with the batched model of ``models.py``. A random sample is drawn and fitted in blocks of a
+bounded number of cells, so its memory does not grow with k × subsets; the membership matrix is kept
+only when asked for (``members``) and when it fits in :data:`_MAX_MEMBER_CELLS` cells.
 """
 from __future__ import annotations
 
@@ -21,12 +23,15 @@ from .models import _check_meta_input, _check_method, _fit_batch
 
 FIELDS = ("k", "estimate", "q", "i2", "h2", "tau2")
 _MAX_EXACT = 2 ** 25  # more subsets than this cannot be enumerated in memory
+_DRAW_CELLS = 2 ** 22  # cells of one block of random subsets (each block drawn, then fitted, then dropped)
+_MAX_MEMBER_CELLS = 2 ** 28  # a membership matrix (subsets × studies, one byte each) larger than this is refused
 
 
 @dataclass(frozen=True, eq=False)
 class GoshResult:
     """One fit per subset (rows sorted by subset size k, as metafor); ``incl[r, i]`` is True when
-    study i is in subset r. ``exact`` tells whether every subset was fitted or a random sample."""
+    study i is in subset r (None when fitted with ``members=False``). ``exact`` tells whether every
+    subset was fitted or a random sample; ``total`` is the number of non-empty subsets, 2^k − 1."""
 
     method: str
     exact: bool
@@ -37,11 +42,15 @@ class GoshResult:
     i2: np.ndarray
     h2: np.ndarray
     tau2: np.ndarray
-    incl: np.ndarray
+    incl: np.ndarray | None
+    total: int = 0
 
     def to_frame(self) -> pd.DataFrame:
-        """k, estimate, q, i2, h2, tau2 and one boolean membership column per study (named by its label)."""
+        """k, estimate, q, i2, h2, tau2 and one boolean membership column per study (named by its label),
+        the latter only when the membership was kept."""
         stats = pd.DataFrame({name: getattr(self, name) for name in FIELDS})
+        if self.incl is None:
+            return stats
         members = pd.DataFrame(self.incl, columns=list(self.labels))
         return pd.concat([stats, members], axis=1)
 
@@ -63,14 +72,18 @@ def _all_subsets(k: int) -> np.ndarray:
     return incl
 
 
-def _random_subsets(k: int, n: int, seed) -> np.ndarray:
-    """n random non-empty subsets, each study in with probability ½ (uniform over non-empty subsets,
-    like metafor's draw of a Binomial(k, ½) size and then the studies), sorted stably by size."""
+def _random_blocks(k: int, n: int, seed):
+    """n random non-empty subsets in blocks of at most :data:`_DRAW_CELLS` cells, each study in with
+    probability ½ (uniform over the non-empty subsets, like metafor's draw of a Binomial(k, ½) size and
+    then the studies), from one generator ``np.random.default_rng(seed)``: the blocks depend on k only,
+    so a seed gives the same sample whatever ``chunk`` is."""
     rng = np.random.default_rng(seed)
-    incl = rng.integers(0, 2, size=(n, k), dtype=bool)
-    while (empty := ~incl.any(1)).any():
-        incl[empty] = rng.integers(0, 2, size=(int(empty.sum()), k), dtype=bool)
-    return incl[np.argsort(incl.sum(1), kind="stable")]
+    rows = max(1, _DRAW_CELLS // k)
+    for start in range(0, n, rows):
+        incl = rng.integers(0, 2, size=(min(rows, n - start), k), dtype=bool)
+        while (empty := ~incl.any(1)).any():
+            incl[empty] = rng.integers(0, 2, size=(int(empty.sum()), k), dtype=bool)
+        yield incl
 
 
 def _fit_closed_form(yi, vi, incl: np.ndarray, method: str) -> dict:
@@ -118,18 +131,20 @@ def _fit_iterative(yi, vi, incl: np.ndarray, method: str) -> dict:
 
 
 def gosh(yi, vi, method: str = "FE", subsets: int | None = None, max_exact_k: int = 20, seed=20231,
-         labels=None, chunk: int = 2_000_000) -> GoshResult:
+         labels=None, chunk: int = 2_000_000, members: bool = True) -> GoshResult:
     """Fit the model to subsets of the studies, as metafor ``gosh()`` (Olkin, Dahabreh & Trikalinos 2012).
 
-    With ``subsets=None`` every non-empty subset (2^k − 1 fits) is used when k ≤ ``max_exact_k``;
-    otherwise ``subsets`` (default 1,000,000, as metafor) random subsets are drawn with the seeded
-    generator ``np.random.default_rng(seed)``, each study in with probability ½. If ``subsets`` is given
-    and 2^k − 1 ≤ ``subsets``, all subsets are used, as metafor does. Each fit reports k, the
-    estimate, Q, I², H² and τ² (FE and DL in closed form; I² = max(0, 100 (Q − (k − 1))/Q) for FE
-    and DL, 100 τ²/(τ² + ṽ) for the other estimators, as metafor). Rows are sorted by subset size;
-    the exact enumeration follows metafor's order. Fits run in blocks of ``chunk`` cells.
-    FE and DL need well under a second for the 65,535 subsets of 16 studies; the iterative
-    estimators (REML, ML, PM, ...) refit every subset and need seconds per thousand subsets.
+    ``subsets`` (default 1,000,000, as metafor) caps the number of fits: every non-empty subset
+    (2^k − 1 fits, in metafor's order) is used only when 2^k − 1 ≤ ``subsets`` and k ≤ ``max_exact_k``;
+    otherwise ``subsets`` random subsets are drawn with the seeded generator
+    ``np.random.default_rng(seed)``, each study in with probability ½, and fitted block by block
+    (at most ``chunk`` cells at a time), so memory stays bounded whatever k. With ``members=False``
+    the membership matrix is not kept (``incl`` is None); kept, it may hold at most 2^28 cells.
+    Each fit reports k, the estimate, Q, I², H² and τ² (FE and DL in closed form; I² =
+    max(0, 100 (Q − (k − 1))/Q) for FE and DL, 100 τ²/(τ² + ṽ) for the other estimators, as
+    metafor). Rows are sorted by subset size. FE and DL need well under a second for the 65,535
+    subsets of 16 studies; the iterative estimators (REML, ML, PM, ...) refit every subset and need
+    seconds per thousand subsets.
 
     References
     ----------
@@ -144,19 +159,29 @@ def gosh(yi, vi, method: str = "FE", subsets: int | None = None, max_exact_k: in
         raise ValueError(f"labels = {names}: must be distinct and none of {FIELDS}")
     if isinstance(max_exact_k, bool) or not isinstance(max_exact_k, (int, np.integer)) or max_exact_k < 1:
         raise ValueError(f"max_exact_k = {max_exact_k!r}: must be an integer >= 1")
-    total = 2 ** k - 1
     if subsets is None:
-        exact, n = k <= max_exact_k, 1_000_000
-    else:
-        if isinstance(subsets, bool) or not isinstance(subsets, (int, np.integer)) or subsets < 2:
-            raise ValueError(f"subsets = {subsets!r}: must be an integer >= 2")
-        exact, n = total <= subsets, int(subsets)
+        subsets = 1_000_000
+    elif isinstance(subsets, bool) or not isinstance(subsets, (int, np.integer)) or subsets < 2:
+        raise ValueError(f"subsets = {subsets!r}: must be an integer >= 2")
+    total = 2 ** k - 1
+    exact, n = total <= subsets and k <= max_exact_k, int(subsets)
     if exact and total > _MAX_EXACT:
         raise ValueError(f"max_exact_k = {max_exact_k}: 2^{k} - 1 = {total} subsets are too many to enumerate; "
                          f"use max_exact_k <= 25 or a number of random subsets")
-    incl = _all_subsets(k) if exact else _random_subsets(k, n, seed)
+    rows = total if exact else n
+    if members and rows * k > _MAX_MEMBER_CELLS:
+        raise ValueError(f"subsets = {n}: {rows:,} subsets x {k} studies is too large a membership matrix to keep; "
+                         f"pass members=False (the fits only) or fewer subsets")
     fit = _fit_closed_form if method in ("FE", "DL") else _fit_iterative
     step = max(1, chunk // k)
-    parts = [fit(yi, vi, incl[start:start + step], method) for start in range(0, len(incl), step)]
+    blocks = [_all_subsets(k)] if exact else _random_blocks(k, n, seed)
+    parts, kept = [], []
+    for block in blocks:
+        parts += [fit(yi, vi, block[start:start + step], method) for start in range(0, len(block), step)]
+        if members:
+            kept.append(block)
     out = {name: np.concatenate([p[name] for p in parts]) for name in FIELDS}
-    return GoshResult(method=method, exact=exact, labels=tuple(names), incl=incl, **out)
+    order = np.argsort(out["k"], kind="stable")  # by subset size, as metafor (the enumeration is sorted already)
+    out = {name: value[order] for name, value in out.items()}
+    incl = np.concatenate(kept)[order] if members else None
+    return GoshResult(method=method, exact=exact, labels=tuple(names), incl=incl, total=total, **out)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ._checks import _frozen_frame
-from .distributions import chi2_isf, chi2_ppf
 from .models import MetaResult
 from .tau2_estimators import _q_gen
 
@@ -65,8 +65,8 @@ def tau2_ci(result: MetaResult, level: float | None = None) -> Tau2CI:
     def q_minus(tau2: float, target: float) -> float:
         return float(_q_gen(y, v, X, mask, np.array([tau2]))[0]) - target
 
-    crit_u = chi2_isf((1 - level) / 2, k - 1)
-    crit_l = chi2_ppf((1 - level) / 2, k - 1)
+    crit_u = stats.chi2.isf((1 - level) / 2, k - 1)
+    crit_l = stats.chi2.ppf((1 - level) / 2, k - 1)
     bounds = []
     for target in (crit_u, crit_l):
         if q_minus(0.0, target) < 0:

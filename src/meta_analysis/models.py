@@ -11,14 +11,14 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
-from .distributions import chi2_sf, norm_isf, norm_sf, t_isf, t_sf
 from .tau2_estimators import _WLS, _estimate_tau2, _rows
 
 # Our own engine: statsmodels 0.15's combine_effects has no REML, does not truncate DL's tau2 at 0
 # and has no Q-profile, subgroup, leave-one-out, Egger or trim-and-fill; lm-type WLS is still taken from
-# statsmodels, and the distribution functions from scipy.special (``distributions``: scipy.stats' values).
+# statsmodels, and the distribution functions from scipy.stats.
 TAU2_METHODS = ("FE", "DL", "HE", "SJ", "ML", "REML", "PM")
 TESTS = ("z", "knha", "adhoc")  # fit_meta's tests; meta-regression, influence and the rest take z and knha
 
@@ -63,7 +63,7 @@ def _fit_with_tau2(y, v, X, mask, tau2, method: str, test: str, level: float, re
     ``test="adhoc"`` is Hartung–Knapp with s² truncated below at 1 (metafor ``test="adhoc"``).
     ``re`` (:func:`_re_fit`) and ``fe`` (``_WLS(y, X, mask / v)``), if given, are used instead of
     being refitted, e.g. under each of several tests. The p-value of Q is left to the callers that
-    report it (``chi2_sf(q, q_df)``).
+    report it (``stats.chi2.sf(q, q_df)``).
     """
     k, p = mask.sum(1), X.shape[-1]
     fit = _re_fit(y, v, X, mask, tau2) if re is None else re
@@ -74,15 +74,15 @@ def _fit_with_tau2(y, v, X, mask, tau2, method: str, test: str, level: float, re
             s2w = np.maximum(s2w, 1.0)
         vb = vb * s2w[:, None, None]
         df, row_df = np.unique(k - p, return_inverse=True)  # one quantile per distinct df (a batch has one)
-        crit = t_isf((1 - level) / 2, df)[row_df]
+        crit = stats.t.isf((1 - level) / 2, df)[row_df]
     else:
-        crit = np.full(len(mask), norm_isf((1 - level) / 2))
+        crit = np.full(len(mask), stats.norm.isf((1 - level) / 2))
     se = np.sqrt(np.einsum("mpp->mp", vb))
     stat = fit.beta / se
     if test in ("knha", "adhoc"):
-        pval = 2 * t_sf(np.abs(stat), (k - p)[:, None])
+        pval = 2 * stats.t.sf(np.abs(stat), (k - p)[:, None])
     else:
-        pval = 2 * norm_sf(np.abs(stat))
+        pval = 2 * stats.norm.sf(np.abs(stat))
     fe = _WLS(y, X, mask / v) if fe is None else fe
     q = np.maximum(0.0, fe.rss)
     q_df = k - p
@@ -163,7 +163,7 @@ def fit_meta(yi, vi, method: str = "REML", test: str = "z", level: float = 0.95)
     out = _fit_batch(yi, vi, X, np.ones((1, len(yi)), bool), method, test, level)
     est, se, crit, tau2 = out["beta"][0, 0], out["se"][0, 0], out["crit"][0], out["tau2"][0]
     half = crit * math.sqrt(se ** 2 + tau2)
-    q_p = chi2_sf(out["q"], out["q_df"])
+    q_p = stats.chi2.sf(out["q"], out["q_df"])
     return MetaResult(k=len(yi), estimate=float(est), se=float(se), ci_low=float(out["ci_low"][0, 0]),
                       ci_high=float(out["ci_high"][0, 0]), stat=float(out["stat"][0, 0]),
                       pval=float(out["pval"][0, 0]), tau2=float(tau2), i2=float(out["i2"][0]),

@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from .distributions import chi2_sf, f_sf
 from .models import _check_meta_input, _check_method, _fit_batch, fit_meta
 
 
@@ -87,10 +87,10 @@ def meta_regression(yi, vi, mods, method: str = "REML", test: str = "z", level: 
     qm = float(beta[slopes] @ np.linalg.solve(vb[slopes, slopes], beta[slopes]))
     if test == "knha":
         qm, qm_df = qm / (p - 1), (p - 1, k - p)
-        qm_p = float(f_sf(qm, *qm_df))
+        qm_p = float(stats.f.sf(qm, *qm_df))
     else:
         qm_df = (p - 1,)
-        qm_p = float(chi2_sf(qm, p - 1))
+        qm_p = float(stats.chi2.sf(qm, p - 1))
     tau2 = float(out["tau2"][0])
     if method == "FE":
         r2 = np.nan
@@ -101,7 +101,7 @@ def meta_regression(yi, vi, mods, method: str = "REML", test: str = "z", level: 
                          "pval": out["pval"][0], "ci_low": out["ci_low"][0], "ci_high": out["ci_high"][0]})
     return MetaRegResult(k=k, coef=coef, tau2=tau2, i2=float(out["i2"][0]), h2=float(out["h2"][0]), r2=float(r2),
                          qm=qm, qm_df=qm_df, qm_p=qm_p, qe=float(out["q"][0]), qe_df=int(out["q_df"][0]),
-                         qe_p=float(chi2_sf(out["q"], out["q_df"])[0]), method=method, test=test)
+                         qe_p=float(stats.chi2.sf(out["q"], out["q_df"])[0]), method=method, test=test)
 
 
 @dataclass(frozen=True)
@@ -156,5 +156,5 @@ def subgroup_analysis(yi, vi, groups, method: str = "REML", test: str = "z", lev
                            "ci_low": cell["ci_low"][0], "ci_high": cell["ci_high"][0], "pval": cell["pval"][0]})
     return SubgroupResult(groups=table, common=common, q_between_common=contrasts.qm,
                           q_between_common_p=contrasts.qm_p, q_between_separate=q_sep,
-                          q_between_separate_p=float(chi2_sf(q_sep, len(levels) - 1)),
+                          q_between_separate_p=float(stats.chi2.sf(q_sep, len(levels) - 1)),
                           df=len(levels) - 1, tau2_common=contrasts.tau2)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from .distributions import t_isf, t_sf
 from .dependence import MultilevelResult, _codes
 from .models import MetaResult
 
@@ -159,9 +159,9 @@ def robust_test(result, cluster=None, adjust: str = "CR2", level: float = 0.95) 
         df[m] = trace ** 2 / squares
     se = np.sqrt(np.diag(vcov))
     stat = beta / se
-    crit = t_isf((1 - level) / 2, df)
+    crit = stats.t.isf((1 - level) / 2, df)
     coef = pd.DataFrame({"term": terms, "estimate": beta, "se": se, "df": df, "stat": stat,
-                         "pval": 2 * t_sf(np.abs(stat), df), "ci_low": beta - crit * se,
+                         "pval": 2 * stats.t.sf(np.abs(stat), df), "ci_low": beta - crit * se,
                          "ci_high": beta + crit * se})
     first = coef.iloc[0]
     return RobustResult(adjust=adjust, n_clusters=J, level=level, coef=coef, vcov=vcov,

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
-from . import distributions as dist
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
 from .models import _check_meta_input, fit_meta
 from .regression import _lm_fit, meta_regression
@@ -139,10 +138,10 @@ def pet_peese(yi, vi, predictor: str = "sei", n1=None, n2=None, alpha: float = 0
     if alternative == "two.sided":
         rule_p = pet["pval"]
     elif math.isinf(pet["df"]):  # z test: the normal distribution
-        rule_p = float(dist.norm_sf(pet["stat"]) if alternative == "greater" else dist.norm_cdf(pet["stat"]))
+        rule_p = float(stats.norm.sf(pet["stat"]) if alternative == "greater" else stats.norm.cdf(pet["stat"]))
     else:
         df = pet["df"]
-        rule_p = float(dist.t_sf(pet["stat"], df) if alternative == "greater" else dist.t_cdf(pet["stat"], df))
+        rule_p = float(stats.t.sf(pet["stat"], df) if alternative == "greater" else stats.t.cdf(pet["stat"], df))
     chosen = peese if rule_p < alpha else pet
     fields = {f"{name}_{key}": value for name, fit in (("pet", pet), ("peese", peese))
               for key, value in fit.items() if key != "df"}
@@ -206,8 +205,8 @@ class _StepLikelihood:
         sv = np.sqrt(vi)[:, None]
         inner = np.asarray(steps[:-1])[None, :]
         # c_ij: the value of y_i at which its one- or two-sided p-value equals step s_j
-        self.c = sv * (dist.norm_isf(inner / 2) if alternative == "two.sided"
-                       else dist.norm_isf(inner) if alternative == "greater" else dist.norm_ppf(inner))
+        self.c = sv * (stats.norm.isf(inner / 2) if alternative == "two.sided"
+                       else stats.norm.isf(inner) if alternative == "greater" else stats.norm.ppf(inner))
         self.alternative = alternative
         self.pgrp = _p_groups(yi, vi, steps, alternative)
         self.n_j = np.bincount(self.pgrp, minlength=len(steps))
@@ -268,9 +267,9 @@ def _p_groups(yi, vi, steps, alternative) -> np.ndarray:
     """Index of the p-value interval of each study: the first j with p_i <= s_j."""
     z = yi / np.sqrt(vi)
     if alternative == "two.sided":
-        p = 2 * dist.norm_sf(np.abs(z))
+        p = 2 * stats.norm.sf(np.abs(z))
     else:
-        p = dist.norm_sf(z if alternative == "greater" else -z)
+        p = stats.norm.sf(z if alternative == "greater" else -z)
     return np.searchsorted(np.asarray(steps), p, side="left")
 
 
@@ -411,26 +410,26 @@ def selection_model(yi, vi, steps=(0.025,), method: str = "ML", alternative: str
         warnings.warn("one or more delta estimates are (almost) at their bound: treat results with caution",
                       RuntimeWarning, stacklevel=2)
     ll = lik.loglik(theta)
-    crit = dist.norm_isf((1 - level) / 2)
+    crit = stats.norm.isf((1 - level) / 2)
     cov = _inverse_hessian(lambda t: -lik.loglik(t), theta)
     se_all = np.sqrt(np.diag(cov))
     se = float(se_all[0])
     se_tau2 = float(se_all[1]) if method == "ML" else math.nan
     se_delta = np.concatenate([[math.nan], se_all[-(len(steps) - 1):]])
-    ll0 = float(np.sum(dist.norm_logpdf(yi, base.estimate, np.sqrt(vi + base.tau2))))
+    ll0 = float(np.sum(stats.norm.logpdf(yi, base.estimate, np.sqrt(vi + base.tau2))))
     lrt = max(0.0, -2 * (ll0 - ll))
     lrt_df = len(steps) - 1
     with np.errstate(invalid="ignore"):
         z_delta = (delta - 1) / se_delta
     return SelectionResult(
         k=len(yi), method=method, alternative=alternative, steps=steps, counts=tuple(int(n) for n in lik.n_j),
-        estimate=float(mu), se=se, stat=float(mu / se), pval=float(2 * dist.norm_sf(abs(mu / se))),
+        estimate=float(mu), se=se, stat=float(mu / se), pval=float(2 * stats.norm.sf(abs(mu / se))),
         ci_low=float(mu - crit * se), ci_high=float(mu + crit * se), tau2=float(tau2), se_tau2=se_tau2,
         delta=tuple(map(float, delta)), se_delta=tuple(map(float, se_delta)),
         delta_ci_low=tuple(float(max(0.0, d - crit * s)) if np.isfinite(s) else math.nan for d, s in zip(delta, se_delta)),
         delta_ci_high=tuple(float(d + crit * s) for d, s in zip(delta, se_delta)),
-        delta_pval=tuple(float(2 * dist.norm_sf(abs(z))) for z in z_delta),
-        ll=float(ll), ll0=ll0, lrt=float(lrt), lrt_df=lrt_df, lrt_p=float(dist.chi2_sf(lrt, lrt_df)), level=level)
+        delta_pval=tuple(float(2 * stats.norm.sf(abs(z))) for z in z_delta),
+        ll=float(ll), ll0=ll0, lrt=float(lrt), lrt_df=lrt_df, lrt_p=float(stats.chi2.sf(lrt, lrt_df)), level=level)
 
 
 def _inverse_hessian(f, theta) -> np.ndarray:

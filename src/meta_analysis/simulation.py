@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from .distributions import ordinal_ranks
 from .effect_sizes import cmicalc, smd_variance
 from .models import TESTS, _check_method, _fit_batch, _fit_with_tau2, _re_fit
 from .tau2_estimators import _WLS, _estimate_tau2
@@ -306,7 +306,7 @@ def _trim_and_fill_k0(yi, vi, method: str, maxiter: int, slope: np.ndarray | Non
         failed[active[~ok]] = True
         active, beta, mask = active[ok], beta[ok], mask[ok]
         centred = y[active] - beta
-        ranks = ordinal_ranks(np.abs(centred), axis=1)
+        ranks = stats.rankdata(np.abs(centred), method="ordinal", axis=1)
         l0 = (4 * np.where(centred > 0, ranks, 0).sum(1) - k * (k + 1)) / (2 * k - 1)
         k0[active] = np.maximum(0, np.round(l0)).astype(int)
     raise RuntimeError("trim-and-fill did not converge")

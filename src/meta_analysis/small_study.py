@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ._checks import _frozen_frame
-from .distributions import ordinal_ranks
 from .models import MetaResult, _check_meta_input, fit_meta
 from .regression import _lm_fit, meta_regression
 
@@ -104,7 +104,7 @@ def trim_and_fill(yi, vi, method: str = "REML", side: str | None = None, maxiter
         previous = k0
         beta = fit_meta(y[: k - k0], v[: k - k0], method=method).estimate
         centred = y - beta
-        ranks = ordinal_ranks(np.abs(centred))
+        ranks = stats.rankdata(np.abs(centred), method="ordinal")
         s_r = float(np.sum(ranks[centred > 0]))
         l0 = (4 * s_r - k * (k + 1)) / (2 * k - 1)
         var_sr = (k * (k + 1) * (2 * k + 1) + 10 * l0 ** 3 + 27 * l0 ** 2 + 17 * l0

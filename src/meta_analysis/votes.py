@@ -8,9 +8,9 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ._checks import _frozen_frame
-from .distributions import norm_ppf
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     the lower end 0 when x = 0 and the upper end 1 when x = n; computed as
     ``scipy.stats.binomtest(x, n).proportion_ci(level, method="wilson")`` computes it, bit for bit.
     """
-    z = float(norm_ppf(0.5 + 0.5 * level))
+    z = float(stats.norm.ppf(0.5 + 0.5 * level))
     p = successes / n
     denom = 2 * (n + z ** 2)
     centre = (2 * n * p + z ** 2) / denom

@@ -133,3 +133,14 @@ def test_a_small_variance_keeps_three_significant_digits():
     shown = h.show(pd.DataFrame({"vi": [0.000412, 0.0273, 0.5], "vi_from_n": [0.0000598, np.nan, 1.25], "se": [0.0123, 0.2, 1.0]}))
     assert list(shown["vi"]) == ["0.000412", "0.0273", "0.500"]
     assert list(shown["vi from n"]) == ["0.0000598", "–", "1.250"] and list(shown["se"]) == ["0.0123", "0.200", "1.000"]
+
+
+def test_a_long_table_shows_its_first_rows_and_says_how_many_more():
+    from compendium.display import show, table_html
+
+    frame = pd.DataFrame({"study": [f"S{i}" for i in range(250)], "estimate": np.linspace(0, 1, 250)})
+    page = table_html(show(frame), max_rows=100)
+    assert page.count("<tr>") == 101  # the header and 100 rows
+    assert "S99<" in page and "S100<" not in page
+    assert "Shown: the first 100 of 250 rows (150 more not shown here)." in page
+    assert "not shown" not in table_html(show(frame.head(100)), max_rows=100)

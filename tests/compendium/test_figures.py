@@ -128,3 +128,27 @@ def test_plots_with_a_legend_beside_them_lie_on_their_canvas():
     for name, fig in figures.items():
         assert measured(fig)[0], name
         plt.close(fig)
+
+
+def test_effect_direction_beyond_the_row_limit_counts_votes_per_cell_and_says_so():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    votes = pd.DataFrame({"study_id": [f"S{i:02d}" for i in range(12)] * 2, "marks": "",
+                          "cell": ["a"] * 12 + ["b"] * 12, "vote": (["positive"] * 5 + ["negative"] * 4 + ["null"] * 3) * 2,
+                          "significant": ["yes", "no"] * 12})
+    fig = h.effect_direction_plot(votes, ["cell"], "T", max_rows=10, table_name="t_votes.csv")
+    ax = fig.axes[0]
+    title = ax.get_title(loc="left").replace("\n", " ")
+    assert "12 studies, counted per cell" in title and "t_votes.csv" in title
+    widths = {}  # the bars of each cell add up to its votes, by kind
+    for bars in ax.containers:
+        for y, patch in enumerate(bars.patches):
+            widths.setdefault(bars.get_label(), []).append(patch.get_width())
+    assert sum(w[0] for w in widths.values()) == 12 and sum(w[1] for w in widths.values()) == 12
+    assert widths["positive, significant"] == [3, 3] and widths["positive, not significant"] == [2, 2]
+    assert measured(fig)[0]
+    plt.close(fig)
+    rows = h.effect_direction_plot(votes, ["cell"], "T", max_rows=12)  # at the limit: one row per study
+    assert len(rows.axes[0].get_yticklabels()) == 12
+    plt.close(rows)

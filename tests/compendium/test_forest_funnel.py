@@ -149,6 +149,30 @@ def test_at_k_2_an_interval_beyond_the_studies_is_cut_at_the_axis_with_arrows(dr
     assert f"{lead.estimate:.2f} [{lead.ci_low:.2f}, {lead.ci_high:.2f}]" in texts(numbers), "printed in full"
 
 
+def test_beyond_the_row_limit_the_forest_plot_is_a_summary_that_says_so(drawn):
+    rows, fits = tables(MOLLOY)
+    meta = {**CORRELATIONAL, "analyses": [{"name": "molloy"}]}
+    ff.forest_plots("t", meta, rows, fits, pd.DataFrame(), Path("unused"), transform=np.tanh, max_rows=10)
+    assert "All 16 studies (density)" in texts(drawn["t_forest_molloy"].axes[0])  # the limit reaches the plot
+    assert "data/processed/t/analysis_rows.csv" in " ".join(t.get_text() for t in drawn["t_forest_molloy"].texts)
+    fit = MOLLOY.fits["z"]
+    yi, vi = np.asarray(REF["yi"]), np.asarray(REF["vi"])
+    w = 1 / (vi + fit.tau2)  # the shift of the estimate without study i, τ² held, by brute force
+    shift = [abs(np.average(yi, weights=w) - np.average(np.delete(yi, i), weights=np.delete(w, i))) for i in range(16)]
+    fig = ff.forest_plot(rows, fit, "t", "r", transform=np.tanh, max_rows=10, shown=5, table_name="all.csv")
+    labels = fig.axes[0]
+    expected = [f"molloy{i + 1:02d}" for i in sorted(np.argsort(shift)[::-1][:5])]
+    assert [t for t in texts(labels) if t.startswith("molloy")] == expected
+    assert "All 16 studies (density)" in texts(labels)
+    footer = " ".join(t.get_text() for t in fig.texts)
+    assert "Summary of 16 studies: the 5 whose omission moves the estimate most" in footer and "all.csv" in footer
+    plt.close(fig)
+    full = ff.forest_plot(rows, fit, "t", "r", transform=np.tanh)  # under the limit: every study, no strip
+    assert len([t for t in texts(full.axes[0]) if t.startswith("molloy")]) == 16
+    assert not any("density" in t for t in texts(full.axes[0]))
+    plt.close(full)
+
+
 def test_subgroup_blocks_with_subtotals_and_the_test_of_their_difference(drawn):
     groups = ["guided"] * 8 + ["unguided"] * 8
     molloy = made_analysis("molloy", REF["yi"], REF["vi"], guidance=groups)

@@ -101,4 +101,36 @@ def test_baujat_labels_do_not_overlap_even_when_points_crowd():
     boxes = [Text.get_window_extent(t, renderer) for t in fig.axes[0].texts]  # the words, not the lines
     assert len(boxes) == len(x)
     assert not [(i, j) for i in range(len(boxes)) for j in range(i) if boxes[i].overlaps(boxes[j])]
+
+
+def test_gosh_fits_at_most_its_cap_and_says_when_it_is_a_sample():
+    from compendium.influence_plots import GOSH_SUBSETS, gosh_subsets
+
+    assert gosh_subsets(16) == GOSH_SUBSETS >= 2 ** 16 - 1  # every subset of 16 studies
+    assert gosh_subsets(2_000) == 10_000 and gosh_subsets(20_000) == 1_000  # bounded cells beyond
+    rng = np.random.default_rng(5)
+    yi, vi = rng.normal(0.2, 0.2, 12), rng.uniform(0.01, 0.05, 12)
+    sample = gosh(yi, vi, method="DL", subsets=gosh_subsets(12) // 100, members=False)  # 1,000 of 4,095
+    assert not sample.exact and len(sample.k) == 1_000
+    fig = gosh_plot(sample, title="GOSH plot: twelve")
+    assert "a random sample of 1,000 of 4,095 subsets" in fig.axes[1].get_title().replace("\n", " ")
+    plt.close(fig)
+    fig = gosh_plot(gosh(yi[:6], vi[:6]), title="GOSH plot: six")  # every subset: no sample said
+    assert "(63 subsets)" in fig.axes[1].get_title() and "sample" not in fig.axes[1].get_title()
+    plt.close(fig)
+
+
+def test_baujat_plot_beyond_its_label_limit_labels_the_most_extreme():
+    rng = np.random.default_rng(8)
+    yi, vi = rng.normal(0.2, 0.2, 40), rng.uniform(0.01, 0.05, 40)
+    yi[[3, 17]] = [1.5, -1.2]  # two planted outliers
+    table = baujat(yi, vi, labels=[f"S{i}" for i in range(40)])
+    fig = baujat_plot(table, max_labels=5)
+    ax = fig.axes[0]
+    labelled = [t.get_text() for t in ax.texts]
+    score = table["x"] / table["x"].max() + table["y"] / table["y"].max()
+    assert sorted(labelled) == sorted(f"S{i}" for i in np.argsort(-score.to_numpy())[:5])
+    assert {"S3", "S17"} <= set(labelled)
+    assert "5 most extreme of 40 studies labelled" in ax.get_title()
+    assert len(ax.collections[0].get_offsets()) == 40  # every study a point
     plt.close(fig)

@@ -122,3 +122,11 @@ def test_rows_named_runs_whatever_reviews_are_loaded():
     assert list(h.rows_named(tables, ["Y", "Z"])["r"]) == [0.2, 0.3]
     assert h.rows_named(tables, ["nobody"]).empty and h.rows_named({}, ["X"]).empty
     assert math.isclose(h.i2_at_variance(1, 1), 50)
+
+
+def test_egger_instability_beyond_its_limit_says_why_it_is_not_shown():
+    from compendium.teaching import EGGER_INSTABILITY_MAX_K, egger_instability_not_shown
+
+    text = egger_instability_not_shown(2_000, "Big")
+    assert text.startswith("Big:") and f"up to k = {EGGER_INSTABILITY_MAX_K}" in text
+    assert "k = 2,000" in text and "2,000 refits of 1,999 studies" in text

@@ -115,4 +115,26 @@ def test_bad_data_is_named(yi, vi, message):
 
 def test_too_many_subsets_to_enumerate():
     with pytest.raises(ValueError, match=r"max_exact_k = 30"):
-        gosh(np.linspace(0, 1, 26), np.full(26, 0.05), max_exact_k=30)
+        gosh(np.linspace(0, 1, 26), np.full(26, 0.05), max_exact_k=30, subsets=2 ** 26)
+
+
+def test_twenty_studies_are_sampled_not_enumerated():
+    # 2^20 - 1 = 1,048,575 subsets exceed the default cap of 1,000,000: a sample, as metafor draws
+    result = gosh(np.linspace(0, 1, 20), np.full(20, 0.05), method="DL", subsets=None, members=False)
+    assert not result.exact and len(result.k) == 1_000_000 and result.total == 2 ** 20 - 1
+    assert gosh(np.linspace(0, 1, 19), np.full(19, 0.05), method="DL", members=False).exact
+
+
+def test_a_large_sample_is_fitted_in_blocks_without_its_membership():
+    yi, vi = np.linspace(0, 1, 400), np.linspace(0.01, 0.1, 400)
+    with pytest.raises(ValueError, match="members=False"):
+        gosh(yi, vi, subsets=1_000_000)
+    lean = gosh(yi, vi, method="DL", subsets=30_000, members=False, chunk=400 * 50)
+    full = gosh(yi, vi, method="DL", subsets=30_000)  # same seed, same blocks: the same sample
+    assert lean.incl is None and list(lean.to_frame().columns) == list(FIELDS)
+    for field in FIELDS:
+        close(getattr(lean, field), getattr(full, field), field)
+    row = 12_345
+    sub = ma.fit_meta(yi[full.incl[row]], vi[full.incl[row]], method="DL")
+    close(full.estimate[row], sub.estimate)
+    close(full.i2[row], sub.i2)
