@@ -3,6 +3,7 @@ sheet, and the summary-of-findings table in GRADEpro's layout (notebook 03, the 
 """
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from .analyses import Analysis
 from .display import sentence_number
+from .small_k import name_of_test
 
 CERTAINTY = ["very low", "low", "moderate", "high"]
 SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
@@ -175,8 +177,10 @@ def summary_of_findings(review, certainty: pd.DataFrame, fits: pd.DataFrame) -> 
     return pd.DataFrame(rows)
 
 
-def findings_html(tables_dir: Path | str) -> str:
-    """The summary-of-findings tables of every review (``<review>_summary_of_findings.csv``) for the landing page."""
+def findings_html(tables_dir: Path | str, names: dict[str, str] | None = None) -> str:
+    """The summary-of-findings tables of every review (``<review>_summary_of_findings.csv``) for the landing
+    page, each headed by its review's name (``names``: folder → "Author et al. year") and its leading test named
+    in words."""
     from .display import show, table_html
     from .files import read_table
     parts = []
@@ -185,8 +189,10 @@ def findings_html(tables_dir: Path | str) -> str:
         if not len(table):
             continue
         review = path.name[: -len("_summary_of_findings.csv")]
-        view = table.assign(certainty=table["symbols"] + " " + table["certainty"]).drop(columns=["symbols", "metric"])
-        parts.append(f"<h3>{review}</h3>" + table_html(show(view)))
+        view = table.assign(certainty=table["symbols"] + " " + table["certainty"],
+                            test=table["test"].map(lambda t: name_of_test(t) if isinstance(t, str) else t)
+                            ).drop(columns=["symbols", "metric"])
+        parts.append(f"<h3>{html.escape((names or {}).get(review, review))}</h3>" + table_html(show(view)))
     if not parts:
         return ""
     return ("<h2>How sure can we be: summary of findings</h2><p>GRADE certainty of every pooled analysis (notebook 03; "

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from .certainty import findings_html
-from .comparison import what_this_comparison_is
+from .comparison import K_NOT_STATED, what_this_comparison_is
 from .display import NA, count_text, integer_text, number_text, p_text, sentence_number, show, table_html
 from .figures import comparison_plot, save_figure, set_style
 from .files import read_table
@@ -282,11 +282,13 @@ def comparison_view(comparison: pd.DataFrame) -> pd.DataFrame:
             k = f"published k {integer_text(r.published_k)}" if pd.notna(r.published_k) else "published k not stated"
             out.append(f"{integer_text(r.published_included)} studies in the review, {k}")
         if r.studies_not_admitted:
-            out.append(f"{integer_text(r.studies_not_admitted)} studies not admitted by the primary rule")
+            out.append(f"{count_text(r.studies_not_admitted, 'study', 'studies')} not admitted by the primary rule")
+        said = set()
         if r.mapping_uncertain:
             out.append(f"mapping uncertain: {r.why}")
-        if isinstance(r.note, str) and r.note:
-            out.append(r.note)
+            said = set(str(r.why).split("; "))
+        if isinstance(r.note, str) and r.note:  # what the note adds: k's absence and the reasons are said above
+            out += [part for part in r.note.split("; ") if part not in said and part != K_NOT_STATED]
         return "; ".join(dict.fromkeys(out))
 
     rows = [{"review": r.review, "analysis": r.our_analysis, "published": published(r), "k": r.k, "n": r.n,
@@ -432,7 +434,8 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
         summary, table = "<p>No review in this build has published results to compare with.</p>", ""
     else:
         summary, table = "<p>Run the build to make the comparison.</p>", ""
-    findings = findings_html(tables_dir)  # GRADE summary of findings beside the comparison (compendium/appraisal.py)
+    findings = findings_html(tables_dir, review_names(root, [p.name[: -len("_summary_of_findings.csv")] for p in
+                                                          sorted(tables_dir.glob("*_summary_of_findings.csv"))]))
     tables = sorted(tables_dir.glob("*.csv")) if tables_dir.exists() else []
     table_links = "".join(f'<li><a href="tables/{p.name}">{p.name}</a></li>' for p in tables) \
         if reports_dir == root / "reports" else "".join(f"<li>{p.name}</li>" for p in tables)
