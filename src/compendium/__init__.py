@@ -13,14 +13,15 @@ from .admission import (DEFAULT_ADMIT, DESIGN_KINDS, SELECTION_RULE, admission_f
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
                        fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, prediction_interval, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
-from .appraisal import (check_risk_of_bias, load_risk_of_bias, overall_judgement, overall_of, participants_of,
+from .appraisal import (alternative_sentence, check_risk_of_bias, jbi_overall, load_risk_of_bias, overall_judgement,
+                        overall_of, parse_signalling, participants_of, rob2_domain_judgement,
                         rob_sensitivity_table, study_judgements, study_overall_column, support_counts,
                         support_sentence, votes_by_risk_of_bias)
 from .bayes_view import (bayes_sentences, bayes_table, prior_sensitivity_sentences, prior_sensitivity_table,
                          review_tau_scale, tau_posterior_figure)
 from .box_scores import (admitted_votes, cells_of, direction_plot_parts, role_table, study_votes, vote_count_table,
                          vote_count_variants, vote_rows, vote_sentences)
-from .certainty import certainty_table, findings_html, optimal_information_size, summary_of_findings
+from .certainty import certainty_table, findings_html, non_reporting, optimal_information_size, summary_of_findings
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
 from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,

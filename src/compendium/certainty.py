@@ -54,13 +54,15 @@ def _inconsistency(fit: pd.Series) -> tuple[int, str]:
 
 
 def _indirectness(a: Analysis) -> tuple[int, str]:
+    # the same mapping flags as comparison.csv (``mapping_uncertain`` and ``why``), so the two tables agree
+    from .comparison import mapping_reasons
     flags = [name for name in ("proxy", "other_comparator", "later_study")
              if name in a.data and a.data[name].astype(bool).any()]
-    note = a.spec.get("mapping_note")
-    if flags or note:
-        what = ", ".join([f"{f.replace('_', ' ')} admitted" for f in flags] + ([f"mapping note: {note}"] if note else []))
+    why = mapping_reasons(a.data, a.spec.get("mapping_note"))
+    if flags or why:
+        what = "; ".join([f"{f.replace('_', ' ')} admitted" for f in flags] + [f"mapping: {w}" for w in why])
         return 1, f"serious: {what}"
-    return 0, "not serious: direct measures, the named comparison, no mapping note"
+    return 0, "not serious: direct measures, the named comparison, no mapping flag"
 
 
 def optimal_information_size(small: float, metric: str, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -96,33 +98,115 @@ def _imprecision(fit: pd.Series, metric: str) -> tuple[int, str]:
     return 0, "not serious: " + ", ".join(parts)
 
 
-def _publication_bias(a: Analysis, min_k: int = 10) -> tuple[int, str]:
+SIGNIFICANCE_ONLY = "only direction and significance are printed"  # row_conversions' reason for such rows
+
+
+def non_reporting(review, a: Analysis, not_converted: pd.DataFrame | None) -> dict:
+    """What the extraction shows about the results an analysis could not pool (its question, not its pool).
+
+    The rows notebook 02 could not convert (``not_converted``) pass the analysis's own filter, design
+    and admission rule (:mod:`admission`); the studies among them that the analysis does not pool
+    answer its question without a number we can use. Counted per study: ``pooled`` (k), ``unpooled``,
+    ``significance_only`` (every row in the question prints only direction or significance),
+    ``number_not_usable`` (a number is printed but cannot be converted), and by the printed
+    significance: ``pooled_significant`` (of the pooled), ``unpooled_null`` and ``unpooled_stated``
+    (unpooled studies whose rows all say not significant / that state a significance at all).
+    """
+    from .admission import admission_flags, admit, filter_design, filter_rows
+    pooled = set(a.data["study_id"]) if len(a.data) else set()
+    sig = a.data["significant"].astype(str) if "significant" in a.data else pd.Series(dtype=str)
+    counts = {"pooled": len(pooled), "pooled_significant": int((sig == "yes").sum()), "unpooled": 0,
+              "significance_only": 0, "number_not_usable": 0, "unpooled_null": 0, "unpooled_stated": 0}
+    if not_converted is None or not len(not_converted):
+        return counts
+    try:
+        rows = filter_design(filter_rows(admission_flags(not_converted, review.meta), a.spec["filter"]), a.spec)
+    except KeyError:  # a filter column the unconverted rows lack: nothing to count
+        return counts
+    rows = admit(rows, a.rule) if len(rows) else rows
+    rows = rows[~rows["study_id"].isin(pooled)]
+    for _, block in rows.groupby("study_id", sort=True):
+        counts["unpooled"] += 1
+        only = (block["reason"] == SIGNIFICANCE_ONLY).all() if "reason" in block else False
+        counts["significance_only" if only else "number_not_usable"] += 1
+        stated = block["significant"].astype(str).isin(["yes", "no"]) if "significant" in block else block["study_id"] == ""
+        if stated.any():
+            counts["unpooled_stated"] += 1
+            counts["unpooled_null"] += int((block.loc[stated, "significant"] == "no").all())
+    return counts
+
+
+def _publication_bias(a: Analysis, counts: dict | None = None, min_k: int = 10) -> tuple[int, str]:
+    reasons, down = [], 0
     if a.k < min_k:
-        return 0, f"not assessable: k = {a.k} < {min_k} (funnel asymmetry tests need 10 studies)"
-    from meta_analysis.small_study import egger_test
-    egger = egger_test(a.data["yi"].to_numpy(float), a.data["vi"].to_numpy(float))
-    if egger.pval < 0.10:
-        return 1, f"serious: Egger's test p = {sentence_number(egger.pval, 3)}"
-    return 0, f"not serious: Egger's test p = {sentence_number(egger.pval, 3)}"
+        reasons.append(f"k = {a.k} < {min_k} (funnel asymmetry tests need 10 studies)")
+    else:
+        from meta_analysis.small_study import egger_test
+        egger = egger_test(a.data["yi"].to_numpy(float), a.data["vi"].to_numpy(float))
+        reasons.append(f"Egger's test p = {sentence_number(egger.pval, 3)}")
+        down = int(egger.pval < 0.10)
+    if counts is not None:
+        c = counts
+        reasons.append(f"of {c['pooled'] + c['unpooled']} studies in the question {c['pooled']} give a number we pool, "
+                       f"{c['significance_only']} print only direction or significance, {c['number_not_usable']} a number "
+                       f"we cannot convert")
+        more_unusable = c["significance_only"] > c["pooled"]
+        if c["unpooled_stated"]:
+            reasons.append(f"{c['pooled_significant']} of {c['pooled']} pooled significant, {c['unpooled_null']} of "
+                           f"{c['unpooled_stated']} unpooled with a stated significance not significant")
+        skewed = (c["pooled"] and c["pooled_significant"] > c["pooled"] / 2 and c["unpooled_stated"]
+                  and c["unpooled_null"] > c["unpooled_stated"] / 2)
+        if more_unusable or skewed:
+            down = 1
+            reasons.append("selective non-reporting suspected: "
+                           + " and ".join(w for w, flag in (("more studies report only significance than a usable number",
+                                                             more_unusable),
+                                                            ("the pooled are mostly significant, the unpooled mostly null",
+                                                             skewed)) if flag))
+    return down, ("serious: " if down else "not serious: " if counts is not None or a.k >= min_k
+                  else "not assessable: ") + "; ".join(reasons)
 
 
-def certainty_table(review, analyses: dict[str, Analysis], fits: pd.DataFrame, overall: dict[str, str]) -> pd.DataFrame:
+START_REASONS = {
+    "high": "randomised trials (between-arm comparisons of an intervention review) start high (Guyatt et al. 2011, GRADE 1)",
+    "low": ("observational associations start low: the question is whether help seeking and symptoms are related as "
+            "an exposure and its effect, which GRADE starts low from observational designs (Balshem et al. 2011, "
+            "GRADE 3); GRADE starts observational evidence high only for prognostic questions answered by cohorts "
+            "(Iorio et al. 2015; Foroutan et al. 2020), and most of these studies are cross-sectional, without the "
+            "follow-up a prognostic estimate needs"),
+}
+
+
+def certainty_table(review, analyses: dict[str, Analysis], fits: pd.DataFrame, overall: dict[str, str],
+                    not_converted: pd.DataFrame | None = None) -> pd.DataFrame:
     """GRADE certainty of every pooled analysis (k ≥ 2), each domain with its reason.
 
-    Start: high for randomised comparisons (an ``intervention`` review), low for observational
-    designs. Downgrades (levels): risk of bias from the share of random-effects weight at high risk
-    (≥ 50 % → 2; ≥ 25 %, or high plus some concerns / no information / not rated ≥ 50 % → 1);
+    Start (``start``, with ``start_reason``): high for randomised comparisons (an ``intervention``
+    review); low for observational associations (a ``correlational`` or ``generic`` review): an
+    exposure–outcome question answered from observational designs starts low (Balshem et al. 2011);
+    GRADE's start at high for observational evidence is for prognostic questions answered by
+    cohorts (Iorio et al. 2015; Foroutan et al. 2020), and review A's studies are mostly
+    cross-sectional. Downgrades (levels): risk of bias from the share of random-effects weight at
+    high risk (≥ 50 % → 2; ≥ 25 %, or high plus some concerns / no information / not rated ≥ 50 % → 1);
     inconsistency (I² ≥ 75 % with a prediction interval spanning 0 or none → 2; I² ≥ 50 % or a
     prediction interval spanning 0 → 1); indirectness (proxies, other comparators, later studies
-    admitted, or a mapping note → 1); imprecision (the leading interval ``ci_low``–``ci_high`` from a
-    small harm to a small benefit → 2; spanning 0 or N below the optimal information size → 1);
-    publication bias (not assessable below k = 10; Egger p < .10 → 1). Certainty = start − downgrades,
-    not below very low.
+    admitted, or any mapping flag of :func:`comparison.mapping_reasons`, the ``why`` of
+    comparison.csv → 1); imprecision (the leading interval ``ci_low``–``ci_high`` from a small harm to
+    a small benefit → 2; spanning 0 or N below the optimal information size → 1); publication bias
+    (→ 1): Egger's test p < .10 from k = 10, and at any k selective non-reporting read from the
+    extraction (:func:`non_reporting`, given ``not_converted``): more studies in the analysis's
+    question print only direction or significance than give a number we pool, or the pooled
+    studies are mostly significant while the unpooled ones with a stated significance are mostly
+    not. Certainty = start − downgrades, not below very low.
 
     References
     ----------
-    Guyatt GH et al. GRADE guidelines 1–9. J Clin Epidemiol 2011;64. Schünemann HJ et al. Cochrane
-    Handbook for Systematic Reviews of Interventions, ch. 14 (2023).
+    Guyatt GH et al. GRADE guidelines 1–9. J Clin Epidemiol 2011;64 (5: publication bias).
+    Balshem H et al. GRADE guidelines 3: rating the quality of evidence. J Clin Epidemiol 2011;64:401.
+    Iorio A et al. Use of GRADE for assessment of evidence about prognosis. BMJ 2015;350:h870.
+    Foroutan F et al. GRADE Guidelines 28: prognostic factors. J Clin Epidemiol 2020;121:62.
+    Page MJ, Higgins JPT, Sterne JAC. Cochrane Handbook ch. 13 (missing evidence); Schünemann HJ et
+    al. ch. 14 (2023).
     """
     metric = review.meta.get("display_metric", "")
     start = "high" if review.design == "intervention" else "low"
@@ -131,12 +215,14 @@ def certainty_table(review, analyses: dict[str, Analysis], fits: pd.DataFrame, o
         if not a.fits:
             continue
         fit = fits[fits["analysis"] == a.name].iloc[0]
+        counts = non_reporting(review, a, not_converted) if not_converted is not None else None
         domains = {"risk_of_bias": _rob_domain(a.data, fit["tau2"], overall), "inconsistency": _inconsistency(fit),
                    "indirectness": _indirectness(a), "imprecision": _imprecision(fit, metric),
-                   "publication_bias": _publication_bias(a)}
+                   "publication_bias": _publication_bias(a, counts)}
         down = sum(level for level, _ in domains.values())
         certainty = CERTAINTY[max(0, CERTAINTY.index(start) - down)]
-        row = {"analysis": a.name, "label": a.label, "k": a.k, "n": fit["n"], "start": start}
+        row = {"analysis": a.name, "label": a.label, "k": a.k, "n": fit["n"], "start": start,
+               "start_reason": START_REASONS[start]}
         for name, (level, reason) in domains.items():
             row[name] = -level
             row[f"{name}_reason"] = reason

@@ -184,10 +184,17 @@ def test_support_counts_tell_quotes_facts_and_no_information_apart():
     rows[2][4], rows[2][5] = "no information", 'looked for: attrition; the abstract says "randomised" only'
     counts = h.support_counts(sheet(rows), ["A", "B"])
     assert counts == {"studies_rated": 1, "judgements": 5, "quoted": 3, "no_information": 1, "other_fact": 1,
-                      "not_rated": ["B"]}
+                      "signalling_answers": 0, "signalling_ni": 0, "not_rated": ["B"]}
     assert h.support_sentence(counts, "x") == ("x: 1 studies rated, 5 domain judgements; 3 rest on a quote, 1 on a stated "
-                                               "fact without a quote, 1 are 'no information'. Studies of the pooled "
+                                               "fact without a quote, 1 rest on no information. Studies of the pooled "
                                                "analyses not rated: B.")
+    # a RoB 2 domain whose every signalling answer is NI rests on no information, whatever it is judged
+    frame = sheet(rob2("A", ["low", "some concerns", "high", "low", "low"])).assign(signalling="")
+    frame.loc[2, "signalling"] = "3.1=NI;3.2=NI;3.3=NI;3.4=NI"
+    frame.loc[0, "signalling"] = "1.1=PY;1.2=NI;1.3=N"
+    counts = h.support_counts(frame)
+    assert counts["no_information"] == 1 and counts["quoted"] == 4
+    assert counts["signalling_answers"] == 7 and counts["signalling_ni"] == 5
 
 
 @pytest.mark.parametrize("name", ["behr2025", "bizzotto2023"])
@@ -195,3 +202,170 @@ def test_every_pooled_study_of_the_committed_reviews_is_rated(name):
     pooled = pd.read_csv(ROOT / "data" / "processed" / name / "analysis_rows.csv", dtype=str)["study_id"]
     rob = h.load_review(ROOT / "data" / "raw" / name).sheets["risk_of_bias"]
     assert h.support_counts(rob, pooled)["not_rated"] == [], "rate them in data/raw/<review>/risk_of_bias.csv"
+
+
+
+# -- RoB 2's domain algorithms: every branch the sheets use, and one case per domain for each judgement ----------
+
+@pytest.mark.parametrize("domain, answers, expected", [
+    ("D1", "1.1=Y;1.2=Y;1.3=N", "low"),
+    ("D1", "1.1=NI;1.2=PY;1.3=NI", "low"),            # random sequence not described, but concealed: still low
+    ("D1", "1.1=N;1.2=Y;1.3=N", "some concerns"),     # concealed but not random
+    ("D1", "1.1=Y;1.2=Y;1.3=Y", "some concerns"),     # concealed, baseline imbalance
+    ("D1", "1.1=PY;1.2=NI;1.3=NI", "some concerns"),  # the sheet's usual case: concealment unknown
+    ("D1", "1.1=PY;1.2=NI;1.3=PY", "high"),           # concealment unknown and baseline imbalance
+    ("D1", "1.1=Y;1.2=N;1.3=N", "high"),              # not concealed
+    ("D2", "2.1=N;2.2=N;2.6=Y", "low"),               # blinded, appropriate analysis
+    ("D2", "2.1=Y;2.2=Y;2.3=N;2.6=PY", "low"),        # aware, no deviations from the trial context
+    ("D2", "2.1=Y;2.2=PY;2.3=NI;2.6=Y", "some concerns"),
+    ("D2", "2.1=Y;2.3=Y;2.4=N;2.6=Y", "some concerns"),
+    ("D2", "2.1=Y;2.3=Y;2.4=Y;2.5=Y;2.6=Y", "some concerns"),
+    ("D2", "2.1=N;2.2=N;2.6=N;2.7=N", "some concerns"),  # inappropriate analysis, no substantial impact
+    ("D2", "2.1=Y;2.3=Y;2.4=PY;2.5=N;2.6=Y", "high"),    # unbalanced deviations that affect the outcome
+    ("D2", "2.1=Y;2.2=NI;2.3=NI;2.6=NI;2.7=NI", "high"),  # analysis population unknown
+    ("D3", "3.1=Y", "low"),
+    ("D3", "3.1=N;3.2=PY", "low"),
+    ("D3", "3.1=N;3.2=N;3.3=PN", "low"),
+    ("D3", "3.1=PN;3.2=N;3.3=PY;3.4=PN", "some concerns"),
+    ("D3", "3.1=NI;3.2=NI;3.3=NI;3.4=NI", "high"),    # the referee's case: nothing on missing data
+    ("D3", "", "high"),                               # an empty cell is NI throughout
+    ("D4", "4.1=N;4.2=N;4.3=N", "low"),               # blinded assessors
+    ("D4", "4.1=N;4.2=N;4.3=Y;4.4=N", "low"),
+    ("D4", "4.1=N;4.2=NI;4.3=N", "some concerns"),    # 4.2 unknown: what would be low is some concerns
+    ("D4", "4.1=N;4.2=N;4.3=Y;4.4=PY;4.5=PN", "some concerns"),
+    ("D4", "4.1=N;4.2=N;4.3=Y;4.4=PY;4.5=NI", "high"),  # self-report by participants who know their arm
+    ("D4", "4.1=PY", "high"),
+    ("D4", "4.1=N;4.2=Y", "high"),
+    ("D5", "5.1=Y;5.2=N;5.3=N", "low"),
+    ("D5", "5.1=NI;5.2=N;5.3=N", "some concerns"),
+    ("D5", "5.1=NI;5.2=NI;5.3=N", "some concerns"),
+    ("D5", "5.1=Y;5.2=PY;5.3=N", "high"),
+    ("D5", "5.1=Y;5.2=N;5.3=Y", "high"),
+])
+def test_rob2_domain_algorithms(domain, answers, expected):
+    assert h.rob2_domain_judgement(domain, answers) == expected
+
+
+def test_every_domain_reaches_low_some_concerns_and_high():
+    cases = {d: set() for d in ("D1", "D2", "D3", "D4", "D5")}
+    for domain, answers, expected in test_rob2_domain_algorithms.pytestmark[0].args[1]:
+        cases[domain].add(expected)
+    assert all(found == {"low", "some concerns", "high"} for found in cases.values()), cases
+
+
+def test_signalling_answers_decide_the_domain_at_the_door():
+    rows = rob2("A", ["some concerns", "low", "high", "low", "low"])
+    frame = sheet(rows).assign(signalling=["1.1=PY;1.2=NI;1.3=NI", "", "3.1=NI;3.2=NI;3.3=NI;3.4=NI", "", ""])
+    h.check_risk_of_bias(frame, "x.csv")  # the algorithm agrees; rows without answers are taken as given
+    wrong = frame.copy()
+    wrong.loc[2, "judgement"] = "some concerns"
+    with pytest.raises(h.SheetError, match=r"x.csv: study 'A' \(line 4\): column 'judgement' value 'some concerns' "
+                                           r"disagrees with the signalling answers .*D3 algorithm gives 'high'"):
+        h.check_risk_of_bias(wrong, "x.csv")
+    bad = frame.copy()
+    bad.loc[0, "signalling"] = "1.1=PY;1.2=maybe"
+    with pytest.raises(h.SheetError, match=r"\(line 2\): column 'signalling' value '1.1=PY;1.2=maybe': answer 'maybe'"):
+        h.check_risk_of_bias(bad, "x.csv")
+    bad.loc[0, "signalling"] = "2.1=Y"
+    with pytest.raises(h.SheetError, match=r"column 'signalling' value '2.1=Y': question '2.1' is not a signalling "
+                                           r"question of D1"):
+        h.check_risk_of_bias(bad, "x.csv")
+    with pytest.raises(h.SheetError, match=r"column 'judgement' value 'no information' is not a rob2 judgement"):
+        h.check_risk_of_bias(sheet(rob2("A", ["low", "no information", "low", "low", "low"])), "x.csv")
+
+
+def test_committed_rob2_sheet_follows_the_algorithms_and_is_mostly_high():
+    rob = h.load_review(ROOT / "data" / "raw" / "behr2025").sheets["risk_of_bias"]
+    domains = rob[(rob["domain"] != "overall") & (rob["signalling"] != "")]
+    assert len(domains) == len(rob[rob["domain"] != "overall"])  # every RoB 2 row gives its answers
+    derived = [h.rob2_domain_judgement(d, text) for d, text in zip(domains["domain"], domains["signalling"])]
+    assert derived == list(domains["judgement"])
+    overall = h.overall_of(rob)
+    assert sum(v == "high" for v in overall.values()) > len(overall) / 2
+
+
+def test_alternative_rules_are_reported_beside_the_primary():
+    rows = (rob2("A", ["some concerns", "some concerns", "low", "low", "low"])
+            + rob2("B", ["some concerns", "low", "low", "low", "low"]))
+    table = h.study_judgements(sheet(rows)).set_index("study_id")
+    assert table.loc["A", "overall"] == "some concerns" and table.loc["A", "overall_alternative"] == "high"
+    assert table.loc["B", "overall"] == table.loc["B", "overall_alternative"] == "some concerns"
+    jbi = lambda study, words: [[study, "jbi_cross_sectional", "m", f"Q{i + 1}", w, '"q"', "u", "l", ""]  # noqa: E731
+                                for i, w in enumerate(words)]
+    only_q6 = ["yes"] * 5 + ["no", "yes", "yes"]
+    q6_and_q8 = ["yes"] * 5 + ["no", "yes", "no"]
+    table = h.study_judgements(sheet(jbi("C", only_q6) + jbi("D", q6_and_q8))).set_index("study_id")
+    assert table.loc["C", "overall"] == "high" and table.loc["C", "overall_alternative"] == "some concerns"
+    assert table.loc["D", "overall"] == table.loc["D", "overall_alternative"] == "high"
+    assert "convention" in table.loc["C", "overall_rule"] and "RoB 2" not in table.loc["C", "overall_rule"]
+    assert h.jbi_overall({"Q1": "yes", "Q6": "no"}, "q6_no_as_concerns") == "some concerns"
+    assert h.jbi_overall({"Q1": "yes", "Q4": "not applicable"}) == "low"
+    sentence = h.alternative_sentence(table.reset_index(), "x")
+    assert "1 of 2 studies change (C)" in sentence
+
+
+# -- GRADE: non-reporting, indirectness flags, the starting point ------------------------------------------------
+
+def _unconverted(study, significant, reason="only direction and significance are printed", **extra):
+    row = effect(study, f"{study}_1", significant=significant, reason=reason, direction="positive")
+    row.update(extra)
+    return row
+
+
+def test_non_reporting_downgrades_publication_bias_when_significance_only_outnumbers_the_pool():
+    pooled = [effect(s, f"{s}_1", yi=y, vi=0.0005, n=2000) for s, y in zip("ABC", (0.30, 0.31, 0.29))]
+    r = review()
+    res = h.run_analyses(r, pd.DataFrame(pooled))
+    fits = h.fits_table(res)
+    overall = {s: "low" for s in "ABC"}
+    # four studies in the question print only significance (> 3 pooled); a proxy row and another outcome do not count
+    unconverted = pd.DataFrame([_unconverted(s, "yes") for s in "DEFG"]
+                               + [_unconverted("P", "no", outcome_proxy="sleep"),
+                                  _unconverted("Q", "no", outcome="anxiety"),
+                                  _unconverted("A", "no")])  # a pooled study's other row: not an unpooled study
+    counts = h.non_reporting(r, res["osg"], unconverted)
+    assert counts == {"pooled": 3, "pooled_significant": 3, "unpooled": 4, "significance_only": 4, "number_not_usable": 0,
+                      "unpooled_null": 0, "unpooled_stated": 4}
+    row = h.certainty_table(r, res, fits, overall, unconverted).iloc[0]
+    assert row["publication_bias"] == -1 and "more studies report only significance" in row["publication_bias_reason"]
+    # three significance-only (not more than the pool) and the unpooled not mostly null: not downgraded
+    fewer = unconverted[unconverted["study_id"].isin(list("DEF"))]
+    row = h.certainty_table(r, res, fits, overall, fewer).iloc[0]
+    assert row["publication_bias"] == 0 and row["publication_bias_reason"].startswith("not serious")
+    # pooled all significant, unpooled (numbers not usable) mostly null: downgraded for the second reason
+    skewed = pd.DataFrame([_unconverted("D", "no", reason="group sizes of both arms are not printed"),
+                           _unconverted("E", "no", reason="group sizes of both arms are not printed"),
+                           _unconverted("F", "yes", reason="group sizes of both arms are not printed")])
+    counts = h.non_reporting(r, res["osg"], skewed)
+    assert counts["number_not_usable"] == 3 and counts["significance_only"] == 0 and counts["unpooled_null"] == 2
+    row = h.certainty_table(r, res, fits, overall, skewed).iloc[0]
+    assert row["publication_bias"] == -1 and "the pooled are mostly significant, the unpooled mostly null" in \
+        row["publication_bias_reason"]
+    # without the unconverted rows the domain says it cannot be assessed, as before
+    row = h.certainty_table(r, res, fits, overall).iloc[0]
+    assert row["publication_bias"] == 0 and row["publication_bias_reason"].startswith("not assessable")
+
+
+def test_indirectness_reads_the_comparison_tables_mapping_flags():
+    rows = [effect(s, f"{s}_1", yi=y, vi=0.0005, n=2000) for s, y in zip("ABC", (0.30, 0.31, 0.29))]
+    overall = {s: "low" for s in "ABC"}
+    row, _, _ = certainty_of(rows, overall)
+    assert row["indirectness"] == 0 and "no mapping flag" in row["indirectness_reason"]
+    rows[0]["scope_flag"] = "blended"
+    rows[1]["study_scope_flag"] = "caregivers"
+    row, _, r = certainty_of(rows, overall)
+    res = h.run_analyses(r, pd.DataFrame(rows))
+    compared = h.comparison_table(r, res).iloc[0]  # the comparison table's flags for the same analysis
+    assert compared["mapping_uncertain"] and "blended intervention pooled" in compared["why"]
+    assert row["indirectness"] == -1
+    assert "blended intervention pooled" in row["indirectness_reason"] and "caregiver trial pooled" in row["indirectness_reason"]
+    for reason in compared["why"].split("; "):
+        assert reason in row["indirectness_reason"]
+
+
+def test_starting_point_is_stated_with_its_reason():
+    rows = [effect(s, f"{s}_1", yi=y, vi=0.0005, n=2000) for s, y in zip("ABC", (0.30, 0.31, 0.29))]
+    row, _, _ = certainty_of(rows, {}, design="correlational")
+    assert row["start"] == "low" and "Iorio" in row["start_reason"] and "Foroutan" in row["start_reason"]
+    row, _, _ = certainty_of(rows, {}, design="intervention")
+    assert row["start"] == "high" and "randomised" in row["start_reason"]
