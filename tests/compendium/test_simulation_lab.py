@@ -112,3 +112,54 @@ def test_small_k_sentences_follow_the_numbers(small_k, tmp_path):
     h.set_style()
     figure = h.small_k_figure(small_k, tmp_path, tmp_path)
     assert figure.png.stat().st_size > 1000 and "400 simulated meta-analyses" in repr(figure)
+
+
+def test_the_ceiling_sentence_is_qualified_by_heterogeneity_and_gives_tau2_0(small_k):
+    text = h.small_k_sentences(small_k)[2]
+    assert "With heterogeneity (τ² > 0), no frequentist interval held 95 %" in text or "With heterogeneity (τ² > 0), at" in text
+    null = small_k[(small_k["tau2"] == 0) & (small_k["interval"] == "CI") & (small_k["ratio"] == 150)]
+    z = null[null["method"] == "z"]["coverage"]
+    assert "Without heterogeneity (τ² = 0) the same designs gave modified Hartung–Knapp" in text
+    assert f"{100 * z.min():.1f} %" in text
+
+
+def test_why_the_leading_test_leads_is_built_from_the_committed_tables(grids, small_k):
+    coverage, _, _ = grids
+    first, why, general = h.lead_test_reasons(small_k, coverage, "adhoc")
+    het = small_k[(small_k["tau2"] > 0) & (small_k["interval"] == "CI")]
+    worst = het[het["method"] == "adhoc"]["coverage"].min()
+    assert f"modified Hartung–Knapp {100 * worst:.1f} %" in first
+    assert "at or above 95" not in " ".join((first, why, general))
+    below = het[(het["method"] == "adhoc") & (het["coverage"] < 0.95)]
+    assert (f"fell below 95 % in {len(below)} of the" in why) if len(below) else ("held 95 % in every one" in why)
+    # made-up numbers: the modification covers everywhere, then it falls to 60 % in one cell
+    perfect = small_k.copy()
+    perfect.loc[perfect["method"] == "adhoc", "coverage"] = 0.97
+    assert "held 95 % in every one of the" in h.lead_test_reasons(perfect, coverage, "adhoc")[1]
+    bad = perfect.copy()
+    cell = (bad["method"] == "adhoc") & (bad["k"] == 3) & (bad["ratio"] == 150) & (bad["tau2"] == 0.2) & (bad["interval"] == "CI")
+    bad.loc[cell, "coverage"] = 0.60
+    text = h.lead_test_reasons(bad, coverage, "adhoc")[1]
+    assert "60.0 % (k = 3, ratio 150, τ² = 0.2)" in text and "fell below 95 % in 1 of the" in text
+    worst_grid = coverage[(coverage["tau2"] > 0) & (coverage["test"] == "adhoc")]["coverage"].min()
+    assert f"{100 * worst_grid:.1f} %" in general
+    z_leads = h.lead_test_reasons(small_k, coverage, "z")[1]
+    assert z_leads.startswith("The z (Wald) interval leads (`ci_method`), although")
+    with pytest.raises(ValueError, match="ci_method"):
+        h.lead_test_reasons(small_k[small_k["method"] != "knha"], coverage, "knha")
+
+
+def test_the_agreement_sentence_names_what_is_not_reproduced_and_what_2b_adds(grids, small_k):
+    coverage, tau2, _ = grids
+    published = h.published_comparison(coverage, tau2)
+    out = h.published_agreement_sentences(published, coverage, small_k)
+    assert f"points the same way as {int(published['agrees'].sum())} of {len(published)}" in out[0]
+    assert "no k = 2" not in " ".join(out)
+    z = small_k[(small_k["tau2"] > 0) & (small_k["interval"] == "CI") & (small_k["method"] == "z")]["coverage"].min()
+    assert f"an error rate of {100 * (1 - z):.1f} %" in out[1] and "REML τ²" in out[1] and "not DerSimonian–Laird" in out[1]
+    assert ("above the 30 %" if 1 - z > 0.30 else "not above the 30 %") in out[1]
+    missed = published.assign(agrees=[False, True, True, True])
+    assert "; not as IntHout et al. 2014 (“DL error rates can exceed 30 %”: ours, worst DL z error rate" in \
+        h.published_agreement_sentences(missed, coverage)[0]
+    milder = small_k.assign(coverage=small_k["coverage"].clip(lower=0.9))
+    assert "not above the 30 %" in h.published_agreement_sentences(published, coverage, milder)[1]
