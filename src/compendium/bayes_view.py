@@ -15,7 +15,7 @@ import pandas as pd
 
 from meta_analysis.bayes import fit_bayes, tau_scale_fisher_z
 
-from .display import p_text, probability_sentence, probability_text, sentence_number as _fmt
+from .display import p_text, probability_text, sentence_number as _fmt
 from .figures import PALETTE, save_figure
 from .small_k import RULES, SmallKRules, name_of_test
 
@@ -132,8 +132,13 @@ def prior_dependence_sentence(block: pd.DataFrame) -> str:
         return f"the credible interval excludes 0 under all {len(block)} priors of the sensitivity table"
     if not excluding:
         return f"the credible interval includes 0 under all {len(block)} priors of the sensitivity table"
-    return (f"the credible interval excludes 0 under {' and '.join(excluding)} but not under "
-            f"{' or '.join(including)}: whether the data rule out no effect depends on the prior")
+    return (f"the credible interval excludes 0 under {_listed(excluding, 'and')} but not under "
+            f"{_listed(including, 'or')}: whether the data rule out no effect depends on the prior")
+
+
+def _listed(names: list[str], last: str) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
 def prior_sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
@@ -165,7 +170,7 @@ def bayes_sentences(fits: pd.DataFrame, metric: str, transform=None,
         low, high = f(r["bayes_ci_low"]), f(r["bayes_ci_high"])
         text = (f"{r['label']}: with τ ~ {r['bayes_tau_prior']} the posterior median is {metric} = "
                 f"{_fmt(f(r['bayes_estimate']))} (95% credible interval {_fmt(low)} to {_fmt(high)}; "
-                f"P(μ > 0) {probability_sentence(r['bayes_p_positive'])}), beside {metric} = {_fmt(f(r['estimate']))} "
+                f"P(μ > 0) {probability_text(r['bayes_p_positive'], sentence=True)}), beside {metric} = {_fmt(f(r['estimate']))} "
                 f"({_fmt(f(r['ci_low']))} to {_fmt(f(r['ci_high']))}, p {p_text(r['pval'])}) under "
                 f"{name_of_test(r['test'])}")
         if pd.notna(r["bayes_pi_low"]):

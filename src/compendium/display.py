@@ -163,17 +163,10 @@ def p_text(p: float) -> str:
     return text if text[0] in "<>" else f"= {text}"
 
 
-def probability_text(p) -> str:
-    """A posterior probability as the tables show it, and the one rule for sentences too: three decimals
-    without a leading zero (".995"), "> .999" and "< .001" at the ends, never "1.000" or ".000" (so a
-    sentence never rounds .995 up to a certainty); "–" when missing. Same form as :func:`p_value_text`,
-    which the tables use for every ``p_*`` column (``p_positive``)."""
-    return p_value_text(p)
-
-
-def probability_sentence(p) -> str:
-    """:func:`probability_text` after a name in a sentence: "= .995", "> .999", "< .001"."""
-    return p_text(p)
+def probability_text(p, sentence: bool = False) -> str:
+    """A posterior probability, one rule for tables and sentences: as :func:`p_value_text` (".995", "> .999"), never
+    "1.00" for .995; ``sentence`` puts "= " before a plain value ("= .995", "> .999")."""
+    return p_text(p) if sentence else p_value_text(p)
 
 
 def percent_text(x, digits: int = 1, fraction: bool = False) -> str:

@@ -332,8 +332,9 @@ def _cell(grid: pd.DataFrame, **where) -> pd.DataFrame:
 
 def small_k_sentences(grid: pd.DataFrame, lead: str = "adhoc") -> list[str]:
     """Which interval the compendium leads with and why, in sentences built from :func:`small_k_grid`:
-    the worst coverage of each CI at each k, which comes closest to 95 %, what it costs in width, and
-    the prediction intervals' coverage."""
+    the worst coverage of each CI at each k, which comes closest to 95 % and every cell with
+    heterogeneity where the leading one still falls below it, the same designs without heterogeneity,
+    what it costs in width, and the prediction intervals' coverage."""
     het = grid[(grid["tau2"] > 0) & (grid["interval"] == "CI")]
     out = []
     for k in sorted(het["k"].unique()):
@@ -358,6 +359,12 @@ def small_k_sentences(grid: pd.DataFrame, lead: str = "adhoc") -> list[str]:
               if best == lead else
               f"although {TEST_LABELS[best]}'s worst coverage ({_pct(worst_all[best])}) is higher than its "
               f"{_pct(worst_all[lead])}")
+    mine = het[het["method"] == lead]
+    short = mine[mine["coverage"] < 0.95].sort_values("coverage")
+    reason += (f", but it too fell below 95 % in {len(short)} of the {len(mine)} cells with heterogeneity ("
+               + "; ".join(f"{_pct(r['coverage'])} at k = {r['k']}, ratio {r['ratio']:g}, τ² = {r['tau2']:g}"
+                           for _, r in short.iterrows()) + ")"
+               if len(short) else f", and it held 95 % in all {len(mine)} cells with heterogeneity")
     imbalanced = frequentist[frequentist["ratio"] == frequentist["ratio"].max()]
     top = imbalanced.loc[imbalanced["coverage"].idxmax()]
     ceiling = (f"With heterogeneity (τ² > 0), no frequentist interval held 95 % when one study was {top['ratio']:g} "
@@ -441,53 +448,6 @@ def small_k_published(grid: pd.DataFrame) -> pd.DataFrame:
 
 INTHOUT_ERROR = 0.30
 """IntHout et al. (2014): DerSimonian–Laird (z) error rates can exceed 30 % (the row of :func:`published_comparison`)."""
-
-
-def lead_test_reasons(small_k: pd.DataFrame, coverage: pd.DataFrame, lead: str = "adhoc",
-                      level: float = 0.95) -> list[str]:
-    """Why notebook 03 leads with ``lead`` (its ``ci_method``), in sentences built from notebook 06's
-    committed tables: ``small_k`` (:func:`small_k_grid`, ``simulation_small_k.csv``) and ``coverage``
-    (``simulation_grid``, ``simulation_coverage.csv``). For each frequentist interval its worst coverage
-    of μ with heterogeneity (τ² > 0) on designs like ours; whether ``lead``'s worst is the highest; in how
-    many cells it falls below ``level`` and its worst cell in each table. Nothing is claimed that the
-    tables do not show: no interval is said to keep 95 % unless it does in every cell."""
-    het = small_k[(small_k["tau2"] > 0) & (small_k["interval"] == "CI") & small_k["method"].isin(TEST_LABELS)]
-    if het.empty or lead not in set(het["method"]):
-        raise ValueError(f"small_k: no confidence-interval rows with τ² > 0 for ci_method = {lead!r}")
-    worst = {m: het[het["method"] == m].loc[het[het["method"] == m]["coverage"].idxmin()]
-             for m in TEST_LABELS if (het["method"] == m).any()}
-    estimator = small_k["estimator"].iloc[0] if "estimator" in small_k else "REML"
-    ks = sorted(het["k"].unique())
-    design = (f"k = {ks[0]}" + (f"–{ks[-1]}" if len(ks) > 1 else "") + f", {estimator}, one study up to "
-              f"{het['ratio'].max():g} times as precise as the others")
-    first = (f"In notebook 06's lab of our own situation ({design}), with heterogeneity (τ² > 0) the worst coverage "
-             "of the true mean was " + ", ".join(f"{TEST_LABELS[m]} {_pct(r['coverage'])} (k = {r['k']}, ratio "
-                                                 f"{r['ratio']:g}, τ² = {r['tau2']:g})" for m, r in worst.items()) + ".")
-    ranked = sorted(worst, key=lambda m: worst[m]["coverage"], reverse=True)
-    mine = het[het["method"] == lead]
-    short = mine[mine["coverage"] < level]
-    nominal = f"{100 * level:g} %"
-    if ranked[0] == lead:
-        why = (f"The {TEST_LABELS[lead]} interval leads because its worst coverage is the highest, the closest to "
-               f"{nominal}, of the frequentist intervals")
-    else:
-        why = (f"The {TEST_LABELS[lead]} interval leads (`ci_method`), although {TEST_LABELS[ranked[0]]}'s worst "
-               f"coverage ({_pct(worst[ranked[0]]['coverage'])}) is higher")
-    cells = "; ".join(f"{_pct(r['coverage'])} (k = {r['k']}, ratio {r['ratio']:g}, τ² = {r['tau2']:g})"
-                      for _, r in short.sort_values("coverage").iterrows())
-    held = (f"; it held {nominal} in every one of the {len(mine)} cells with heterogeneity" if short.empty else
-            f"; but it fell below {nominal} in {len(short)} of the {len(mine)} cells with heterogeneity: {cells}")
-    out = [first, why + held + "."]
-    grid = coverage[(coverage["tau2"] > 0) & (coverage["test"] == lead)]
-    if len(grid):
-        w = grid.loc[grid["coverage"].idxmin()]
-        below = int((grid["coverage"] < level).sum())
-        out.append(f"In the lab's general grid ({', '.join(dict.fromkeys(grid['method'].astype(str)))} τ², "
-                   f"k = {grid['k'].min()}–{grid['k'].max()}, equal and unequal study sizes), its worst coverage with "
-                   f"heterogeneity was {_pct(w['coverage'])} (k = {w['k']}, {w['sizes']} sizes; below {nominal} in "
-                   f"{below} of {len(grid)} cells)." + (" The z interval is shown beside the leading one, labelled."
-                                                      if lead != "z" else ""))
-    return out
 
 
 def published_agreement_sentences(published: pd.DataFrame, coverage: pd.DataFrame,
