@@ -17,14 +17,14 @@ from .appraisal import (alternative_sentence, check_risk_of_bias, jbi_overall, l
                         overall_of, parse_signalling, participants_of, rob2_domain_judgement,
                         rob_sensitivity_table, study_judgements, study_overall_column, support_counts,
                         support_sentence, votes_by_risk_of_bias)
-from .bayes_view import (bayes_sentences, bayes_table, prior_sensitivity_sentences, prior_sensitivity_table,
-                         review_tau_scale, tau_posterior_figure)
+from .bayes_view import (bayes_sentences, bayes_table, prior_dependence_sentence, prior_sensitivity_sentences,
+                         prior_sensitivity_table, review_tau_scale, tau_posterior_figure, with_prior_dependence)
 from .box_scores import (admitted_votes, cells_of, direction_plot_parts, role_table, study_votes, vote_count_table,
                          vote_count_variants, vote_rows, vote_sentences)
 from .certainty import certainty_table, findings_html, non_reporting, optimal_information_size, summary_of_findings
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
-from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text,
+from .display import (bullets, count_text, formatted, heading, notebook_setup, number_text, p_text, p_value_text, probability_text,
                       percent_text, quantity_text, show, Table, Text)
 from .extraction import (extraction_overview, extraction_summary, flow_sentence, prisma_counts, published_overview,
                          study_characteristics)
@@ -47,7 +47,8 @@ from .sensitivity import most_influential, sensitivity_sentences, sensitivity_ta
 from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_reviews, load_review, load_reviews,
                      Review, SheetError, validate_sheet, validation_demo)
 from .sources import canonical_links, NO_LINK, with_sources
-from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_comparison,
+from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view,
+                             published_agreement_sentences, published_comparison,
                              small_k_figure, small_k_grid, small_k_intervals, small_k_published, small_k_sentences,
                              small_k_view, small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
 from .small_k import LEAD_TESTS, RULES, SmallKRules, TEST_NAMES, name_of_test

@@ -311,13 +311,19 @@ def leave_one_out_tables(analyses: dict[str, Analysis], level: float = 0.95, min
 
 
 def estimator_table(analyses: dict[str, Analysis], level: float = 0.95, transform=None) -> pd.DataFrame:
-    """:func:`compare_estimators` for every pooled analysis under each test, on the display scale."""
+    """:func:`compare_estimators` for every pooled analysis under each test, on the display scale.
+
+    The fixed-effect (FE) model appears with z only: the Hartung–Knapp adjustment and its
+    modification are random-effects methods, and metafor warns that they are not meant for a
+    fixed-effect model (``rma(method="FE", test="knha")``; Hartung & Knapp 2001, Röver et al. 2015).
+    """
     f = transform or (lambda x: x)
     frames = []
     for a in analyses.values():
         if a.fit is None:
             continue
         t = compare_estimators(a.data["yi"], a.data["vi"], tests=LEAD_TESTS, level=level)
+        t = t[(t["method"] != "FE") | (t["test"] == "z")].reset_index(drop=True)
         for col in ("estimate", "ci_low", "ci_high"):
             t[col] = f(t[col])
         t.insert(0, "analysis", a.label)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from meta_analysis.bayes import fit_bayes, tau_scale_fisher_z
 
-from .display import p_text, sentence_number as _fmt
+from .display import p_text, probability_text, sentence_number as _fmt
 from .figures import PALETTE, save_figure
 from .small_k import RULES, SmallKRules, name_of_test
 
@@ -62,24 +62,31 @@ def bayes_columns(fit, rules: SmallKRules = RULES) -> dict:
             "bayes_tau_median": fit.tau_median, "bayes_tau_upper": fit.tau_upper, "bayes_p_positive": fit.p_mu_positive}
 
 
-def bayes_table(fits: pd.DataFrame, transform=None) -> pd.DataFrame:
+def bayes_table(fits: pd.DataFrame, transform=None, sensitivity: pd.DataFrame | None = None) -> pd.DataFrame:
     """Two rows per pooled analysis of ``fits.csv``, on the display scale: the leading test's and the
-    Bayesian posterior's estimate, interval, prediction interval and τ (``<review>_bayes.csv``)."""
+    Bayesian posterior's estimate, interval, prediction interval and τ (``<review>_bayes.csv``).
+
+    With ``sensitivity`` (:func:`prior_sensitivity_table`), the Bayesian row's ``prior_dependent`` says
+    whether its credible interval's verdict about 0 (excludes it or not) changes over the priors of
+    that table; the leading test's row leaves it empty (it has no prior)."""
     f = transform or (lambda x: x)
+    depends = {} if sensitivity is None else {label: bool(block["prior_dependent"].iloc[0])
+                                              for label, block in sensitivity.groupby("analysis", sort=False)}
     rows = []
     for _, r in fits[fits["k"].ge(2) & fits["bayes_estimate"].notna()].iterrows():
         base = {"analysis": r["label"], "k": int(r["k"])}
         rows.append({**base, "model": f"{r['method']}, {name_of_test(r['test'])}", "estimate": f(r["estimate"]),
                      "ci_low": f(r["ci_low"]), "ci_high": f(r["ci_high"]), "pval": r["pval"], "p_positive": np.nan,
                      "tau": np.sqrt(r["tau2"]), "pi_low": f(r["pi_low"]), "pi_high": f(r["pi_high"]),
-                     "pi_dist": r["pi_dist"]})
+                     "pi_dist": r["pi_dist"], "prior_dependent": pd.NA})
         rows.append({**base, "model": f"Bayesian, τ ~ {r['bayes_tau_prior']}", "estimate": f(r["bayes_estimate"]),
                      "ci_low": f(r["bayes_ci_low"]), "ci_high": f(r["bayes_ci_high"]), "pval": np.nan,
                      "p_positive": r["bayes_p_positive"], "tau": r["bayes_tau_median"], "pi_low": f(r["bayes_pi_low"]),
                      "pi_high": f(r["bayes_pi_high"]),
-                     "pi_dist": "posterior predictive" if pd.notna(r["bayes_pi_low"]) else ""})
+                     "pi_dist": "posterior predictive" if pd.notna(r["bayes_pi_low"]) else "",
+                     "prior_dependent": depends.get(r["label"], pd.NA)})
     columns = ["analysis", "k", "model", "estimate", "ci_low", "ci_high", "pval", "p_positive", "tau", "pi_low",
-               "pi_high", "pi_dist"]
+               "pi_high", "pi_dist"] + (["prior_dependent"] if sensitivity is not None else [])
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -100,9 +107,38 @@ def prior_sensitivity_table(analyses: dict, tau_scale: float, transform=None, le
             rows.append({"analysis": a.label, "k": a.k, "tau_prior": prior_text(family, scale),
                          "default": bool(family == "halfnormal" and multiple == 1.0),
                          "estimate": f(fit.mu_median), "ci_low": f(fit.ci_low), "ci_high": f(fit.ci_high),
-                         "tau_median": fit.tau_median, "p_positive": fit.p_mu_positive})
-    return pd.DataFrame(rows, columns=["analysis", "k", "tau_prior", "default", "estimate", "ci_low", "ci_high",
-                                       "tau_median", "p_positive"])
+                         "tau_median": fit.tau_median, "p_positive": fit.p_mu_positive,
+                         "excludes_0": bool(fit.ci_low > 0 or fit.ci_high < 0)})
+    table = pd.DataFrame(rows, columns=["analysis", "k", "tau_prior", "default", "estimate", "ci_low", "ci_high",
+                                        "tau_median", "p_positive", "excludes_0"])
+    return with_prior_dependence(table)
+
+
+def with_prior_dependence(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (:func:`prior_sensitivity_table`) with ``prior_dependent``: True for every row of an
+    analysis whose credible interval excludes 0 under some priors and not under others, i.e. the
+    conclusion about no effect is the prior's, not the data's. ``excludes_0`` is computed on the
+    analysis scale (ci_low > 0 or ci_high < 0); the display transforms (tanh) keep 0 at 0."""
+    verdicts = table.groupby("analysis", sort=False)["excludes_0"].transform("nunique")
+    return table.assign(prior_dependent=verdicts.gt(1).astype(bool))
+
+
+def prior_dependence_sentence(block: pd.DataFrame) -> str:
+    """What the priors of one analysis (its rows of :func:`prior_sensitivity_table`) say about 0: under
+    which the credible interval excludes 0 and under which it does not, or that all agree."""
+    excluding = block[block["excludes_0"]]["tau_prior"].tolist()
+    including = block[~block["excludes_0"]]["tau_prior"].tolist()
+    if not including:
+        return f"the credible interval excludes 0 under all {len(block)} priors of the sensitivity table"
+    if not excluding:
+        return f"the credible interval includes 0 under all {len(block)} priors of the sensitivity table"
+    return (f"the credible interval excludes 0 under {_listed(excluding, 'and')} but not under "
+            f"{_listed(including, 'or')}: whether the data rule out no effect depends on the prior")
+
+
+def _listed(names: list[str], last: str) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
 def prior_sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
@@ -115,19 +151,26 @@ def prior_sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
                    f"({_fmt(default['ci_low'])} to {_fmt(default['ci_high'])}); the other priors give medians from "
                    f"{_fmt(others['estimate'].min())} to {_fmt(others['estimate'].max())} and intervals from "
                    f"{_fmt(others['ci_low'].min())} to {_fmt(others['ci_high'].max())} at their widest, "
-                   f"P(μ > 0) from {_fmt(block['p_positive'].min())} to {_fmt(block['p_positive'].max())}.")
+                   f"P(μ > 0) from {probability_text(block['p_positive'].min())} to "
+                   f"{probability_text(block['p_positive'].max())}; {prior_dependence_sentence(block)}.")
     return out
 
 
-def bayes_sentences(fits: pd.DataFrame, metric: str, transform=None) -> list[str]:
-    """One sentence per pooled analysis: the posterior beside the leading test, and what it allows."""
+def bayes_sentences(fits: pd.DataFrame, metric: str, transform=None,
+                    sensitivity: pd.DataFrame | None = None) -> list[str]:
+    """One sentence per pooled analysis: the posterior beside the leading test, and what it allows.
+
+    P(μ > 0) is shown as the tables show it (:func:`~compendium.display.probability_text`). With
+    ``sensitivity`` (:func:`prior_sensitivity_table`) the sentence says under which priors the credible
+    interval excludes 0 when that changes with the prior (:func:`prior_dependence_sentence`)."""
     f = transform or (lambda x: x)
+    blocks = {} if sensitivity is None else dict(tuple(sensitivity.groupby("analysis", sort=False)))
     out = []
     for _, r in fits[fits["k"].ge(2) & fits["bayes_estimate"].notna()].iterrows():
         low, high = f(r["bayes_ci_low"]), f(r["bayes_ci_high"])
         text = (f"{r['label']}: with τ ~ {r['bayes_tau_prior']} the posterior median is {metric} = "
                 f"{_fmt(f(r['bayes_estimate']))} (95% credible interval {_fmt(low)} to {_fmt(high)}; "
-                f"P(μ > 0) = {_fmt(r['bayes_p_positive'])}), beside {metric} = {_fmt(f(r['estimate']))} "
+                f"P(μ > 0) {probability_text(r['bayes_p_positive'], sentence=True)}), beside {metric} = {_fmt(f(r['estimate']))} "
                 f"({_fmt(f(r['ci_low']))} to {_fmt(f(r['ci_high']))}, p {p_text(r['pval'])}) under "
                 f"{name_of_test(r['test'])}")
         if pd.notna(r["bayes_pi_low"]):
@@ -137,6 +180,9 @@ def bayes_sentences(fits: pd.DataFrame, metric: str, transform=None) -> list[str
             text += f"; no prediction interval with k = {int(r['k'])}"
         if r["k"] <= 3:
             text += ". The prior rules out implausibly large heterogeneity, which two or three studies cannot"
+        block = blocks.get(r["label"])
+        if block is not None and bool(block["prior_dependent"].iloc[0]):
+            text += f". Over the priors of the sensitivity table, {prior_dependence_sentence(block)}"
         out.append(text + ".")
     return out
 

@@ -152,10 +152,23 @@ def dependence_table(analyses: dict[str, Analysis], rho: float = 0.6) -> pd.Data
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def dependence_sentences(table: pd.DataFrame, transform, metric: str) -> list[str]:
+def _significance_split(group: pd.DataFrame, k: int, alpha: float) -> str:
+    """"; p < .05 only for the three-level model, a verdict that rests on 6 clusters" when the rows of
+    one analysis disagree about p < ``alpha`` (empty when they agree)."""
+    below = group[group["pval"] < alpha]
+    if below.empty or len(below) == len(group):
+        return ""
+    names = " and ".join(m.split(" with ")[0] for m in below["model"])
+    return (f"; p < {number_text(alpha)} only for the {names} ({len(below)} of {len(group)} rows), a verdict that rests "
+            f"on {k} clusters")
+
+
+def dependence_sentences(table: pd.DataFrame, transform, metric: str, alpha: float = 0.05) -> list[str]:
     """One sentence per analysis of :func:`dependence_table`, built from its numbers: the primary
     and averaged results with the leading test's interval and p, the range over the three models and
-    over ρ, the CHE model's robust interval, few clusters and a variance component at its boundary."""
+    over ρ, the three-level model under its test (t with clusters − 1 df), the CHE model's robust
+    interval, which rows have p < ``alpha`` when the rows disagree (and on how many clusters that
+    rests), few clusters and a variance component at its boundary."""
     from .display import p_text
 
     def interval(r) -> str:
@@ -180,9 +193,13 @@ def dependence_sentences(table: pd.DataFrame, transform, metric: str) -> list[st
         if len(rhos) > 1:
             text += (f", and ρ from {_rho(rhos['model']).min():g} to {_rho(rhos['model']).max():g} gives {metric} from "
                      f"{number_text(transform(rhos['estimate'].min()))} to {number_text(transform(rhos['estimate'].max()))}")
+        three = models[models["model"].str.startswith("three-level")]
+        if len(three):
+            text += f"; the three-level model, {interval(three.iloc[0])}"
         text += (f"; the CHE model's robust interval runs from {number_text(transform(che['ci_low']))} to "
                  f"{number_text(transform(che['ci_high']))} (df = {che['df']:.1f}{trust})")
         k = int(models["k_studies"].iloc[0])
+        text += _significance_split(group, k, alpha)
         if k <= FEW_CLUSTERS:
             text += f"; with {k} clusters the between-study variance is barely identified"
         if pd.notna(averaged["tau2"]) and averaged["tau2"] <= BOUNDARY:

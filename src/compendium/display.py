@@ -162,6 +162,12 @@ def p_text(p: float) -> str:
     return text if text[0] in "<>" else f"= {text}"
 
 
+def probability_text(p, sentence: bool = False) -> str:
+    """A posterior probability, one rule for tables and sentences: as :func:`p_value_text` (".995", "> .999"), never
+    "1.00" for .995; ``sentence`` puts "= " before a plain value ("= .995", "> .999")."""
+    return p_text(p) if sentence else p_value_text(p)
+
+
 def percent_text(x, digits: int = 1, fraction: bool = False) -> str:
     """A percentage, e.g. I² = 57.63 → "57.6%"; ``fraction`` multiplies a share (0.25 → "25.0%") first."""
     if _missing(x):

@@ -94,8 +94,11 @@ def sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
     """One sentence per distinct change of studies that moves an estimate, built from the table.
 
     E.g. "Online support groups: adding Klemm2002 (all admitted studies; without proxies) moves r
-    from −.01 to .32 (k 2 → 3)." Variants with the same studies as the primary, or with nothing
-    to pool, give no sentence; variants with the same studies share one sentence.
+    from −.01 to .32 (k 2 → 3); under modified Hartung–Knapp its CI runs from −.97 to .99, and
+    includes 0." A point estimate alone says nothing at k = 2: every variant that is pooled gets its
+    leading interval (the ``test`` column) and whether that interval includes 0. Variants with the
+    same studies as the primary, or with nothing to pool, give no sentence; variants with the same
+    studies share one sentence.
     """
     sentences = []
     for label, block in table.groupby("analysis", sort=False):
@@ -112,8 +115,17 @@ def sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
             # the variant's name without the study ids the sentence names already ("... study (X)" → "... study")
             names = "; ".join(x["variant"].removesuffix(f" ({removed})").removesuffix(f" ({added})") for x in variants)
             sentences.append(f"{label}: {what} ({names}) moves {metric} from {_fmt(primary['estimate'])} to "
-                             f"{_fmt(v['estimate'])} (k = {primary['k']} → {v['k']}).")
+                             f"{_fmt(v['estimate'])} (k = {primary['k']} → {v['k']}){_interval_words(v)}.")
     return sentences
+
+
+def _interval_words(v) -> str:
+    """"; under modified Hartung–Knapp its CI runs from −.97 to .99, and includes 0" (empty when not pooled)."""
+    if pd.isna(v.get("ci_low")) or pd.isna(v.get("ci_high")):
+        return "; one study, not pooled" if v["k"] == 1 else ""
+    verdict = ("includes 0" if v["ci_low"] <= 0 <= v["ci_high"]
+               else f"lies {'above' if v['ci_low'] > 0 else 'below'} 0")
+    return f"; under {v['test']} its CI runs from {_fmt(v['ci_low'])} to {_fmt(v['ci_high'])}, and {verdict}"
 
 
 def sensitivity_view(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:

@@ -164,7 +164,7 @@ def published_comparison(coverage: pd.DataFrame, tau2: pd.DataFrame) -> pd.DataF
     rows = [
         {"source": "IntHout et al. 2014", "published": "DL error rates can exceed 30 %",
          "ours": f"worst DL z error rate {_pct(z['type1_error'])} (k = {z['k']}, {z['sizes']})",
-         "agrees": bool(z["type1_error"] > 0.30)},
+         "agrees": bool(z["type1_error"] > INTHOUT_ERROR)},
         {"source": "IntHout et al. 2014", "published": "Hartung–Knapp error rates at most about double the nominal 5 %",
          "ours": f"worst Hartung–Knapp error rate {_pct(hk['type1_error'])} ({hk['type1_error'] / 0.05:.1f} × 5 %)",
          "agrees": bool(hk["type1_error"] <= 0.10 + 2 * hk["mcse_coverage"])},
@@ -240,7 +240,8 @@ def small_k_grid(k_values=(2, 3), ratios=(1, 10, 150), tau2_values=(0.0, 0.05, 0
     each meta-analysis, Φ((high − μ)/τ) − Φ((low − μ)/τ) (or whether it holds μ at τ² = 0), and
     averaged (Partlett & Riley 2017 average the same quantity). Monte Carlo SE: the SD of the
     per-meta-analysis coverage over sqrt(m) (Morris et al. 2019). One generator per cell from
-    ``seed`` and the cell, so a cell does not depend on the grid around it.
+    ``seed`` and the cell, so a cell does not depend on the grid around it. ``estimator`` is the τ²
+    estimator of the fits (``method``).
     """
     from scipy.stats import norm
 
@@ -262,7 +263,7 @@ def small_k_grid(k_values=(2, 3), ratios=(1, 10, 150), tau2_values=(0.0, 0.05, 0
                         tau = np.sqrt(tau2)
                         hit = norm.cdf(high / tau) - norm.cdf(low / tau)
                     rows.append({"k": k, "ratio": ratio, "tau2": float(tau2), "interval": kind, "method": name,
-                                 "replications": replications, "coverage": float(hit.mean()),
+                                 "estimator": method, "replications": replications, "coverage": float(hit.mean()),
                                  "mcse": float(hit.std(ddof=1) / np.sqrt(replications)),
                                  "median_width": float(np.median(high - low))})
     return pd.DataFrame(rows)
@@ -316,6 +317,12 @@ def small_k_figure(grid: pd.DataFrame, figures_dir: Path | str, root: Path | Non
     return save_figure(fig, "simulation_small_k", figures_dir, caption, root)
 
 
+def _span(values: pd.Series) -> str:
+    """"96.7 %" or "96.7 % to 96.8 %": the range of coverages, one number when they round alike."""
+    low, high = _pct(values.min()), _pct(values.max())
+    return low if low == high else f"{low} to {high}"
+
+
 def _cell(grid: pd.DataFrame, **where) -> pd.DataFrame:
     sel = grid
     for key, value in where.items():
@@ -325,8 +332,9 @@ def _cell(grid: pd.DataFrame, **where) -> pd.DataFrame:
 
 def small_k_sentences(grid: pd.DataFrame, lead: str = "adhoc") -> list[str]:
     """Which interval the compendium leads with and why, in sentences built from :func:`small_k_grid`:
-    the worst coverage of each CI at each k, which comes closest to 95 %, what it costs in width, and
-    the prediction intervals' coverage."""
+    the worst coverage of each CI at each k, which comes closest to 95 % and every cell with
+    heterogeneity where the leading one still falls below it, the same designs without heterogeneity,
+    what it costs in width, and the prediction intervals' coverage."""
     het = grid[(grid["tau2"] > 0) & (grid["interval"] == "CI")]
     out = []
     for k in sorted(het["k"].unique()):
@@ -351,13 +359,26 @@ def small_k_sentences(grid: pd.DataFrame, lead: str = "adhoc") -> list[str]:
               if best == lead else
               f"although {TEST_LABELS[best]}'s worst coverage ({_pct(worst_all[best])}) is higher than its "
               f"{_pct(worst_all[lead])}")
+    mine = het[het["method"] == lead]
+    short = mine[mine["coverage"] < 0.95].sort_values("coverage")
+    reason += (f", but it too fell below 95 % in {len(short)} of the {len(mine)} cells with heterogeneity ("
+               + "; ".join(f"{_pct(r['coverage'])} at k = {r['k']}, ratio {r['ratio']:g}, τ² = {r['tau2']:g}"
+                           for _, r in short.iterrows()) + ")"
+               if len(short) else f", and it held 95 % in all {len(mine)} cells with heterogeneity")
     imbalanced = frequentist[frequentist["ratio"] == frequentist["ratio"].max()]
     top = imbalanced.loc[imbalanced["coverage"].idxmax()]
-    ceiling = (f"No frequentist interval held 95 % when one study was {top['ratio']:g} times as precise as the others "
-               f"(at best {TEST_LABELS[top['method']]} covered {_pct(top['coverage'])} at k = {top['k']}, τ² = "
-               f"{top['tau2']:g}, and less in the other cells): the fit then rests on one study, and two or "
-               "three studies cannot show how much true effects vary." if imbalanced["coverage"].max() < 0.95 else
-               f"At a variance ratio of {top['ratio']:g} the best interval still covered {_pct(top['coverage'])}.")
+    ceiling = (f"With heterogeneity (τ² > 0), no frequentist interval held 95 % when one study was {top['ratio']:g} "
+               f"times as precise as the others (at best {TEST_LABELS[top['method']]} covered {_pct(top['coverage'])} "
+               f"at k = {top['k']}, τ² = {top['tau2']:g}, and less in the other cells): the fit then rests on one "
+               "study, and two or three studies cannot show how much true effects vary."
+               if imbalanced["coverage"].max() < 0.95 else
+               f"With heterogeneity (τ² > 0), at a variance ratio of {top['ratio']:g} the best interval still covered "
+               f"{_pct(top['coverage'])}.")
+    null = grid[(grid["tau2"] == 0) & (grid["interval"] == "CI") & (grid["ratio"] == top["ratio"])]
+    if len(null):
+        ceiling += (" Without heterogeneity (τ² = 0) the same designs gave " + " and ".join(
+            f"{TEST_LABELS[m]} {_span(null[null['method'] == m]['coverage'])}" for m in dict.fromkeys((lead, "z"))
+            if (null["method"] == m).any()) + ".")
     out.append(f"The compendium leads with {TEST_LABELS[lead]}: {reason}; with studies of equal precision it covered "
                f"at least {_pct(held)}; and it is never narrower than the z interval. {ceiling} The price at "
                f"k = {int(het['k'].min())}: a median width {factor:.1f} times the z interval's (t(1) has a 97.5th "
@@ -423,3 +444,39 @@ def small_k_published(grid: pd.DataFrame) -> pd.DataFrame:
                              f"z {_pct(z2)}",
                      "agrees": bool(shorter < 0.5 and b2 > z2)})
     return pd.DataFrame(rows)
+
+
+INTHOUT_ERROR = 0.30
+"""IntHout et al. (2014): DerSimonian–Laird (z) error rates can exceed 30 % (the row of :func:`published_comparison`)."""
+
+
+def published_agreement_sentences(published: pd.DataFrame, coverage: pd.DataFrame,
+                                  small_k: pd.DataFrame | None = None) -> list[str]:
+    """How far section 2's grid points the way of the published findings (:func:`published_comparison`),
+    which findings it does not reproduce and with what number, and what section 2b's designs
+    (:func:`small_k_grid`: k = 2–3, unequal precision, REML) add: the z interval's worst error rate
+    there beside IntHout et al.'s 30 % for DerSimonian–Laird, with the estimator named."""
+    agree, total = int(published["agrees"].sum()), len(published)
+    methods = ", ".join(dict.fromkeys(coverage["method"].astype(str)))
+    scope = (f"{methods} τ², k = {coverage['k'].min()}–{coverage['k'].max()}, τ² up to {coverage['tau2'].max():g}, "
+             f"{' and '.join(dict.fromkeys(coverage['sizes'].astype(str)))} study sizes")
+    text = f"Section 2's grid ({scope}) points the same way as {agree} of {total} published findings"
+    missed = published[~published["agrees"].astype(bool)]
+    if len(missed):
+        text += "; not as " + "; ".join(f"{r['source']} (“{r['published']}”: ours, {r['ours']})"
+                                        for _, r in missed.iterrows())
+    out = [text + "."]
+    if small_k is not None and len(small_k):
+        z = small_k[(small_k["tau2"] > 0) & (small_k["interval"] == "CI") & (small_k["method"] == "z")]
+        if len(z):
+            w = z.loc[z["coverage"].idxmin()]
+            estimator = small_k["estimator"].iloc[0] if "estimator" in small_k else "REML"
+            error = 1 - w["coverage"]
+            side = "above" if error > INTHOUT_ERROR else "not above"
+            out.append(f"Section 2b, our own situation (k = {small_k['k'].min()}–{small_k['k'].max()}, one study up to "
+                       f"{small_k['ratio'].max():g} times as precise, {estimator} τ²), goes further: there the z interval "
+                       f"covered μ in as few as {_pct(w['coverage'])} of meta-analyses (k = {w['k']}, ratio "
+                       f"{w['ratio']:g}, τ² = {w['tau2']:g}), an error rate of {_pct(error)}, {side} the "
+                       f"{_pct(INTHOUT_ERROR, 0)} IntHout et al. report for DerSimonian–Laird; the τ² estimator there is "
+                       f"{estimator}{'' if estimator == 'DL' else ', not DerSimonian–Laird'}.")
+    return out

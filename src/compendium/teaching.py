@@ -16,7 +16,7 @@ from meta_analysis.small_study import egger_test
 from .display import count_text, p_text, sentence_number as _fmt  # the one place that rounds
 
 __all__ = ["EGGER_INSTABILITY_MAX_K", "conversion_sentence", "egger_instability", "egger_instability_not_shown",
-           "egger_instability_sentence", "heterogeneity_sentences",
+           "egger_instability_sentence", "forest_reading", "heterogeneity_sentences", "true_effect_range",
            "i2_at_variance", "i2_tau_example", "i2_tau_sentence", "i2_tau_table", "largest_pooled",
            "leave_one_out_sentence", "leave_one_out_sentences", "pooled_sentences", "rows_named", "scale_of",
            "screen_sentence", "sign_test_by_hand", "vote_reading", "weights_for", "weights_sentence",
@@ -67,13 +67,36 @@ def pooled_sentences(fits: pd.DataFrame, metric: str, transform=None) -> list[st
     return out
 
 
+def true_effect_range(estimate: float, tau2: float, level: float = 0.95, transform=None) -> tuple[float, float]:
+    """Where ``level`` of the true effects lie if μ and τ were known: μ ± z·τ on the analysis scale,
+    z the normal quantile (1.96 at 95%), then ``transform`` (Fisher z → r). It says what τ means on
+    the effect's scale (Borenstein et al. 2017; IntHout et al. 2016); unlike a prediction interval it
+    ignores the uncertainty in μ̂ and τ̂, so it is a reading of τ, not an interval to report."""
+    from meta_analysis.distributions import norm_isf
+
+    f = transform or (lambda x: x)
+    half = float(norm_isf((1 - level) / 2)) * math.sqrt(tau2)
+    return float(f(estimate - half)), float(f(estimate + half))
+
+
+def _tau_reading(r, metric: str, transform) -> str:
+    """"τ = 0.131 on the analysis scale (95% of true effects within μ ± 1.96τ: r = .13 to .57)"."""
+    tau = math.sqrt(r["tau2"])
+    if tau == 0:
+        return "τ = 0 on the analysis scale (no spread of true effects estimated)"
+    low, high = true_effect_range(r["estimate"], r["tau2"], transform=transform)
+    return (f"τ = {tau:.3f} on the analysis scale (95% of true effects within μ ± 1.96τ: {metric} = {_fmt(low)} "
+            f"to {_fmt(high)})")
+
+
 def heterogeneity_sentences(fits: pd.DataFrame, metric: str, transform=None) -> list[str]:
     """τ, I² and the prediction interval (on t(k − 2), from k = 3) of each pooled analysis, read
-    together: how wide the prediction interval is, and why (k − 2 degrees of freedom)."""
+    together: what τ implies on the effect's scale (:func:`true_effect_range`), how wide the
+    prediction interval is, and why (k − 2 degrees of freedom)."""
     f = transform or (lambda x: x)
     out = []
     for _, r in _pooled(fits).iterrows():
-        text = (f"{r['label']}: τ = {math.sqrt(r['tau2']):.3f} on the analysis scale, I² = {r['i2']:.0f}%")
+        text = f"{r['label']}: {_tau_reading(r, metric, transform)}, I² = {r['i2']:.0f}%"
         k = int(r["k"])
         if pd.notna(r.get("pi_low")):
             low, high = f(r["pi_low"]), f(r["pi_high"])
@@ -103,7 +126,9 @@ def i2_tau_table(fits: pd.DataFrame, scale: str = "z", n_small: int = 100, trans
     ṽ = τ²(100 − I²)/I² is the typical within-study variance that I² = 100·τ²/(τ² + ṽ) compares τ² with
     (Higgins & Thompson 2002); ``n_typical`` is the n of one study with that variance (``scale`` "z":
     v = 1/(n − 3); "g": v ≈ 4/n), and ``i2_small_n`` the I² the same τ² gives when every study has
-    ``n_small`` participants. The prediction interval is on the display scale (``transform``).
+    ``n_small`` participants. ``true_low``/``true_high`` is what τ implies on the effect's scale, μ ± 1.96τ
+    (:func:`true_effect_range`), around ``estimate``. Estimates, ranges and the prediction interval are on
+    the display scale (``transform``).
     """
     if scale not in SCALES:
         raise ValueError(f"scale = {scale!r}: use 'z' or 'g'")
@@ -112,9 +137,12 @@ def i2_tau_table(fits: pd.DataFrame, scale: str = "z", n_small: int = 100, trans
     pooled = _pooled(fits)
     pooled = pooled[pooled["i2"] > 0]
     v_typical = pooled["tau2"] * (100 - pooled["i2"]) / pooled["i2"]
+    ranges = [true_effect_range(e, t, transform=transform) for e, t in zip(pooled["estimate"], pooled["tau2"])]
     return pd.DataFrame({"analysis": pooled["label"], "k": pooled["k"], "tau": np.sqrt(pooled["tau2"]),
                          "i2": pooled["i2"], "v_typical": v_typical, "n_typical": n_of_v(v_typical).round(),
                          "i2_small_n": i2_at_variance(pooled["tau2"], v_of_n(n_small)),
+                         "estimate": f(pooled["estimate"]), "true_low": [lo for lo, _ in ranges],
+                         "true_high": [hi for _, hi in ranges],
                          "pi_low": f(pooled["pi_low"]), "pi_high": f(pooled["pi_high"])}).reset_index(drop=True)
 
 
@@ -134,11 +162,37 @@ def i2_tau_sentence(row: pd.Series, metric: str, n_small: int = 100) -> str:
     if row["i2"] - row["i2_small_n"] < 10:
         return (f"{row['analysis']}: I² = {row['i2']:.0f}% and τ = {row['tau']:.3f}; studies of n = {n_small} "
                 f"would give I² = {row['i2_small_n']:.0f}%, so here I² and τ tell the same story{spread}.")
-    return (f"{row['analysis']} has I² = {row['i2']:.0f}%, yet τ = {row['tau']:.3f}: its studies are large "
-            f"(typical within-study variance {row['v_typical']:.5f}, as from one study of "
-            f"n ≈ {row['n_typical']:,.0f}), so even a small spread of true effects is most of the observed "
-            f"variance. With studies of n = {n_small} the same τ would give I² = {row['i2_small_n']:.0f}%. "
+    implied = (f"; that τ puts 95% of true effects within μ ± 1.96τ, {metric} = {_fmt(row['true_low'])} to "
+               f"{_fmt(row['true_high'])} around {metric} = {_fmt(row['estimate'])}"
+               if pd.notna(row.get("true_low")) else "")
+    return (f"{row['analysis']} has I² = {row['i2']:.0f}% with τ = {row['tau']:.3f} on the analysis scale{implied}. "
+            f"I² is that high because its studies are large (typical within-study variance {row['v_typical']:.5f}, "
+            f"as from one study of n ≈ {row['n_typical']:,.0f}), so the spread of true effects is most of the "
+            f"observed variance. With studies of n = {n_small} the same τ would give I² = {row['i2_small_n']:.0f}%. "
             f"I² is a share, not a size{spread}.")
+
+
+def forest_reading(fits, min_k_prediction: int = 3) -> str:
+    """How to read notebook 04's forest plots, built from the ``test`` that ``fits.csv`` leads with
+    (notebook 03's ``ci_method``), so the words match what ``forest_plot`` draws: the filled diamond is
+    the leading test's interval, the thin bracket beneath it the z interval (only when z does not
+    lead), the open diamond the Bayesian posterior, the thick bar the prediction interval. ``fits``:
+    one ``fits.csv`` table or a list of them (one per review)."""
+    from .small_k import name_of_test
+
+    frames = [fits] if isinstance(fits, pd.DataFrame) else list(fits)
+    tests = list(dict.fromkeys(t for f in frames if "test" in f for t in _pooled(f)["test"].dropna().astype(str)))
+    if not tests:
+        return "Nothing is pooled, so the forest plots show the studies only."
+    names = " or ".join(name_of_test(t) for t in tests)
+    lead = (f"the filled diamond is the pooled estimate with its {names} interval (the leading test, notebook 03's "
+            f"`ci_method`)")
+    z = ("; the thin bracket beneath it is the z interval, which treats τ² as known" if any(t != "z" for t in tests)
+         else "; there is no separate z bracket, because z leads")
+    return (f"Squares sized by the random-effects weight; {lead}{z}; the open diamond is the Bayesian posterior "
+            f"median with its 95% credible interval; the thick bar is the prediction interval (from k = "
+            f"{min_k_prediction}, on t(k − 2)). A mark after a study's name says it entered by a stated rule "
+            "(† proxy, ‡ other comparator, § published after the review).")
 
 
 def weights_table(rows: pd.DataFrame, tau2: float) -> pd.DataFrame:

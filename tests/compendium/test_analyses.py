@@ -155,3 +155,11 @@ def test_flipping_ci_method_changes_sentences_and_the_comparison_figure():
     assert "modified Hartung–Knapp, p = " in seen["adhoc"][0] and "lies above 0" not in seen["adhoc"][0]
     assert seen["z"][1][0] == "ours: estimate, z (Wald) interval"
     assert seen["adhoc"][1][0] == "ours: estimate, modified Hartung–Knapp interval"
+
+
+def test_the_estimator_table_shows_the_fixed_effect_model_with_z_only():
+    _, res = analyses_of([effect("A", "A_1", yi=0.1, vi=0.01), effect("B", "B_1", yi=0.4, vi=0.02),
+                          effect("C", "C_1", yi=0.2, vi=0.015)])
+    table = h.estimator_table(res)
+    assert table[table["method"] == "FE"]["test"].tolist() == ["z"]
+    assert set(table[table["method"] == "REML"]["test"]) == {"z", "knha", "adhoc"}

@@ -64,8 +64,52 @@ def test_prior_sensitivity_halves_doubles_and_tries_a_half_cauchy():
     widths = table["ci_high"] - table["ci_low"]
     assert widths.iloc[0] < widths.iloc[1] < widths.iloc[2], "a wider τ prior gives a wider interval for μ"
     (sentence,) = h.prior_sensitivity_sentences(table, "z")
-    low, high = (sentence_number(x) for x in (table["p_positive"].min(), table["p_positive"].max()))
+    low, high = (h.probability_text(x) for x in (table["p_positive"].min(), table["p_positive"].max()))
     assert f"P(μ > 0) from {low} to {high}" in sentence
+
+
+def test_probabilities_are_shown_with_three_decimals_as_the_tables_show_them():
+    assert h.probability_text(0.9951) == ".995" and h.probability_text(0.99961) == "> .999"
+    assert h.probability_text(0.0004) == "< .001" and h.probability_text(0.9404) == ".940"
+    _, res = pooled()
+    fits = h.fits_table(res).assign(bayes_p_positive=0.9951)
+    (s,) = h.bayes_sentences(fits, "r", np.tanh)
+    assert "P(μ > 0) = .995)" in s and "1.00" not in s
+    (s,) = h.bayes_sentences(fits.assign(bayes_p_positive=0.99995), "r", np.tanh)
+    assert "P(μ > 0) > .999)" in s
+
+
+def sensitivity_rows(lows, highs):
+    """A made-up prior-sensitivity table of one analysis: the credible bounds under four priors."""
+    priors = ["half-normal(0.125)", "half-normal(0.25)", "half-normal(0.5)", "half-Cauchy(0.25)"]
+    table = pd.DataFrame({"analysis": "A ~ B", "k": 2, "tau_prior": priors, "default": [False, True, False, False],
+                          "estimate": 0.3, "ci_low": lows, "ci_high": highs, "tau_median": 0.1, "p_positive": 0.97})
+    return h.with_prior_dependence(table.assign(excludes_0=(table["ci_low"] > 0) | (table["ci_high"] < 0)))
+
+
+def test_a_conclusion_about_0_that_depends_on_the_prior_is_said_and_flagged():
+    # as self-help: the interval excludes 0 under half-normal 0.125 and 0.25, not under 0.5 or half-Cauchy
+    split = sensitivity_rows([0.16, 0.02, -0.21, -0.17], [0.54, 0.63, 0.75, 0.73])
+    assert split["prior_dependent"].all()
+    words = h.prior_dependence_sentence(split)
+    assert ("excludes 0 under half-normal(0.125) and half-normal(0.25) but not under half-normal(0.5) or "
+            "half-Cauchy(0.25): whether the data rule out no effect depends on the prior") in words
+    same = sensitivity_rows([0.16, 0.02, 0.01, 0.005], [0.54, 0.63, 0.75, 0.73])
+    assert not same["prior_dependent"].any() and "excludes 0 under all 4 priors" in h.prior_dependence_sentence(same)
+    assert "includes 0 under all 4 priors" in h.prior_dependence_sentence(sensitivity_rows([-0.1] * 4, [0.5] * 4))
+    # the real table and the Bayes sentence and table, with made-up data whose verdict depends on the prior
+    _, res = pooled(k=2)
+    table = h.prior_sensitivity_table(res, 0.25)
+    assert table["excludes_0"].tolist() == [bool(lo > 0 or hi < 0) for lo, hi in zip(table["ci_low"], table["ci_high"])]
+    fits = h.fits_table(res)
+    label = fits["label"].iloc[0]
+    flagged = h.bayes_table(fits, None, split.assign(analysis=label))
+    assert flagged["prior_dependent"].iloc[1] is True and pd.isna(flagged["prior_dependent"].iloc[0])
+    (s,) = h.bayes_sentences(fits, "r", None, split.assign(analysis=label))
+    assert "depends on the prior" in s
+    (s,) = h.bayes_sentences(fits, "r", None, same.assign(analysis=label))
+    assert "depends on the prior" not in s
+    assert "prior_dependent" not in h.bayes_table(fits).columns
 
 
 def test_sentence_says_the_posterior_and_the_leading_interval():

@@ -86,3 +86,16 @@ def test_sentences_are_built_from_the_numbers():
     assert f"robust interval runs from {_fmt(np.tanh(che['ci_low']))} to {_fmt(np.tanh(che['ci_high']))} (df = {che['df']:.1f}" in sentence
     few, _ = table(ROWS[:3])
     assert "too few to trust the test" in dependence_sentences(few, np.tanh, "r")[0]
+
+
+def test_the_three_level_row_is_said_and_a_lone_significant_row_names_its_clusters():
+    out, _ = table(ROWS)
+    (sentence,) = dependence_sentences(out, np.tanh, "r")
+    three = out[out["model"] == "three-level model"].iloc[0]
+    assert f"the three-level model, r = {_fmt(np.tanh(three['estimate']))} (95% CI" in sentence and three["test"] in sentence
+    made_up = out.assign(pval=0.20)
+    made_up.loc[made_up["model"] == "three-level model", "pval"] = 0.038
+    (sentence,) = dependence_sentences(made_up, np.tanh, "r")
+    assert "p < .05 only for the three-level model (1 of 6 rows), a verdict that rests on 5 clusters" in sentence
+    (sentence,) = dependence_sentences(out.assign(pval=0.20), np.tanh, "r")
+    assert "only for the" not in sentence, "all rows agree: nothing to say"

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 import helpers as h
+from compendium.display import sentence_number as _fmt
 from made_up import effect, review
 
 ROWS = [effect("A", "A_1", yi=0.05, vi=0.01), effect("B", "B_1", yi=-0.1, vi=0.01), effect("C", "C_1", yi=0.0, vi=0.02),
@@ -36,6 +37,9 @@ def test_sentences_state_the_numbers_of_the_table():
     primary = table.set_index("variant").loc["primary: as published", "estimate"]
     assert f"{primary:.2f}".replace("-0.", "−.").replace("0.", ".") in moved[0]
     assert f"{all_in:.2f}".replace("0.", ".") in moved[0] and "(k = 3 → 4)" in moved[0]
+    v = table.set_index("variant").loc["all admitted studies"]
+    assert (f"under modified Hartung–Knapp its CI runs from {_fmt(v['ci_low'])} to {_fmt(v['ci_high'])}, and "
+            f"{'includes 0' if v['ci_low'] <= 0 <= v['ci_high'] else 'lies'}") in moved[0]
     left = [s for s in sentences if "leaving out" in s and "most influential" in s]
     assert left and all(s.count(s.split("leaving out ")[1].split(" ")[0]) == 1 for s in left), "the study named once"
 
@@ -74,3 +78,15 @@ def test_the_view_leaves_out_variants_that_repeat_the_primary_and_names_them():
     assert len(view) == int((moved | table["variant"].str.startswith("primary: ")).sum()) < len(table)
     for _, row in table[~moved & ~table["variant"].str.startswith("primary: ")].iterrows():
         assert row["variant"] in repeats and row["variant"] not in list(view[view["analysis"] == row["analysis"]]["variant"])
+
+
+def test_a_variant_sentence_gives_the_variants_leading_interval_and_follows_it():
+    base = {"analysis": "A ~ B", "test": "modified Hartung–Knapp", "studies_removed": "", "n": 100.0}
+    table = pd.DataFrame([{**base, "variant": "primary: as published", "k": 1, "estimate": 0.15, "studies_added": ""},
+                          {**base, "variant": "without proxies", "k": 2, "estimate": 0.54, "ci_low": -0.97,
+                           "ci_high": 0.99, "studies_added": "Klemm2002"}])
+    (s,) = h.sensitivity_sentences(table, "r")
+    assert "moves r from .15 to .54 (k = 1 → 2); under modified Hartung–Knapp its CI runs from −.97 to .99, and includes 0." in s
+    table.loc[1, ["ci_low", "ci_high"]] = [0.21, 0.77]
+    (s,) = h.sensitivity_sentences(table, "r")
+    assert "its CI runs from .21 to .77, and lies above 0." in s

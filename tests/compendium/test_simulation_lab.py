@@ -112,3 +112,46 @@ def test_small_k_sentences_follow_the_numbers(small_k, tmp_path):
     h.set_style()
     figure = h.small_k_figure(small_k, tmp_path, tmp_path)
     assert figure.png.stat().st_size > 1000 and "400 simulated meta-analyses" in repr(figure)
+
+
+def test_the_ceiling_sentence_is_qualified_by_heterogeneity_and_gives_tau2_0(small_k):
+    text = h.small_k_sentences(small_k)[2]
+    assert "With heterogeneity (τ² > 0), no frequentist interval held 95 %" in text or "With heterogeneity (τ² > 0), at" in text
+    null = small_k[(small_k["tau2"] == 0) & (small_k["interval"] == "CI") & (small_k["ratio"] == 150)]
+    z = null[null["method"] == "z"]["coverage"]
+    assert "Without heterogeneity (τ² = 0) the same designs gave modified Hartung–Knapp" in text
+    assert f"{100 * z.min():.1f} %" in text
+
+
+def test_why_the_leading_test_leads_lists_every_cell_where_it_falls_short(small_k):
+    text = h.small_k_sentences(small_k)[2]
+    assert "at or above 95" not in text
+    het = small_k[(small_k["tau2"] > 0) & (small_k["interval"] == "CI") & (small_k["method"] == "adhoc")]
+    below = het[het["coverage"] < 0.95]
+    for _, r in below.iterrows():
+        assert f"{100 * r['coverage']:.1f} % at k = {r['k']}, ratio {r['ratio']:g}, τ² = {r['tau2']:g}" in text
+    # made-up numbers: the modification covers everywhere, then it falls to 60 % in one cell
+    perfect = small_k.copy()
+    perfect.loc[perfect["method"] == "adhoc", "coverage"] = 0.97
+    assert f"held 95 % in all {len(het)} cells with heterogeneity" in h.small_k_sentences(perfect)[2]
+    bad = perfect.copy()
+    cell = (bad["method"] == "adhoc") & (bad["k"] == 3) & (bad["ratio"] == 150) & (bad["tau2"] == 0.2) & (bad["interval"] == "CI")
+    bad.loc[cell, "coverage"] = 0.60
+    assert f"fell below 95 % in 1 of the {len(het)} cells with heterogeneity (60.0 % at k = 3, ratio 150, τ² = 0.2)" \
+        in h.small_k_sentences(bad)[2]
+
+
+def test_the_agreement_sentence_names_what_is_not_reproduced_and_what_2b_adds(grids, small_k):
+    coverage, tau2, _ = grids
+    published = h.published_comparison(coverage, tau2)
+    out = h.published_agreement_sentences(published, coverage, small_k)
+    assert f"points the same way as {int(published['agrees'].sum())} of {len(published)}" in out[0]
+    assert "no k = 2" not in " ".join(out)
+    z = small_k[(small_k["tau2"] > 0) & (small_k["interval"] == "CI") & (small_k["method"] == "z")]["coverage"].min()
+    assert f"an error rate of {100 * (1 - z):.1f} %" in out[1] and "REML τ²" in out[1] and "not DerSimonian–Laird" in out[1]
+    assert ("above the 30 %" if 1 - z > 0.30 else "not above the 30 %") in out[1]
+    missed = published.assign(agrees=[False, True, True, True])
+    assert "; not as IntHout et al. 2014 (“DL error rates can exceed 30 %”: ours, worst DL z error rate" in \
+        h.published_agreement_sentences(missed, coverage)[0]
+    milder = small_k.assign(coverage=small_k["coverage"].clip(lower=0.9))
+    assert "not above the 30 %" in h.published_agreement_sentences(published, coverage, milder)[1]

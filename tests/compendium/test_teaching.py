@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import helpers as h
+from compendium.display import sentence_number
 
 
 def fits_frame(**over):
@@ -41,7 +42,33 @@ def test_i2_tau_table_recovers_the_typical_variance():
     assert table["n_typical"][0] == 1603
     assert table["i2_small_n"][0] == pytest.approx(100 * 0.0025 / (0.0025 + 1 / 97))
     s = h.i2_tau_sentence(h.i2_tau_example(table), "r")
-    assert "I² = 80%, yet τ = 0.050" in s and f"I² = {100 * 0.0025 / (0.0025 + 1 / 97):.0f}%" in s
+    assert "I² = 80% with τ = 0.050" in s and f"I² = {100 * 0.0025 / (0.0025 + 1 / 97):.0f}%" in s
+
+
+def test_tau_is_described_by_the_true_effects_it_implies_not_by_an_adjective():
+    # μ = 0.2, τ = 0.05: 95% of true effects within 0.2 ± 1.95996·0.05 = 0.102 to 0.298 (Fisher z), tanh → r
+    low, high = h.true_effect_range(0.2, 0.0025, transform=np.tanh)
+    assert (low, high) == pytest.approx((math.tanh(0.2 - 1.959964 * 0.05), math.tanh(0.2 + 1.959964 * 0.05)), rel=1e-6)
+    table = h.i2_tau_table(fits_frame(), "z", transform=np.tanh)
+    s = h.i2_tau_sentence(h.i2_tau_example(table), "r")
+    assert "small" not in s and "μ ± 1.96τ, r = .10 to .29 around r = .20" in s
+    wider = h.i2_tau_sentence(h.i2_tau_example(h.i2_tau_table(fits_frame(tau2=0.04, i2=98.0), "z", transform=np.tanh)), "r")
+    assert "r = −.19 to .53" in wider, "the range follows τ"
+    s = h.heterogeneity_sentences(fits_frame(tau2=0.0172), "r", np.tanh)[0]  # τ = .131 as self-help's
+    lo, hi = h.true_effect_range(0.2, 0.0172, transform=np.tanh)
+    assert f"τ = 0.131 on the analysis scale (95% of true effects within μ ± 1.96τ: r = {sentence_number(lo)} to" in s
+    assert "no spread of true effects estimated" in h.heterogeneity_sentences(fits_frame(tau2=0.0), "r")[0]
+
+
+def test_forest_reading_names_what_the_diamond_and_the_bracket_draw():
+    s = h.forest_reading(fits_frame(k=3))
+    assert "filled diamond is the pooled estimate with its modified Hartung–Knapp interval" in s
+    assert "thin bracket beneath it is the z interval" in s
+    s = h.forest_reading([fits_frame(test="knha")])
+    assert "its Hartung–Knapp interval" in s
+    s = h.forest_reading(fits_frame(test="z"))
+    assert "its z (Wald) interval" in s and "no separate z bracket" in s and "thin bracket beneath" not in s
+    assert h.forest_reading(fits_frame(k=1)).startswith("Nothing is pooled")
 
 
 def test_i2_tau_example_picks_the_largest_drop_and_says_when_there_is_none():
