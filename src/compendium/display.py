@@ -15,6 +15,7 @@ The house table style (APA 7th edition, section 6.36 and table 7.x conventions):
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import html
 import json
@@ -81,15 +82,10 @@ class heading:
 
 def notebook_setup() -> Path:
     """Pandas display options and the figure style every notebook shares; returns the repo root."""
-    pd.set_option("display.max_rows", 80)
-    pd.set_option("display.max_columns", 30)
-    pd.set_option("display.width", 160)
-    pd.set_option("display.max_colwidth", 60)
+    for option, value in (("max_rows", 80), ("max_columns", 30), ("width", 160), ("max_colwidth", 60)):
+        pd.set_option(f"display.{option}", value)
     set_style()
-    try:
-        shell = get_ipython()  # noqa: F821 (defined inside IPython kernels)
-    except NameError:
-        shell = None
+    shell = getattr(builtins, "get_ipython", lambda: None)()  # IPython kernels define get_ipython
     if shell is not None:
         guard_committed_outputs(list(shell.user_ns.get("In", [])))
     return project_root()
@@ -149,11 +145,7 @@ def p_value_text(p) -> str:
     if _missing(p):
         return NA
     p = float(p)
-    if p < 0.001:
-        return "< .001"
-    if p > 0.999:
-        return "> .999"
-    return f"{p:.3f}".lstrip("0")
+    return "< .001" if p < 0.001 else "> .999" if p > 0.999 else f"{p:.3f}".lstrip("0")
 
 
 def p_text(p: float) -> str:

@@ -72,10 +72,10 @@ def true_effect_range(estimate: float, tau2: float, level: float = 0.95, transfo
     z the normal quantile (1.96 at 95%), then ``transform`` (Fisher z → r). It says what τ means on
     the effect's scale (Borenstein et al. 2017; IntHout et al. 2016); unlike a prediction interval it
     ignores the uncertainty in μ̂ and τ̂, so it is a reading of τ, not an interval to report."""
-    from meta_analysis.distributions import norm_isf
+    from scipy.stats import norm
 
     f = transform or (lambda x: x)
-    half = float(norm_isf((1 - level) / 2)) * math.sqrt(tau2)
+    half = float(norm.isf((1 - level) / 2)) * math.sqrt(tau2)
     return float(f(estimate - half)), float(f(estimate + half))
 
 
