@@ -29,12 +29,31 @@ def test_outcomes_of_opposite_meaning_never_share_a_cell():
 
 def test_one_vote_per_study_by_the_70_percent_rule():
     rows = [coded("A", "A_1", "negative"), coded("A", "A_2", "negative"), coded("A", "A_3", "negative"),
-            coded("B", "B_1", "positive"), coded("B", "B_2", "null")]
+            coded("B", "B_1", "positive"), coded("B", "B_2", "negative"), coded("B", "B_3", "positive")]
     votes, table = votes_of([], rows)
     assert dict(zip(votes["study_id"], votes["vote"])) == {"A": "negative", "B": "mixed"}
     row = table.iloc[0]
-    assert (row["k_studies"], row["negative"], row["mixed"], row["results"]) == (2, 1, 1, 5)
+    assert (row["k_studies"], row["negative"], row["mixed"], row["results"]) == (2, 1, 1, 6)
     assert row[["positive", "negative", "null", "mixed"]].sum() == row["k_studies"]
+
+
+def test_a_result_printed_only_as_not_significant_has_no_direction_and_is_set_aside():
+    # B: one positive estimate and two "no significant difference" results without an estimate (null):
+    # the nulls say nothing about the direction, so B votes positive, not mixed (SWiM); C has only nulls
+    rows = [coded("B", "B_1", "positive"), coded("B", "B_2", "null", significant="no"),
+            coded("B", "B_3", "null", significant="no"), coded("C", "C_1", "null", significant="no"),
+            coded("C", "C_2", "unclear")]
+    votes, table = votes_of([], rows)
+    assert dict(zip(votes["study_id"], votes["vote"])) == {"B": "positive", "C": "null"}
+    row = table.iloc[0]
+    assert (row["positive"], row["null"], row["mixed"]) == (1, 1, 0)
+
+
+def test_an_adjusted_estimate_votes_by_its_direction_though_it_does_not_pool():
+    converted = [effect("S", "S_1", yi=0.3, vi=0.001, statistic_type="aor", adjusted="yes", design="cross_sectional")]
+    votes, table = votes_of(converted, [])
+    assert list(votes["vote"]) == ["positive"] and bool(votes["partial"].iloc[0])
+    assert table["partial"].iloc[0] == 1
 
 
 def test_converted_studies_vote_with_the_sign_of_their_estimate_and_keep_printed_significance():
