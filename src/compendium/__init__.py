@@ -9,7 +9,7 @@ from types import ModuleType as _ModuleType
 
 from .admission import (DEFAULT_ADMIT, DESIGN_KINDS, SELECTION_RULE, admission_flags, admit, admit_rule, describe_rule,
                         filter_design, filter_rows, last_eligible_year, one_effect_per_study, row_designs,
-                        select_one_per_study, with_scope)
+                        partial_association, select_one_per_study, with_scope)
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
                        fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, prediction_interval, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)

@@ -28,9 +28,9 @@ from .sheets import Review
 from .small_k import RULES, SmallKRules
 
 ROW_COLUMNS = ["study_id", "sample_id", "probable_sample_id", "result_id", "outcome", "direction", "significant", "basis", "statistic_as_printed",
-               "source", "location", "proxy", "other_comparator", "later_study", "marks"]
+               "source", "location", "proxy", "other_comparator", "later_study", "partial", "marks"]
 VOTE_COLUMNS = ["k_studies", "positive", "negative", "null", "mixed", "unclear", "sign_test_p", "ci_low", "ci_high",
-                "results", "converted_studies", "proxy", "other_comparator", "later_study", "note"]
+                "results", "converted_studies", "proxy", "other_comparator", "later_study", "partial", "note"]
 VARIANTS = ("as admitted", "without proxies", "probable same-sample pairs merged")
 
 
@@ -88,8 +88,11 @@ def vote_rows(review: Review, converted: pd.DataFrame, not_converted: pd.DataFra
 
 
 def box_admit_rule(review: Review) -> dict:
-    """What votes: ``"box_score_admit"`` of review.json over its ``"admit"`` over the defaults."""
-    return {**DEFAULT_ADMIT, **review.meta.get("admit", {}), **review.meta.get("box_score_admit", {})}
+    """What votes: ``"box_score_admit"`` of review.json over its ``"admit"`` over the defaults; an
+    adjusted estimate (a partial association) votes by its direction unless ``"box_score_admit"``
+    says otherwise: it has a direction even where it does not pool."""
+    return {**DEFAULT_ADMIT, **review.meta.get("admit", {}), "adjusted_estimates": True,
+            **review.meta.get("box_score_admit", {})}
 
 
 def _printed_significance(values: pd.Series) -> str:
@@ -106,7 +109,7 @@ def study_votes(rows: pd.DataFrame, cells: list[str], threshold: float = 0.7) ->
     "A + B".
     """
     columns = cells + ["study_id", "vote", "results", "significant", "converted", "results_as_printed", "source",
-                       "proxy", "other_comparator", "later_study", "marks"]
+                       "proxy", "other_comparator", "later_study", "partial", "marks"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     unit = "sample_id" if "sample_id" in rows else "study_id"
