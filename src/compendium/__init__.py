@@ -19,7 +19,7 @@ from .appraisal import (check_risk_of_bias, load_risk_of_bias, overall_judgement
 from .bayes_view import (bayes_sentences, bayes_table, prior_sensitivity_sentences, prior_sensitivity_table,
                          review_tau_scale, tau_posterior_figure)
 from .box_scores import (admitted_votes, cells_of, direction_plot_parts, role_table, study_votes, vote_count_table,
-                         vote_count_variants, vote_rows, vote_sentences)
+                         vote_count_variants, vote_rows, vote_sentences, worst_case_sentences, worst_case_votes)
 from .certainty import certainty_table, findings_html, optimal_information_size, summary_of_findings
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table
