@@ -9,7 +9,7 @@ from types import ModuleType as _ModuleType
 
 from .admission import (DEFAULT_ADMIT, DESIGN_KINDS, SELECTION_RULE, admission_flags, admit, admit_rule, describe_rule,
                         filter_design, filter_rows, last_eligible_year, one_effect_per_study, row_designs,
-                        select_one_per_study, with_scope)
+                        partial_association, select_one_per_study, with_scope)
 from .analyses import (TRANSFORMS, Analysis, analysis_rows, choices_table, display_table, estimator_table,
                        fits_table, heterogeneity_table, heterogeneity_view, leave_one_out_tables, prediction_interval, run_analyses,
                        run_subgroups, subgroup_fits, transform_of)
@@ -20,7 +20,7 @@ from .appraisal import (alternative_sentence, check_risk_of_bias, jbi_overall, l
 from .bayes_view import (bayes_sentences, bayes_table, prior_dependence_sentence, prior_sensitivity_sentences,
                          prior_sensitivity_table, review_tau_scale, tau_posterior_figure, with_prior_dependence)
 from .box_scores import (admitted_votes, cells_of, direction_plot_parts, role_table, study_votes, vote_count_table,
-                         vote_count_variants, vote_rows, vote_sentences)
+                         vote_count_variants, vote_rows, vote_sentences, worst_case_sentences, worst_case_votes)
 from .certainty import certainty_table, findings_html, non_reporting, optimal_information_size, summary_of_findings
 from .comparison import comparison_all, comparison_table, what_this_comparison_is
 from .dependence_view import admitted_effects, dependence_sentences, dependence_table

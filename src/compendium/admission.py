@@ -14,8 +14,15 @@ proxies, other comparators and later studies, and one effect per study by a stat
   across persons), ``"between_group"`` (a randomised or assigned contrast) or ``"within_group"``
   (change within the same people); only rows whose ``design`` (:data:`DESIGN_KINDS`) answers it
   are candidates, the others are not pooled there (they vote in their own design cell);
-* ``"admit": {"proxies": false, "other_comparators": false, "later_studies": false}`` — what the
-  primary analysis admits. The defaults follow the published review; every variant enters the
+* an association estimated in a model with covariates (``adjusted`` "yes", or any standardised β)
+  whose number of predictors (``predictors``) is not printed or above :data:`FEW_COVARIATES` is a
+  partial association, not a bivariate one, whatever its statistic type (β, adjusted OR, an exact
+  p): it is flagged ``partial`` (:func:`partial_association`) and enters only where
+  ``"adjusted_estimates"`` is admitted; it votes by its direction. Adjustment of a randomised
+  between-arm or a pre–post contrast (ANCOVA on baseline) estimates the same effect and is not
+  flagged;
+* ``"admit": {"proxies": false, "other_comparators": false, "later_studies": false,
+  "adjusted_estimates": false}`` — what the primary analysis admits. The defaults follow the published review; every variant enters the
   sensitivity table, and wherever one is admitted it is marked (``marks``).
 """
 from __future__ import annotations
@@ -25,10 +32,12 @@ import pandas as pd
 
 from .sheets import Review
 
-DEFAULT_ADMIT = {"proxies": False, "other_comparators": False, "later_studies": False}
+DEFAULT_ADMIT = {"proxies": False, "other_comparators": False, "later_studies": False, "adjusted_estimates": False}
 FLAGS = {"proxy": ("proxies", "†", "proxy measure"),
          "other_comparator": ("other_comparators", "‡", "other comparator"),
-         "later_study": ("later_studies", "§", "published after the review")}
+         "later_study": ("later_studies", "§", "published after the review"),
+         "partial": ("adjusted_estimates", "¶", "adjusted estimate (partial association)")}
+FEW_COVARIATES = 3  # a convention: a model with at most 3 printed predictors still gives a (near) bivariate association
 EXCLUDED_VALUES = ("", "none")
 DESIGN_KINDS = {"cross_sectional": "between_person", "longitudinal": "between_person",
                 "experimental": "between_group", "pre_post": "within_group"}
@@ -80,8 +89,31 @@ def with_scope(frame: pd.DataFrame, studies: pd.DataFrame, core_only: bool) -> p
     return frame[keep]
 
 
+def partial_association(rows: pd.DataFrame) -> pd.Series:
+    """True where a row's estimate is a partial association: one rule for every statistic type.
+
+    A between-person association (``design`` cross-sectional or longitudinal) estimated in a model
+    with covariates — ``adjusted`` "yes", or a standardised β (a regression or path coefficient) —
+    whose number of predictors is not printed or exceeds :data:`FEW_COVARIATES` (``predictors``
+    column). Such an estimate answers "given the covariates", not the bivariate question a pooled
+    r asks (Peterson & Brown 2005 on β; Borenstein et al. 2009, ch. 7 on mixing adjusted and
+    unadjusted effects). ``adjusted`` "unclear" is not flagged (the "unadjusted only" variant
+    leaves it out). False for rows of other designs and for sheets without an ``adjusted`` column.
+    """
+    if rows.empty or "adjusted" not in rows:
+        return pd.Series(False, index=rows.index)
+    model = rows["adjusted"].astype(str).eq("yes")
+    if "statistic_type" in rows:
+        model |= rows["statistic_type"].astype(str).eq("beta")
+    predictors = (pd.to_numeric(rows["predictors"], errors="coerce") if "predictors" in rows
+                  else pd.Series(np.nan, index=rows.index))
+    many = predictors.isna() | (predictors > FEW_COVARIATES)
+    between_person = row_designs(rows).map(DESIGN_KINDS).eq("between_person")
+    return (model & many & between_person).astype(bool)
+
+
 def admission_flags(rows: pd.DataFrame, meta: dict) -> pd.DataFrame:
-    """Add ``proxy``, ``other_comparator``, ``later_study`` (booleans) and ``marks`` to ``rows``.
+    """Add ``proxy``, ``other_comparator``, ``later_study``, ``partial`` (booleans) and ``marks`` to ``rows``.
 
     A flag is False where ``review.json`` states no rule for it or the sheet lacks the column, so
     a drop-in sheet without these columns runs unchanged.
@@ -96,6 +128,7 @@ def admission_flags(rows: pd.DataFrame, meta: dict) -> pd.DataFrame:
     year = last_eligible_year(meta)
     rows["later_study"] = (pd.to_numeric(rows["year"], errors="coerce") > year).fillna(False) \
         if year is not None and "year" in rows else False
+    rows["partial"] = partial_association(rows)
     rows["marks"] = [
         "".join(FLAGS[f][1] for f in FLAGS if r[f]) for _, r in rows[list(FLAGS)].iterrows()
     ] if len(rows) else pd.Series(dtype=object)
@@ -147,6 +180,10 @@ SELECTION_RULE = (
 )
 
 
+NEAR_N = 0.01  # a convention: two ns within 1 % of each other do not make one effect the better
+NEAR_N_WORDS = "larger n (by less than 1 %: a convention)"
+
+
 def _row_id_column(rows: pd.DataFrame) -> str:
     return "effect_id" if "effect_id" in rows else "outcome_id"
 
@@ -156,7 +193,9 @@ def one_effect_per_study(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
     The rule, in order: the construct measured directly before a proxy; the named comparator
     before another; post before follow-up; unadjusted before adjusted; the larger n; and only
-    then the lower row id (:data:`SELECTION_RULE`). Two papers on one sample (``sample_id``)
+    then the lower row id (:data:`SELECTION_RULE`). Where the larger n exceeds the runner-up's by
+    less than :data:`NEAR_N` (1 %, e.g. 5854 vs 5849 in two models of one survey), ``decided_by``
+    names it a convention, as the lower row id is: nothing of substance separates the two. Two papers on one sample (``sample_id``)
     count as one study. Returns (kept rows, choices), where choices
     has one row per study with more than one candidate: ``kept``, ``dropped`` and ``decided_by``
     (the first step of the rule that separated the kept row from the runner-up).
@@ -181,6 +220,9 @@ def one_effect_per_study(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
             continue
         best, runner_up = block.iloc[0], block.iloc[1]
         decided = next(label for key, label in SELECTION_RULE if best[key] != runner_up[key])
+        if decided == "larger n" and -best["minus_n"] > 0 and \
+                (runner_up["minus_n"] - best["minus_n"]) / -best["minus_n"] < NEAR_N:
+            decided = NEAR_N_WORDS
         choices.append({"study_id": study, "kept": best["row_id"],
                         "dropped": ", ".join(block["row_id"].iloc[1:]), "decided_by": decided})
     kept = rows.loc[ranked.index].drop_duplicates(unit).sort_values(id_col)

@@ -167,7 +167,7 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
     columns = ["analysis", "label", "k", "n", "n_missing", "method", "test", "level", "estimate", "se", "ci_low",
                "ci_high", "pval", "ci_low_z", "ci_high_z", "pval_z", "tau2", "i2", "h2", "q", "q_df", "q_p",
                "pi_low", "pi_high", "pi_dist", *BAYES_COLUMNS, "proxy", "other_comparator", "later_study",
-               "proxy_share", "note"]
+               "partial", "proxy_share", "note"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -188,7 +188,8 @@ def analysis_rows(analyses: dict[str, Analysis]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["analysis", "study_id", "label", "yi", "vi", "n", "marks"])
     table = pd.concat(frames, ignore_index=True)
-    first = ["analysis", "study_id", "label", "yi", "vi", "n", "marks", "proxy", "other_comparator", "later_study"]
+    first = ["analysis", "study_id", "label", "yi", "vi", "n", "marks", "proxy", "other_comparator", "later_study",
+             "partial"]
     return table[first + [c for c in table.columns if c not in first]]
 
 

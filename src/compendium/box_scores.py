@@ -29,9 +29,9 @@ from .sheets import Review
 from .small_k import RULES, SmallKRules
 
 ROW_COLUMNS = ["study_id", "sample_id", "probable_sample_id", "result_id", "outcome", "direction", "significant", "basis", "statistic_as_printed",
-               "source", "location", "proxy", "other_comparator", "later_study", "marks"]
+               "source", "location", "proxy", "other_comparator", "later_study", "partial", "marks"]
 VOTE_COLUMNS = ["k_studies", "positive", "negative", "null", "mixed", "unclear", "sign_test_p", "ci_low", "ci_high",
-                "results", "converted_studies", "proxy", "other_comparator", "later_study", "note"]
+                "results", "converted_studies", "proxy", "other_comparator", "later_study", "partial", "note"]
 VARIANTS = ("as admitted", "without proxies", "probable same-sample pairs merged")
 
 
@@ -89,8 +89,11 @@ def vote_rows(review: Review, converted: pd.DataFrame, not_converted: pd.DataFra
 
 
 def box_admit_rule(review: Review) -> dict:
-    """What votes: ``"box_score_admit"`` of review.json over its ``"admit"`` over the defaults."""
-    return {**DEFAULT_ADMIT, **review.meta.get("admit", {}), **review.meta.get("box_score_admit", {})}
+    """What votes: ``"box_score_admit"`` of review.json over its ``"admit"`` over the defaults; an
+    adjusted estimate (a partial association) votes by its direction unless ``"box_score_admit"``
+    says otherwise: it has a direction even where it does not pool."""
+    return {**DEFAULT_ADMIT, **review.meta.get("admit", {}), "adjusted_estimates": True,
+            **review.meta.get("box_score_admit", {})}
 
 
 def _printed_significance(values: pd.Series) -> str:
@@ -107,7 +110,7 @@ def study_votes(rows: pd.DataFrame, cells: list[str], threshold: float = 0.7) ->
     "A + B".
     """
     columns = cells + ["study_id", "vote", "results", "significant", "converted", "results_as_printed", "source",
-                       "proxy", "other_comparator", "later_study", "marks"]
+                       "proxy", "other_comparator", "later_study", "partial", "marks"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     unit = "sample_id" if "sample_id" in rows else "study_id"
@@ -234,3 +237,52 @@ def vote_sentences(table: pd.DataFrame, cells: list[str]) -> list[str]:
     return [f"{count_text(len(untested), 'cell')} of {len(table)} {'has' if len(untested) == 1 else 'have'} no sign "
             f"test ({reasons}): {names}. " + (f"The other {count_text(tested, 'cell')} {'is' if tested == 1 else 'are'} "
                                                "read below." if tested else "No cell is tested.")]
+
+
+def worst_case_votes(table: pd.DataFrame, cells: list[str], level: float = 0.95) -> pd.DataFrame:
+    """Every tested cell with null votes counted again as if each null had gone against the majority.
+
+    A null vote is a study that printed only "no significant difference", no estimate: its direction
+    is unknown, and it is known mostly where a result was significant. The worst case counts every
+    such study with the minority: with P majority and M minority votes and Z nulls, the sign test of
+    P against M + Z (:func:`meta_analysis.votes.sign_test_p`) and the Wilson interval of the
+    majority's share P/(P + M + Z) (:func:`meta_analysis.votes.wilson_interval`), beside the same
+    quantities as counted. A bound, not an estimate (Cochrane Handbook 12.4.2.3; Campbell et al.
+    2020). Only cells with a sign test (empty ``note``) and at least one null vote.
+    """
+    from meta_analysis.votes import sign_test_p, wilson_interval
+
+    columns = cells + ["majority", "majority_votes", "minority_votes", "null", "majority_share", "ci_low", "ci_high",
+                       "sign_test_p", "worst_majority_share", "worst_ci_low", "worst_ci_high", "worst_sign_test_p"]
+    out = []
+    tested = table[(table["note"].fillna("") == "") & (table["null"] > 0)]
+    for _, r in tested.iterrows():
+        side = "positive" if r["positive"] >= r["negative"] else "negative"
+        major, minor, null = int(r[side]), int(r["negative" if side == "positive" else "positive"]), int(r["null"])
+        low, high = wilson_interval(major, major + minor, level)
+        w_low, w_high = wilson_interval(major, major + minor + null, level)
+        out.append({**{c: r[c] for c in cells}, "majority": side, "majority_votes": major, "minority_votes": minor,
+                    "null": null, "majority_share": major / (major + minor), "ci_low": low, "ci_high": high,
+                    "sign_test_p": sign_test_p(major, minor), "worst_majority_share": major / (major + minor + null),
+                    "worst_ci_low": w_low, "worst_ci_high": w_high, "worst_sign_test_p": sign_test_p(major, minor + null)})
+    return pd.DataFrame(out, columns=columns)
+
+
+def worst_case_sentences(worst: pd.DataFrame, cells: list[str], level: float = 0.95) -> list[str]:
+    """One sentence per row of :func:`worst_case_votes`, built from its numbers."""
+    from .display import count_text, p_text, sentence_number
+
+    pct = f"{100 * level:g}%"
+    out = []
+    for _, r in worst.iterrows():
+        cell = " · ".join(str(r[c]).replace("_", " ") for c in cells)
+        counted = r["majority_votes"] + r["minority_votes"]
+        out.append(
+            f"{cell}: as counted, {r['majority_votes']} of {counted} studies with a direction vote {r['majority']} "
+            f"(share {sentence_number(r['majority_share'])}, {pct} CI {sentence_number(r['ci_low'])} to "
+            f"{sentence_number(r['ci_high'])}; sign test p {p_text(r['sign_test_p'])}). "
+            f"{count_text(r['null'], 'study', 'studies')} printed only that the result was not significant; if "
+            f"{'it' if r['null'] == 1 else 'all of them'} had gone the other way, {r['majority_votes']} of {counted + r['null']} would vote "
+            f"{r['majority']} (share {sentence_number(r['worst_majority_share'])}, {pct} CI {sentence_number(r['worst_ci_low'])} "
+            f"to {sentence_number(r['worst_ci_high'])}; sign test p {p_text(r['worst_sign_test_p'])}).")
+    return out

@@ -13,7 +13,7 @@ from meta_analysis.effect_sizes import hedges_g, smd_variance
 from meta_analysis.models import fit_meta
 
 from .admission import row_designs, select_one_per_study
-from .row_conversions import NotConvertible, _ci_variance_z, _counts_variance_z, _row_to_r, _row_to_smd
+from .row_conversions import EQUAL_SPLIT, NotConvertible, _ci_variance_z, _counts_variance_z, _row_to_r, _row_to_smd
 from .sheets import Review
 
 
@@ -287,7 +287,9 @@ def plausibility_screen(converted: pd.DataFrame, design: str) -> pd.DataFrame:
     Flags |r| > .7 (correlational) or |g| > 2.5 (intervention), and a printed CI whose variance
     differs from the variance the row's n implies by more than a factor of 2 (either way): a CI
     that disagrees with n often means an adjusted model, clustering, or a misread number.
-    Thresholds in :data:`PLAUSIBLE`.
+    Thresholds in :data:`PLAUSIBLE`. Also flags every odds ratio converted without its group sizes
+    (:data:`row_conversions.EQUAL_SPLIT`): r = d/sqrt(d² + a) with a = 4 assumes a 50:50 split, and
+    for a rarer exposure a is larger and r smaller (Borenstein et al. 2009, eq. 7.7).
     """
     columns = ["study_id", "row_id", "statistic_as_printed", "estimate", "vi", "vi_from_n", "check"]
     if converted.empty:
@@ -307,6 +309,8 @@ def plausibility_screen(converted: pd.DataFrame, design: str) -> pd.DataFrame:
                 1 / PLAUSIBLE["variance_ratio"] <= ratio <= PLAUSIBLE["variance_ratio"]):
             source = "CI implies" if str(row.get("variance_from")).endswith("printed") else "2×2 counts imply"
             checks.append(f"{source} {ratio:.2g}× the variance that n gives")
+        if row.get("conversion") == EQUAL_SPLIT:
+            checks.append("odds ratio without group sizes: a 50:50 split assumed (r too large if the exposure is rare)")
         if checks:
             rows.append({"study_id": row["study_id"], "row_id": row[id_col],
                          "statistic_as_printed": row["statistic_as_printed"], "estimate": estimate, "vi": row["vi"],

@@ -91,8 +91,8 @@ def multiverse(a: Analysis, transform=None, rules: SmallKRules = RULES, max_enum
 
 
 def primary_rule_words(a: Analysis) -> str:
-    """Which step of the one-effect-per-study rule decided the primary's choices; "lower row id" is
-    named as the convention it is."""
+    """Which step of the one-effect-per-study rule decided the primary's choices; "lower row id", and
+    "larger n" by less than 1 % (:data:`admission.NEAR_N`), are named as the conventions they are."""
     if a.choices.empty:
         return "no study had a choice"
     steps = list(dict.fromkeys(a.choices["decided_by"]))

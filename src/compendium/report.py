@@ -282,7 +282,7 @@ def comparison_view(comparison: pd.DataFrame) -> pd.DataFrame:
             k = f"published k {integer_text(r.published_k)}" if pd.notna(r.published_k) else "published k not stated"
             out.append(f"{integer_text(r.published_included)} studies in the review, {k}")
         if r.studies_not_admitted:
-            out.append(f"{count_text(r.studies_not_admitted, 'study', 'studies')} not admitted by the primary rule")
+            out.append(f"{count_text(int(r.studies_not_admitted), 'study')} not admitted by the primary rule")
         said = set()
         if r.mapping_uncertain:
             out.append(f"mapping uncertain: {r.why}")

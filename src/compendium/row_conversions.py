@@ -32,7 +32,9 @@ from meta_analysis.conversions import (
 from meta_analysis.effect_sizes import d_to_g, hedges_g, smcr, smd_variance
 
 _SIGN = {"positive": 1.0, "negative": -1.0}
-FEW_PREDICTORS = 3  # a convention: a standardised beta converts to r only from a model with at most 3 predictors
+
+
+EQUAL_SPLIT = "odds ratio → d (logit) → r (group sizes not printed: equal groups assumed)"
 
 
 class NotConvertible(Exception):
@@ -58,8 +60,12 @@ def _row_to_r(row) -> tuple[float, str]:
     """One correlational-sheet row → (r, method). Raises NotConvertible with the reason.
 
     A within-group change (``design`` pre_post) is never a between-person r; an odds ratio per unit
-    of a continuous exposure (comparator ``continuous``) is not a two-group odds ratio; a β
-    converts only from a model with few predictors (:data:`FEW_PREDICTORS`).
+    of a continuous exposure (comparator ``continuous``) is not a two-group odds ratio. A β, an
+    adjusted OR or any other estimate from a model with many covariates converts like any other
+    row of its type; whether it is a partial association is decided for every type by one rule at
+    admission (:func:`compendium.admission.partial_association`), not here. An odds ratio printed
+    without its group sizes is converted with equal groups assumed (a = 4 in Borenstein's eq. 7.7),
+    and the method says so: for a rare exposure this overstates r.
     """
     kind, value = row["statistic_type"], row["value"]
     n = row["n_effect"]
@@ -94,10 +100,6 @@ def _row_to_r(row) -> tuple[float, str]:
     if kind in ("r", "rho"):
         return _signed(float(value), row), "r as printed" if kind == "r" else "Spearman rho taken as r"
     if kind == "beta":
-        predictors = row.get("predictors", np.nan)
-        if pd.isna(predictors) or predictors > FEW_PREDICTORS:
-            raise NotConvertible("standardised beta from a model whose number of predictors is not printed or is "
-                                 f"above {FEW_PREDICTORS}: a partial association, not a bivariate r")
         if abs(value) >= 0.5:
             raise NotConvertible(f"standardised beta {value:g} outside Peterson & Brown's range")
         return float(beta_to_r(_signed(value, row))[0]), "standardised beta → r (Peterson & Brown 2005: .98β + .05λ)"
@@ -107,8 +109,9 @@ def _row_to_r(row) -> tuple[float, str]:
                                  "does not apply")
         n1, n2 = row["n_group1"], row["n_group2"]
         d = or_to_d(value)[0]
-        r = d_to_r(d, n1, n2)[0] if not (pd.isna(n1) or pd.isna(n2)) else d_to_r(d)[0]
-        return _signed(float(r), row), "odds ratio → d (logit) → r"
+        if pd.isna(n1) or pd.isna(n2):
+            return _signed(float(d_to_r(d)[0]), row), EQUAL_SPLIT
+        return _signed(float(d_to_r(d, n1, n2)[0]), row), "odds ratio → d (logit) → r (printed group sizes)"
     if kind == "d" or kind == "smd":
         n1, n2 = row["n_group1"], row["n_group2"]
         r = d_to_r(value, n1, n2)[0] if not (pd.isna(n1) or pd.isna(n2)) else d_to_r(value)[0]

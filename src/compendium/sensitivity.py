@@ -14,7 +14,7 @@ from .display import sentence_number as _fmt  # the one place that rounds
 from .small_k import RULES, SmallKRules, name_of_test
 
 WITHOUT = {"proxy": "without proxies", "other_comparator": "without other comparators",
-           "later_study": "without later studies"}
+           "later_study": "without later studies", "partial": "without adjusted estimates"}
 VARIANT_COLUMNS = ["analysis", "variant", "k", "n", "test", "estimate", "ci_low", "ci_high", "pval", "ci_low_z",
                    "ci_high_z", "pval_z", "tau2", "i2", "studies_added", "studies_removed"]
 
@@ -55,7 +55,9 @@ def sensitivity_table(analyses: dict[str, Analysis], transform=None, rules: Smal
     Variants: the primary analysis; all admitted studies (proxies, other comparators and later
     studies in); without proxies; without other comparators; without later studies; unadjusted
     only (the primary rule, rows whose ``adjusted`` is "no"; "unclear" is left out); probable
-    same-sample pairs merged (``same_sample_probable``; only where such a pair enters); the primary
+    same-sample pairs merged (``same_sample_probable``; only where such a pair enters); adjusted
+    estimates admitted (the primary rule with the partial associations of
+    :func:`admission.partial_association` in; only where the analysis has one); the primary
     without its most influential study (named). ``studies_added`` / ``studies_removed`` say how
     each variant differs from the primary. Estimates and intervals on the display scale.
     """
@@ -69,6 +71,8 @@ def sensitivity_table(analyses: dict[str, Analysis], transform=None, rules: Smal
                     ("all admitted studies", pool)]
         for flag, (key, _, _) in FLAGS.items():
             variants.append((WITHOUT[flag], admit(pool, {**everything, key: False}) if len(pool) else pool))
+        if len(pool) and "partial" in pool and pool["partial"].astype(bool).any():  # the primary rule, partial associations in
+            variants.append(("adjusted estimates admitted", admit(pool, {**a.rule, "adjusted_estimates": True})))
         if len(pool) and "adjusted" in pool:  # the primary rule, estimates not adjusted for covariates only
             primary = admit(pool, a.rule)
             variants.append(("unadjusted only", primary[primary["adjusted"] == "no"]))

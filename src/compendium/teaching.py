@@ -295,9 +295,18 @@ def screen_sentence(name: str, screen: pd.DataFrame) -> str:
     return text + "."
 
 
+WITHIN_WORDS = (" These votes describe change within the same people over time (pre–post, no comparison group), "
+                "not an effect of the exposure or intervention: symptoms may fall, or scores rise, for other reasons.")
+
+
+def _within_group_cell(r, cells: list[str]) -> bool:
+    return any(str(r[c]) in ("pre_post", "effect, within group") for c in cells if c in ("design", "role"))
+
+
 def vote_reading(table: pd.DataFrame, cells: list[str], alpha: float = 0.05) -> list[str]:
     """For each tested cell of a vote count: the share of directional votes that agree, whether the
-    sign test tells that majority from chance, and what no count can say."""
+    sign test tells that majority from chance, and what no count can say; a within-group (pre–post)
+    cell says that its votes describe change within people, not an effect (:data:`WITHIN_WORDS`)."""
     out = []
     for _, r in table[table["note"].fillna("") == ""].iterrows():
         directional = int(r["positive"] + r["negative"])
@@ -308,7 +317,8 @@ def vote_reading(table: pd.DataFrame, cells: list[str], alpha: float = 0.05) -> 
                    else "a majority the sign test cannot tell from chance")
         out.append(f"{cell}: {majority} of {directional} studies with a direction vote {side} "
                    f"({100 * majority / directional:.0f}%; sign test p {p_text(r['sign_test_p'])}), {verdict}"
-                   + (f"; {int(r['null'] + r['mixed'])} more vote null or mixed" if r["null"] + r["mixed"] else "") + ".")
+                   + (f"; {int(r['null'] + r['mixed'])} more vote null or mixed" if r["null"] + r["mixed"] else "") + "."
+                   + (WITHIN_WORDS if _within_group_cell(r, cells) else ""))
     if out:
         out.append("No count says how large an effect is: a vote weighs a trial of 30 like a trial of 3,000.")
     return out

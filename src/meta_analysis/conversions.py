@@ -97,9 +97,9 @@ def beta_to_r(beta) -> np.ndarray:
     """Correlation from a standardised regression coefficient: r = 0.98 β + 0.05 λ, λ = 1 if β ≥ 0 else 0.
 
     Peterson & Brown (2005, J Appl Psychol 90:175-181), their fitted imputation formula; intended
-    for |β| < 0.5 (a ValueError otherwise) and for a β from a model with few predictors: a β or a
-    path from a model with many predictors is a partial association, not a bivariate r, and the
-    compendium does not convert it.
+    for |β| < 0.5 (a ValueError otherwise). A β or a path from a model with many predictors is a
+    partial association, not a bivariate r: the compendium converts it but keeps it out of its
+    primary pools (``compendium.admission.partial_association``).
     """
     b = _as_array("beta", beta)
     bad = np.flatnonzero(np.abs(b) >= 0.5)

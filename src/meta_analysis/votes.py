@@ -99,11 +99,14 @@ STUDY_DIRECTIONS = ("positive", "negative", "null", "mixed", "unclear")
 def study_direction(directions: Iterable[str], threshold: float = 0.7) -> str:
     """One vote for one study from its results in one cell of a box score.
 
-    Results without a direction (``unclear``) say nothing about it and are set aside; the study
-    votes for the direction that at least ``threshold`` of its other results share (``positive``,
-    ``negative`` or ``null``), otherwise ``mixed``. A study whose results are all unclear votes
-    ``unclear``, never ``mixed`` (SWiM: Campbell et al. 2020; Cochrane Handbook 12.4.2.3). The 70 %
-    rule follows Boon & Thomson (2021) and Thomson & Thomas (2013).
+    Results without a direction say nothing about it and are set aside: ``unclear`` ones, and
+    ``null`` ones (a source that prints only "no significant difference", no estimate, shows no
+    direction; a printed estimate, whatever its p, is coded by its sign instead). The study votes
+    for the direction that at least ``threshold`` of its remaining results share (``positive`` or
+    ``negative``; a ``mixed`` result counts against both), otherwise ``mixed``. A study with no
+    directional result votes ``null`` if any of its results is null, else ``unclear``; never
+    ``mixed`` (SWiM: Campbell et al. 2020; Cochrane Handbook 12.4.2.3). The 70 % rule follows
+    Boon & Thomson (2021) and Thomson & Thomas (2013).
     """
     directions = list(directions)
     if not directions:
@@ -114,10 +117,10 @@ def study_direction(directions: Iterable[str], threshold: float = 0.7) -> str:
     for i, d in enumerate(directions):
         if d not in allowed:
             raise ValueError(f"directions[{i}] = {d!r}: use one of {sorted(allowed)}")
-    known = [d for d in directions if d != "unclear"]
+    known = [d for d in directions if d not in ("unclear", "null")]
     if not known:
-        return "unclear"
-    for candidate in ("positive", "negative", "null"):
+        return "null" if "null" in directions else "unclear"
+    for candidate in ("positive", "negative"):
         if known.count(candidate) >= threshold * len(known):
             return candidate
     return "mixed"

@@ -1,5 +1,6 @@
 """What enters an analysis: admission flags, the primary rule, and one effect per study by a stated rule."""
 import pandas as pd
+import pytest
 
 import helpers as h
 from made_up import effect, review
@@ -51,3 +52,45 @@ def test_two_papers_on_one_sample_count_as_one_study():
     kept, choices = h.one_effect_per_study(rows)
     assert list(kept["study_id"]) == ["Mo2010", "X"]
     assert choices["decided_by"].iloc[0] == "lower row id"
+
+
+def test_one_rule_for_partial_associations_whatever_the_statistic():
+    # adjusted OR, adjusted exact p and a beta from an unstated or large model: partial; a beta from
+    # 2 printed predictors, an unadjusted OR, an "unclear" row and an adjusted between-arm contrast
+    # (ANCOVA on baseline estimates the same effect): not partial
+    rows = pd.DataFrame([
+        effect("A", "A_1", statistic_type="aor", adjusted="yes", design="cross_sectional"),
+        effect("B", "B_1", statistic_type="p_only", adjusted="yes", design="longitudinal", predictors=8),
+        effect("C", "C_1", statistic_type="beta", adjusted="no", design="cross_sectional"),
+        effect("D", "D_1", statistic_type="beta", adjusted="yes", design="cross_sectional", predictors=2),
+        effect("E", "E_1", statistic_type="or", adjusted="no", design="cross_sectional"),
+        effect("F", "F_1", statistic_type="or", adjusted="unclear", design="cross_sectional"),
+        effect("G", "G_1", statistic_type="means", adjusted="yes", design="experimental")])
+    assert list(h.partial_association(rows)) == [True, True, True, False, False, False, False]
+    flagged_rows = h.admission_flags(rows, review().meta)
+    assert list(flagged_rows["marks"])[:2] == ["¶", "¶"]
+    assert list(h.admit(flagged_rows, h.DEFAULT_ADMIT)["study_id"]) == ["D", "E", "F", "G"]
+    assert len(h.admit(flagged_rows, {**h.DEFAULT_ADMIT, "adjusted_estimates": True})) == 7
+
+
+def test_partial_associations_leave_the_primary_pool_and_enter_their_own_variant():
+    rows = [effect("A", "A_1", yi=0.05, vi=0.01, design="cross_sectional"),
+            effect("B", "B_1", yi=-0.1, vi=0.01, design="cross_sectional"),
+            effect("S", "S_1", yi=0.33, vi=0.0002, statistic_type="aor", adjusted="yes", design="cross_sectional")]
+    r = review()
+    res = h.run_analyses(r, pd.DataFrame(rows))
+    assert list(res["osg"].data["study_id"]) == ["A", "B"]
+    by = h.sensitivity_table(res, h.transform_of(r)).set_index("variant")
+    admitted = by.loc["adjusted estimates admitted"]
+    assert admitted["k"] == 3 and admitted["studies_added"] == "S"
+    assert admitted["estimate"] == pytest.approx(
+        float(h.z_to_r(h.fit_meta([0.05, -0.1, 0.33], [0.01, 0.01, 0.0002]).estimate)[0]))
+
+
+def test_a_larger_n_by_less_than_one_percent_is_named_a_convention():
+    rows = flagged([effect("S", "S_1", n=5849), effect("S", "S_2", n=5854),
+                    effect("T", "T_1", n=100), effect("T", "T_2", n=300)])
+    kept, choices = h.one_effect_per_study(rows)
+    assert list(kept["effect_id"]) == ["S_2", "T_2"]
+    decided = dict(zip(choices["study_id"], choices["decided_by"]))
+    assert decided == {"S": "larger n (by less than 1 %: a convention)", "T": "larger n"}

@@ -29,12 +29,31 @@ def test_outcomes_of_opposite_meaning_never_share_a_cell():
 
 def test_one_vote_per_study_by_the_70_percent_rule():
     rows = [coded("A", "A_1", "negative"), coded("A", "A_2", "negative"), coded("A", "A_3", "negative"),
-            coded("B", "B_1", "positive"), coded("B", "B_2", "null")]
+            coded("B", "B_1", "positive"), coded("B", "B_2", "negative"), coded("B", "B_3", "positive")]
     votes, table = votes_of([], rows)
     assert dict(zip(votes["study_id"], votes["vote"])) == {"A": "negative", "B": "mixed"}
     row = table.iloc[0]
-    assert (row["k_studies"], row["negative"], row["mixed"], row["results"]) == (2, 1, 1, 5)
+    assert (row["k_studies"], row["negative"], row["mixed"], row["results"]) == (2, 1, 1, 6)
     assert row[["positive", "negative", "null", "mixed"]].sum() == row["k_studies"]
+
+
+def test_a_result_printed_only_as_not_significant_has_no_direction_and_is_set_aside():
+    # B: one positive estimate and two "no significant difference" results without an estimate (null):
+    # the nulls say nothing about the direction, so B votes positive, not mixed (SWiM); C has only nulls
+    rows = [coded("B", "B_1", "positive"), coded("B", "B_2", "null", significant="no"),
+            coded("B", "B_3", "null", significant="no"), coded("C", "C_1", "null", significant="no"),
+            coded("C", "C_2", "unclear")]
+    votes, table = votes_of([], rows)
+    assert dict(zip(votes["study_id"], votes["vote"])) == {"B": "positive", "C": "null"}
+    row = table.iloc[0]
+    assert (row["positive"], row["null"], row["mixed"]) == (1, 1, 0)
+
+
+def test_an_adjusted_estimate_votes_by_its_direction_though_it_does_not_pool():
+    converted = [effect("S", "S_1", yi=0.3, vi=0.001, statistic_type="aor", adjusted="yes", design="cross_sectional")]
+    votes, table = votes_of(converted, [])
+    assert list(votes["vote"]) == ["positive"] and bool(votes["partial"].iloc[0])
+    assert table["partial"].iloc[0] == 1
 
 
 def test_converted_studies_vote_with_the_sign_of_their_estimate_and_keep_printed_significance():
@@ -134,3 +153,29 @@ def test_vote_sentences_name_the_untested_cells_without_repeating_the_table():
     (text,) = h.vote_sentences(table, ["outcome"])
     assert text.startswith("2 cells of 3 have no sign test (fewer than 5 studies with a direction): ") and "y (1 study); z (3 studies)" in text
     assert "The other 1 cell is read below." in text and "11 positive" not in text
+
+
+def test_the_worst_case_counts_every_null_vote_against_the_majority():
+    # 6 positive, 1 negative, 3 null (only "not significant" printed): as counted 6 of 7, p = 2·(1 + 7)/2⁷ = .125;
+    # worst case 6 of 10, p = 2·Σ_{i ≤ 4} C(10, i)/2¹⁰ = 2·386/1024 = .754
+    rows = ([coded(s, f"{s}_1", "positive") for s in "ABCDEF"] + [coded("G", "G_1", "negative")]
+            + [coded(s, f"{s}_1", "null", significant="no") for s in "HIJ"])
+    _, table = votes_of([], rows)
+    worst = h.worst_case_votes(table, ["help_seeking_type", "outcome"])
+    r = worst.iloc[0]
+    assert (r["majority"], r["majority_votes"], r["minority_votes"], r["null"]) == ("positive", 6, 1, 3)
+    assert r["sign_test_p"] == pytest.approx(16 / 128) and r["worst_sign_test_p"] == pytest.approx(2 * 386 / 1024)
+    assert r["worst_majority_share"] == pytest.approx(0.6)
+    assert (r["worst_ci_low"], r["worst_ci_high"]) == pytest.approx(h.wilson_interval(6, 10))
+    sentence = h.worst_case_sentences(worst, ["help_seeking_type", "outcome"])[0]
+    assert "6 of 7" in sentence and "3 studies printed only" in sentence and "6 of 10" in sentence and "p = .754" in sentence
+
+
+def test_a_pre_post_cell_says_its_votes_are_change_within_people_not_an_effect():
+    rows = [coded(s, f"{s}_1", "negative", design="pre_post") for s in "ABCDE"]
+    _, table = votes_of([], rows, box_score_by=["help_seeking_type", "outcome", "design"])
+    reading = h.vote_reading(table, ["help_seeking_type", "outcome", "design"])
+    assert "change within the same people" in reading[0] and "not an effect" in reading[0]
+    rows = [coded(s, f"{s}_1", "negative", design="cross_sectional") for s in "ABCDE"]
+    _, table = votes_of([], rows, box_score_by=["help_seeking_type", "outcome", "design"])
+    assert "change within" not in h.vote_reading(table, ["help_seeking_type", "outcome", "design"])[0]

@@ -92,8 +92,6 @@ def test_exact_p_with_n_converts_in_both_reviews():
     (dict(statistic_type="b", value=0.11, n_effect=740), "unstandardised b"),
     (dict(statistic_type="r", value=0.2), "neither a sample size nor a confidence interval"),
     (dict(statistic_type="beta", value=0.7, n_effect=100, predictors=2), "outside Peterson & Brown's range"),
-    (dict(statistic_type="beta", value=0.17, n_effect=322), "a partial association, not a bivariate r"),
-    (dict(statistic_type="beta", value=0.17, n_effect=322, predictors=6), "a partial association, not a bivariate r"),
     (dict(statistic_type="d", value=0.45, n_effect=39, design="pre_post"), "not a between-person association"),
     (dict(statistic_type="aor", value=1.20, ci_low=1.09, ci_high=1.32, n_effect=2408, comparator="continuous"),
      "per unit of a continuous exposure"),
@@ -248,3 +246,24 @@ def test_rows_not_converted_keep_the_statistic_whole():
                          "statistic_as_printed": [quote, "no difference"], "reason": ["no n", "direction only"]})
     view = h.not_converted_view(left)
     assert list(view["statistic_as_printed"]) == [quote]
+
+
+def test_an_odds_ratio_without_group_sizes_says_it_assumes_equal_groups_and_is_screened():
+    # OR 3.44: d = ln(3.44)·√3/π = 0.6812; a 50:50 split gives r = d/√(d² + 4) = .3223; the printed
+    # split of a 10 % exposure (100 vs 900) gives a = 1000²/(100·900) = 11.11 and r = .2002
+    done, _ = convert(statistic_type="aor", value=3.44, n_effect=1000, comparator="non_users", adjusted="yes")
+    d = math.log(3.44) * math.sqrt(3) / math.pi
+    assert done["r"].iloc[0] == pytest.approx(d / math.sqrt(d ** 2 + 4))
+    assert "equal groups assumed" in done["conversion"].iloc[0]
+    screen = h.plausibility_screen(done, "correlational")
+    assert "50:50 split assumed" in screen["check"].iloc[0]
+    done, _ = convert(statistic_type="or", value=3.44, n_effect=1000, n_group1=100, n_group2=900, comparator="non_users")
+    assert done["r"].iloc[0] == pytest.approx(d / math.sqrt(d ** 2 + 1000 ** 2 / (100 * 900)))
+    assert done["r"].iloc[0] == pytest.approx(0.2002, abs=5e-4)
+    assert h.plausibility_screen(done, "correlational").empty
+
+
+def test_a_beta_from_many_predictors_converts_but_is_flagged_a_partial_association():
+    done, _ = convert(statistic_type="beta", value=0.17, n_effect=322, adjusted="yes", design="cross_sectional")
+    assert done["r"].iloc[0] == pytest.approx(0.98 * 0.17 + 0.05)
+    assert bool(h.partial_association(done).iloc[0])

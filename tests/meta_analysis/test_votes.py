@@ -35,7 +35,10 @@ def test_vote_count_without_directions():
     (["unclear", "negative", "negative"], "negative"),       # an unclear result says nothing either way
     (["null", "null"], "null"),
     (["positive", "negative"], "mixed"),
-    (["positive", "positive", "null"], "mixed"),            # 2/3 < 70 %
+    (["positive", "positive", "null"], "positive"),         # a null result (no estimate) has no direction: set aside
+    (["negative", "null", "null", "null"], "negative"),     # nulls never turn a directional result into "mixed"
+    (["null", "unclear"], "null"),
+    (["positive", "positive", "negative"], "mixed"),        # 2/3 < 70 %
     (["positive"] * 7 + ["negative"] * 3, "positive"),      # exactly 70 %
     (["negative"] * 3 + ["null"], "negative"),
     (["mixed", "positive", "positive", "positive"], "positive"),
