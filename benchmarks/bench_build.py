@@ -226,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         variant = shlex.split(args.variant) if test else []
         times = measure(copy, tool, notebook, args.repeat, test, args.verbose, variant)
     show("floor", times["floor"])
-    show("build", times["build"], times["floor"])
+    show("build", times["build"], times["floor"], target=1.2)
     if "test" in times:
-        show("test", times["test"], times["floor"], target=1.5)
+        show("test", times["test"], times["floor"], target=2.5)
     show("floor cpu", times["floor cpu"])  # CPU seconds: what the work costs, whatever the cores and the machine's load
     show("build cpu", times["build cpu"], times["floor cpu"])
     if "test" in times:
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] test command: {times['summary'][0]}")
     if "variant" in times:
         print(f"[bench] variant: the test command with {args.variant}")
-        show("variant", times["variant"], times["floor"], target=1.5)
+        show("variant", times["variant"], times["floor"], target=2.5)
         show("variant cpu", times["variant cpu"], times["floor cpu"])
         print(f"[bench] variant: {times['variant summary'][0]}")
     return 0
