@@ -1,5 +1,6 @@
 """Which rows enter an analysis and the small-k rules of the pooled tables (compendium/analyses.py)."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,6 +8,8 @@ import pytest
 
 import helpers as h
 from made_up import effect, review
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def analyses_of(rows, **meta):
@@ -163,3 +166,21 @@ def test_the_estimator_table_shows_the_fixed_effect_model_with_z_only():
     table = h.estimator_table(res)
     assert table[table["method"] == "FE"]["test"].tolist() == ["z"]
     assert set(table[table["method"] == "REML"]["test"]) == {"z", "knha", "adhoc"}
+
+
+def test_the_prediction_interval_on_t_k_minus_2_agrees_with_metafor_s_fit_and_is_not_metafor_s_own():
+    """tests/reference/make_reference_prediction.R: μ̂ ± t(k − 2)·sqrt(SE² + τ̂²) with SE and τ̂² from
+    metafor's rma() under z, knha and adhoc (REML), on BCG, Molloy and their first 3–5 studies. metafor
+    3.8's predict() uses z or t(k − 1); ours must not equal those."""
+    import json
+
+    ref = json.loads((ROOT / "tests" / "reference" / "prediction_reference.json").read_text())
+    for name, data in ref["sets"].items():
+        for test in ("z", "knha", "adhoc"):
+            want = data[test]
+            fit = h.fit_meta(data["yi"], data["vi"], method="REML", test=test)
+            low, high, dist = h.prediction_interval(fit.estimate, fit.se, fit.tau2, fit.k)
+            assert dist == f"t({want['k'] - 2})", (name, test)
+            assert low == pytest.approx(want["pi_low"], rel=1e-6, abs=1e-9), (name, test)
+            assert high == pytest.approx(want["pi_high"], rel=1e-6, abs=1e-9), (name, test)
+            assert abs(low - want["metafor_pi_low"]) > 1e-6, (name, test)  # not z, not t(k − 1)
