@@ -14,13 +14,12 @@ proxies, other comparators and later studies, and one effect per study by a stat
   across persons), ``"between_group"`` (a randomised or assigned contrast) or ``"within_group"``
   (change within the same people); only rows whose ``design`` (:data:`DESIGN_KINDS`) answers it
   are candidates, the others are not pooled there (they vote in their own design cell);
-* an association estimated in a model with covariates (``adjusted`` "yes", or any standardised β)
-  whose number of predictors (``predictors``) is not printed or above :data:`FEW_COVARIATES` is a
-  partial association, not a bivariate one, whatever its statistic type (β, adjusted OR, an exact
-  p): it is flagged ``partial`` (:func:`partial_association`) and enters only where
-  ``"adjusted_estimates"`` is admitted; it votes by its direction. Adjustment of a randomised
-  between-arm or a pre–post contrast (ANCOVA on baseline) estimates the same effect and is not
-  flagged;
+* an association estimated in a model with covariates (``adjusted`` "yes", or any standardised β),
+  however few its predictors, is a partial association, not a bivariate one, whatever its
+  statistic type (β, adjusted OR, an exact p): it is flagged ``partial``
+  (:func:`partial_association`) and enters only where ``"adjusted_estimates"`` is admitted; it
+  votes by its direction. Adjustment of a randomised between-arm or a pre–post contrast (ANCOVA
+  on baseline) estimates the same effect and is not flagged;
 * ``"admit": {"proxies": false, "other_comparators": false, "later_studies": false,
   "adjusted_estimates": false}`` — what the primary analysis admits. The defaults follow the published review; every variant enters the
   sensitivity table, and wherever one is admitted it is marked (``marks``).
@@ -37,7 +36,6 @@ FLAGS = {"proxy": ("proxies", "†", "proxy measure"),
          "other_comparator": ("other_comparators", "‡", "other comparator"),
          "later_study": ("later_studies", "§", "published after the review"),
          "partial": ("adjusted_estimates", "¶", "adjusted estimate (partial association)")}
-FEW_COVARIATES = 3  # a convention: a model with at most 3 printed predictors still gives a (near) bivariate association
 EXCLUDED_VALUES = ("", "none")
 DESIGN_KINDS = {"cross_sectional": "between_person", "longitudinal": "between_person",
                 "experimental": "between_group", "pre_post": "within_group"}
@@ -94,22 +92,19 @@ def partial_association(rows: pd.DataFrame) -> pd.Series:
 
     A between-person association (``design`` cross-sectional or longitudinal) estimated in a model
     with covariates — ``adjusted`` "yes", or a standardised β (a regression or path coefficient) —
-    whose number of predictors is not printed or exceeds :data:`FEW_COVARIATES` (``predictors``
-    column). Such an estimate answers "given the covariates", not the bivariate question a pooled
-    r asks (Peterson & Brown 2005 on β; Borenstein et al. 2009, ch. 7 on mixing adjusted and
-    unadjusted effects). ``adjusted`` "unclear" is not flagged (the "unadjusted only" variant
-    leaves it out). False for rows of other designs and for sheets without an ``adjusted`` column.
+    whatever the number of predictors (``predictors``): one covariate already makes it partial, so
+    no model is let in as "nearly bivariate". Such an estimate answers "given the covariates", not
+    the bivariate question a pooled r asks (Peterson & Brown 2005 on β; Borenstein et al. 2009,
+    ch. 7 on mixing adjusted and unadjusted effects). ``adjusted`` "unclear" is not flagged (the
+    "primary, unadjusted only" variant leaves it out; comparison.csv's ``why`` names such rows). False for rows of other designs and for sheets without an ``adjusted`` column.
     """
     if rows.empty or "adjusted" not in rows:
         return pd.Series(False, index=rows.index)
     model = rows["adjusted"].astype(str).eq("yes")
     if "statistic_type" in rows:
         model |= rows["statistic_type"].astype(str).eq("beta")
-    predictors = (pd.to_numeric(rows["predictors"], errors="coerce") if "predictors" in rows
-                  else pd.Series(np.nan, index=rows.index))
-    many = predictors.isna() | (predictors > FEW_COVARIATES)
     between_person = row_designs(rows).map(DESIGN_KINDS).eq("between_person")
-    return (model & many & between_person).astype(bool)
+    return (model & between_person).astype(bool)
 
 
 def admission_flags(rows: pd.DataFrame, meta: dict) -> pd.DataFrame:

@@ -51,6 +51,14 @@ ROB2_QUESTIONS = {"D1": ("1.1", "1.2", "1.3"), "D2": ("2.1", "2.2", "2.3", "2.4"
                   "D3": ("3.1", "3.2", "3.3", "3.4"), "D4": ("4.1", "4.2", "4.3", "4.4", "4.5"),
                   "D5": ("5.1", "5.2", "5.3")}
 _YES, _NO = ("Y", "PY"), ("N", "PN")
+# The answers RoB 2 offers each question (guidance of 22 August 2019, individually randomised parallel-group
+# trials, effect of assignment): NA only where a question is conditional on an earlier answer; 3.2 ("is there
+# evidence that the result was not biased by missing outcome data?") has no NI: a report that shows no such
+# evidence answers N.
+_OPEN, _CONDITIONAL = ("Y", "PY", "PN", "N", "NI"), ("NA", "Y", "PY", "PN", "N", "NI")
+ALLOWED = {**{q: _OPEN for qs in ROB2_QUESTIONS.values() for q in qs},
+           **{q: _CONDITIONAL for q in ("2.3", "2.4", "2.5", "2.7", "3.3", "3.4", "4.3", "4.4", "4.5")},
+           "3.2": ("NA", "Y", "PY", "PN", "N")}
 # Overall judgements RoB 2's guidance lets a reviewer choose beside the strict rule (reported, never silent).
 SEVERAL_CONCERNS = 2  # "some concerns for multiple domains" read as 2 or more domains at some concerns
 
@@ -58,19 +66,39 @@ SEVERAL_CONCERNS = 2  # "some concerns for multiple domains" read as 2 or more d
 def parse_signalling(text: str, domain: str) -> dict[str, str]:
     """The signalling answers of one RoB 2 domain from the sheet's ``signalling`` cell.
 
-    Format ``"1.1=PY;1.2=NI;1.3=N"``; answers Y, PY, PN, N, NI, NA. A question not given is ``NI``
-    (an unknown is never guessed), so an empty cell is all ``NI``. Raises ``ValueError`` (one line) on a
-    question that is not the domain's or an answer that is not one of RoB 2's six.
+    Format ``"1.1=PY;1.2=NI;1.3=N"``; each question takes only the answers RoB 2 offers it
+    (:data:`ALLOWED`: Y, PY, PN, N, NI; NA too where the question is conditional; 3.2 has no NI). A
+    question not given is ``NI`` (an unknown is never guessed), so an empty cell is all ``NI``; 3.2,
+    which has no NI, is ``NA`` when not given and not reached (3.1 Y/PY) and must be given when
+    reached. Raises ``ValueError`` (one line) on a question that is not the domain's, an answer the
+    question does not allow, or 3.2 missing where 3.1 is N, PN or NI.
+
+    References
+    ----------
+    Higgins JPT, Savović J, Page MJ, Sterne JAC (eds). RoB 2 full guidance document, 22 August 2019
+    (riskofbias.info): the response options of each signalling question.
     """
     answers = {q: "NI" for q in ROB2_QUESTIONS[domain]}
+    given = set()
     for part in filter(None, (p.strip() for p in str(text or "").split(";"))):
         question, _, answer = (s.strip() for s in part.partition("="))
         if question not in answers:
             raise ValueError(f"question {question!r} is not a signalling question of {domain} "
                              f"({'|'.join(ROB2_QUESTIONS[domain])})")
-        if answer not in ANSWERS:
-            raise ValueError(f"answer {answer!r} to {question} is not one of {'|'.join(ANSWERS)}")
+        if answer not in ALLOWED[question]:
+            raise ValueError(f"answer {answer!r} to {question} is not one RoB 2 allows for it: {'|'.join(ALLOWED[question])}")
         answers[question] = answer
+        given.add(question)
+    return _complete(answers, given)
+
+
+def _complete(answers: dict[str, str], given: set) -> dict[str, str]:
+    """3.2 when not given: NA where 3.1 (Y/PY) skips it; where 3.1 leads to it, an error (it has no NI)."""
+    if "3.2" in answers and "3.2" not in given:
+        if answers["3.1"] not in _YES:
+            raise ValueError(f"question 3.2 must be answered ({'|'.join(ALLOWED['3.2'][1:])}) where 3.1 is "
+                             f"{answers['3.1']}: RoB 2 gives it no NI")
+        answers["3.2"] = "NA"
     return answers
 
 
@@ -134,7 +162,7 @@ def rob2_domain_judgement(domain: str, answers: dict | str) -> str:
       2.3 Y/PY → some concerns if 2.4 N/PN or 2.5 Y/PY, else high. Part 2: 2.6 Y/PY → low; else
       2.7 N/PN → some concerns, 2.7 Y/PY/NI → high. The domain is the worse of the two parts.
     * D3 missing outcome data: low if 3.1 Y/PY, or 3.2 Y/PY, or 3.3 N/PN; else 3.4 N/PN → some
-      concerns, 3.4 Y/PY/NI → high (so NI all the way down is high).
+      concerns, 3.4 Y/PY/NI → high (so NI at 3.1, 3.3 and 3.4 with 3.2 N, no evidence shown, is high).
     * D4 measurement: 4.1 or 4.2 Y/PY → high; 4.3 N/PN or 4.4 N/PN → low (some concerns when 4.2 is
       NI); else 4.5 N/PN → some concerns, 4.5 Y/PY/NI → high.
     * D5 selection of the reported result: 5.2 or 5.3 Y/PY → high; both N/PN → low if 5.1 Y/PY,
@@ -155,9 +183,8 @@ def rob2_domain_judgement(domain: str, answers: dict | str) -> str:
     the algorithm of each domain. Higgins JPT et al. Cochrane Handbook, ch. 8 (2019): "a judgement
     about the risk of bias arising from each domain is proposed by an algorithm".
     """
-    given = parse_signalling(answers, domain) if isinstance(answers, str) else {
-        **{q: "NI" for q in ROB2_QUESTIONS[domain]}, **answers}
-    return _ALGORITHMS[domain](given)
+    text = answers if isinstance(answers, str) else ";".join(f"{q}={a}" for q, a in answers.items())
+    return _ALGORITHMS[domain](parse_signalling(text, domain))
 
 
 def overall_judgement(judgements, several_concerns_high: bool = False) -> str:
@@ -372,7 +399,8 @@ def support_counts(rob: pd.DataFrame, studies_in_analyses=()) -> dict:
 
     Counts domain rows (not derived overalls). A judgement rests on no information when it is
     ``no information`` (JBI) or when every signalling answer of its RoB 2 domain is NI (RoB 2 then
-    derives a judgement from the missing information, often high). ``signalling_answers`` and
+    derives a judgement from the missing information, often high), a question without NI (3.2)
+    counting as such when it is N or NA: "no evidence shown" is what N says there. ``signalling_answers`` and
     ``signalling_ni``: the RoB 2 answers given and how many are NI. ``not_rated`` lists the studies
     of the pooled analyses that have no row in the sheet.
     """
@@ -380,7 +408,8 @@ def support_counts(rob: pd.DataFrame, studies_in_analyses=()) -> dict:
     signalling = domains["signalling"] if "signalling" in domains else pd.Series("", index=domains.index)
     parsed = [parse_signalling(text, d) if tool == "rob2" and text else {}
               for text, d, tool in zip(signalling, domains["domain"], domains["tool"])]
-    all_ni = pd.Series([bool(a) and all(v == "NI" for v in a.values()) for a in parsed], index=domains.index)
+    all_ni = pd.Series([bool(a) and all(v == "NI" or "NI" not in ALLOWED[q] and v in ("N", "NA") for q, v in a.items())
+                        for a in parsed], index=domains.index)
     nothing = (domains["judgement"] == "no information") | all_ni
     quoted = domains["support"].str.contains('"', regex=False) & ~nothing
     rated = set(rob["study_id"])

@@ -7,6 +7,7 @@ import html
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .analyses import Analysis
@@ -40,12 +41,35 @@ def _spans_null(low, high) -> bool:
     return pd.notna(low) and pd.notna(high) and low <= 0 <= high
 
 
-def _inconsistency(fit: pd.Series) -> tuple[int, str]:
+def _two_studies(data: pd.DataFrame, level: float) -> tuple[int, str]:
+    """Inconsistency of two studies from their own estimates: direction (sides of 0) and overlap of their CIs."""
+    from scipy.stats import norm
+    yi, vi = data["yi"].to_numpy(float), data["vi"].to_numpy(float)
+    half = float(norm.ppf(0.5 + level / 2)) * np.sqrt(vi)
+    low, high = yi - half, yi + half
+    same_side = bool(np.sign(yi[0]) * np.sign(yi[1]) > 0)
+    no_direction = bool((low <= 0).all() and (high >= 0).all())  # neither study shows a direction
+    overlap = bool(max(low) <= min(high))
+    ids = list(data["study_id"].astype(str))
+    side = ("same side of 0" if same_side else "opposite sides of 0, both CIs include 0" if no_direction
+            else "opposite sides of 0")
+    same_side = same_side or no_direction
+    text = (f"k = 2: {ids[0]} {sentence_number(yi[0])} ({sentence_number(low[0])} to {sentence_number(high[0])}), "
+            f"{ids[1]} {sentence_number(yi[1])} ({sentence_number(low[1])} to {sentence_number(high[1])}); "
+            f"{side}, CIs {'overlap' if overlap else 'do not overlap'}")
+    return (0 if same_side and overlap else 2 if not (same_side or overlap) else 1), text
+
+
+def _inconsistency(fit: pd.Series, data: pd.DataFrame | None = None) -> tuple[int, str]:
     i2, tau = fit["i2"], math.sqrt(fit["tau2"]) if pd.notna(fit["tau2"]) else float("nan")
+    stats = f"I² = {sentence_number(i2, 0)}%, τ = {sentence_number(tau, 3)}"
+    if pd.isna(fit.get("pi_low")) and data is not None and len(data) == 2:  # no prediction interval: read the two studies
+        level, text = _two_studies(data, float(fit.get("level", 0.95)) if pd.notna(fit.get("level")) else 0.95)
+        return level, f"{('not serious', 'serious', 'very serious')[level]}: {text} ({stats})"
     pi = _spans_null(fit.get("pi_low"), fit.get("pi_high"))
     pi_text = ("prediction interval spans 0" if pi else "prediction interval excludes 0" if pd.notna(fit.get("pi_low"))
                else "no prediction interval (k < 3)")
-    text = f"I² = {sentence_number(i2, 0)}%, τ = {sentence_number(tau, 3)}, {pi_text}"
+    text = f"{stats}, {pi_text}"
     if i2 >= 75 and (pi or pd.isna(fit.get("pi_low"))):
         return 2, f"very serious: {text}"
     if i2 >= 50 or pi:
@@ -53,12 +77,12 @@ def _inconsistency(fit: pd.Series) -> tuple[int, str]:
     return 0, f"not serious: {text}"
 
 
-def _indirectness(a: Analysis) -> tuple[int, str]:
+def _indirectness(a: Analysis, review_design: str | None = None) -> tuple[int, str]:
     # the same mapping flags as comparison.csv (``mapping_uncertain`` and ``why``), so the two tables agree
     from .comparison import mapping_reasons
     flags = [name for name in ("proxy", "other_comparator", "later_study")
              if name in a.data and a.data[name].astype(bool).any()]
-    why = mapping_reasons(a.data, a.spec.get("mapping_note"))
+    why = mapping_reasons(a.data, a.spec.get("mapping_note"), review_design)
     if flags or why:
         what = "; ".join([f"{f.replace('_', ' ')} admitted" for f in flags] + [f"mapping: {w}" for w in why])
         return 1, f"serious: {what}"
@@ -80,10 +104,25 @@ def optimal_information_size(small: float, metric: str, alpha: float = 0.05, pow
     return (z / small) ** 2 + 3 if metric == "r" else 4 * z ** 2 / small ** 2
 
 
-def _imprecision(fit: pd.Series, metric: str) -> tuple[int, str]:
+def _common_effect_interval(data: pd.DataFrame, level: float) -> tuple[float, float]:
+    """The common-effect (τ² = 0) z interval: sampling error alone, no heterogeneity in its width."""
+    from meta_analysis.models import fit_meta
+    fit = fit_meta(data["yi"].to_numpy(float), data["vi"].to_numpy(float), method="FE", test="z", level=level)
+    return fit.ci_low, fit.ci_high
+
+
+def _imprecision(fit: pd.Series, metric: str, data: pd.DataFrame | None = None,
+                 inconsistent: bool = False) -> tuple[int, str]:
     low, high, n = fit["ci_low"], fit["ci_high"], fit["n"]
     small = SMALL_EFFECT.get(metric)
-    parts = [f"interval {sentence_number(low)} to {sentence_number(high)} (analysis scale)"]
+    if inconsistent and data is not None and len(data) >= 2:  # heterogeneity already counted: not twice
+        level = float(fit["level"]) if pd.notna(fit.get("level")) else 0.95
+        low, high = _common_effect_interval(data, level)
+        parts = [f"common-effect interval {sentence_number(low)} to {sentence_number(high)} (analysis scale; "
+                 f"the leading interval {sentence_number(fit['ci_low'])} to {sentence_number(fit['ci_high'])} is widened "
+                 f"by the heterogeneity that inconsistency already counts)"]
+    else:
+        parts = [f"interval {sentence_number(low)} to {sentence_number(high)} (analysis scale)"]
     spans = _spans_null(low, high)
     parts.append("spans 0" if spans else "excludes 0")
     short = False
@@ -188,11 +227,19 @@ def certainty_table(review, analyses: dict[str, Analysis], fits: pd.DataFrame, o
     cohorts (Iorio et al. 2015; Foroutan et al. 2020), and review A's studies are mostly
     cross-sectional. Downgrades (levels): risk of bias from the share of random-effects weight at
     high risk (≥ 50 % → 2; ≥ 25 %, or high plus some concerns / no information / not rated ≥ 50 % → 1);
-    inconsistency (I² ≥ 75 % with a prediction interval spanning 0 or none → 2; I² ≥ 50 % or a
-    prediction interval spanning 0 → 1); indirectness (proxies, other comparators, later studies
-    admitted, or any mapping flag of :func:`comparison.mapping_reasons`, the ``why`` of
-    comparison.csv → 1); imprecision (the leading interval ``ci_low``–``ci_high`` from a small harm to
-    a small benefit → 2; spanning 0 or N below the optimal information size → 1); publication bias
+    inconsistency from k = 3 (I² ≥ 75 % with a prediction interval spanning 0 → 2; I² ≥ 50 % or a
+    prediction interval spanning 0 → 1); at k = 2, where there is no prediction interval and I² rests
+    on one degree of freedom, from the two studies' own estimates and CIs (level of the fit):
+    the two agree in direction (point estimates on the same side of 0, or both CIs include 0, so
+    neither shows a direction) and their CIs overlap → 0; one of the two → 1; neither → 2 (GRADE 7:
+    similarity of point estimates and overlap of CIs); indirectness (proxies, other
+    comparators, later studies admitted, or any mapping flag of :func:`comparison.mapping_reasons`,
+    the ``why`` of comparison.csv → 1); imprecision (the interval from a small harm to a small benefit
+    → 2; spanning 0 or N below the optimal information size → 1), read on the leading interval
+    ``ci_low``–``ci_high``, except where inconsistency is downgraded: the random-effects interval is
+    then widened by the heterogeneity already counted, so imprecision is read on the common-effect
+    (τ² = 0) z interval, sampling error alone, and one concern is not counted twice (Schünemann et al.,
+    Cochrane Handbook ch. 14; Guyatt et al. 2011, GRADE 6); publication bias
     (→ 1): Egger's test p < .10 from k = 10, and at any k selective non-reporting read from the
     extraction (:func:`non_reporting`, given ``not_converted``): more studies in the analysis's
     question print only direction or significance than give a number we pool, or the pooled
@@ -201,7 +248,8 @@ def certainty_table(review, analyses: dict[str, Analysis], fits: pd.DataFrame, o
 
     References
     ----------
-    Guyatt GH et al. GRADE guidelines 1–9. J Clin Epidemiol 2011;64 (5: publication bias).
+    Guyatt GH et al. GRADE guidelines 1–9. J Clin Epidemiol 2011;64 (5: publication bias; 6: imprecision;
+    7: inconsistency).
     Balshem H et al. GRADE guidelines 3: rating the quality of evidence. J Clin Epidemiol 2011;64:401.
     Iorio A et al. Use of GRADE for assessment of evidence about prognosis. BMJ 2015;350:h870.
     Foroutan F et al. GRADE Guidelines 28: prognostic factors. J Clin Epidemiol 2020;121:62.
@@ -216,8 +264,10 @@ def certainty_table(review, analyses: dict[str, Analysis], fits: pd.DataFrame, o
             continue
         fit = fits[fits["analysis"] == a.name].iloc[0]
         counts = non_reporting(review, a, not_converted) if not_converted is not None else None
-        domains = {"risk_of_bias": _rob_domain(a.data, fit["tau2"], overall), "inconsistency": _inconsistency(fit),
-                   "indirectness": _indirectness(a), "imprecision": _imprecision(fit, metric),
+        inconsistency = _inconsistency(fit, a.data)
+        domains = {"risk_of_bias": _rob_domain(a.data, fit["tau2"], overall), "inconsistency": inconsistency,
+                   "indirectness": _indirectness(a, review.design),
+                   "imprecision": _imprecision(fit, metric, a.data, inconsistent=inconsistency[0] > 0),
                    "publication_bias": _publication_bias(a, counts)}
         down = sum(level for level, _ in domains.values())
         certainty = CERTAINTY[max(0, CERTAINTY.index(start) - down)]

@@ -7,6 +7,8 @@ turns the same table into a reproduction check.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -38,7 +40,58 @@ def published_k(p) -> float:
     return float(p.k) if pd.notna(p.k) else np.nan
 
 
-def mapping_reasons(data: pd.DataFrame, note: str | None) -> list[str]:
+MODEL_WORDS = re.compile(r"\b(?:M?ANCOVA|MANOVA|repeated[- ]measures?|mixed[- ]models?|multilevel|GEE|regression|"
+                         r"covariates?|adjusted for)\b", re.IGNORECASE)  # a model other than the two-sample test
+
+
+def _ids(data: pd.DataFrame, mask: pd.Series) -> str:
+    return ", ".join(sorted(set(data.loc[mask, "study_id"].astype(str))))
+
+
+def _conversion_reasons(data: pd.DataFrame, design: str | None) -> list[str]:
+    """The flags notebook 02 raises on the rows an analysis pools, named by study."""
+    from .admission import DESIGN_KINDS, row_designs
+    from .harmonise import plausibility_screen
+    from .row_conversions import EQUAL_SPLIT
+    why = []
+    conversion = data["conversion"].fillna("").astype(str) if "conversion" in data else pd.Series("", index=data.index)
+    equal = conversion == EQUAL_SPLIT
+    if equal.any():
+        why.append(f"odds ratio converted with equal groups assumed (group sizes not printed): {_ids(data, equal)}")
+    if "adjusted" in data:
+        unclear = (data["adjusted"].astype(str) == "unclear") & row_designs(data).map(DESIGN_KINDS).eq("between_person")
+        if unclear.any():
+            why.append(f"adjusted = unclear (a partial association not ruled out): {_ids(data, unclear)}")
+    from_p = conversion.str.startswith("exact p")
+    if from_p.any():
+        text = (data.get("statistic_as_printed", pd.Series("", index=data.index)).fillna("").astype(str) + " "
+                + data.get("notes", pd.Series("", index=data.index)).fillna("").astype(str))
+        adjusted = data["adjusted"].astype(str).eq("yes") if "adjusted" in data else pd.Series(False, index=data.index)
+        for i in data.index[from_p & (adjusted | text.str.contains(MODEL_WORDS))]:
+            words = list(dict.fromkeys(m.group(0) for m in MODEL_WORDS.finditer(text[i])))
+            words += ["adjusted = yes"] if adjusted[i] else []
+            n1, n2 = (data.loc[i, c] if c in data else np.nan for c in
+                      (("n_ig", "n_cg") if "n_ig" in data else ("n_group1", "n_group2")))
+            sizes = f" with {n1:g}/{n2:g}" if pd.notna(n1) and pd.notna(n2) else ""
+            why.append(f"{data.loc[i, 'study_id']}: the p of a model ({', '.join(words)}) converted as a two-sample "
+                       f"t test{sizes}")
+    if "vi_from_n" in data and "vi" in data:
+        screen = plausibility_screen(data, design or ("correlational" if "r" in data else "intervention"))
+        for study, check in zip(screen["study_id"], screen["check"]):
+            checks = [c for c in check.split("; ") if not c.startswith("odds ratio without group sizes")]
+            if checks:
+                why.append(f"plausibility screen (notebook 02): {study} ({'; '.join(checks)})")
+    if "probable_sample_id" in data and "sample_id" in data:
+        pooled = set(data["sample_id"].astype(str))
+        for _, row in data[data["probable_sample_id"] != data["sample_id"]].iterrows():
+            partner = str(row["probable_sample_id"])
+            where = ("both pooled here" if partner in pooled else f"{partner} not pooled here")
+            why.append(f"{row['study_id']} probably shares its sample with {partner} (no source shows it; {where}; "
+                       f"variant \"primary, probable same-sample pairs merged\")")
+    return list(dict.fromkeys(why))
+
+
+def mapping_reasons(data: pd.DataFrame, note: str | None, review_design: str | None = None) -> list[str]:
     """Why our pooled analysis may not be the published one, by stated rules on the rows it pools.
 
     * a pre–post change (``design`` pre_post) or an engagement contrast within one arm of a trial
@@ -47,6 +100,15 @@ def mapping_reasons(data: pd.DataFrame, note: str | None) -> list[str]:
     * blended interventions or caregivers (``scope_flag`` of the row or the study);
     * mixed standardisations: effect sizes standardised by their authors (d, g, SMD as printed)
       pooled with ones we computed from means, t, F or p;
+    * the flags notebook 02 raises, each naming its studies: an odds ratio converted with equal groups
+      assumed (:data:`row_conversions.EQUAL_SPLIT`); a between-person row whose ``adjusted`` is
+      "unclear" (a partial association not ruled out; adjustment of a randomised contrast estimates
+      the same effect, as in :func:`admission.partial_association`); an effect converted from the p of
+      a model other than the two-sample test (``adjusted`` "yes", or the printed statistic or notes
+      name one, :data:`MODEL_WORDS`: the conversion takes p as a two-sample t, Borenstein et al. 2009
+      ch. 7); a row the plausibility screen flags (:func:`harmonise.plausibility_screen`, design
+      ``review_design`` or read from the columns); a probable same-sample pair (``probable_sample_id``), with
+      the sensitivity variant that merges it;
     * the analysis's own ``mapping_note`` in ``review.json``.
     """
     why = []
@@ -71,6 +133,7 @@ def mapping_reasons(data: pd.DataFrame, note: str | None) -> list[str]:
             printed = data["conversion"].astype(str).str.contains("as printed")
             if printed.any() and not printed.all():
                 why.append("mixed standardisations (printed d or g with ones computed from means, t, F or p)")
+        why += _conversion_reasons(data, review_design)
     if note:
         why.append(note)
     return why
@@ -138,7 +201,7 @@ def comparison_table(review: Review, analyses: dict[str, Analysis], level: float
         else:
             row.update(our_analysis="", k=0, n=0.0)
             data, mapping = pd.DataFrame(), "no matching analysis in review.json"
-        why = mapping_reasons(data, mapping)
+        why = mapping_reasons(data, mapping, review.design)
         row["mapping_uncertain"], row["why"] = bool(why), "; ".join(why)
         if row["k"] == 0:
             notes.append("no convertible study in our extraction")

@@ -13,8 +13,12 @@ from .analyses import Analysis, fit_both
 from .display import sentence_number as _fmt  # the one place that rounds
 from .small_k import RULES, SmallKRules, name_of_test
 
-WITHOUT = {"proxy": "without proxies", "other_comparator": "without other comparators",
-           "later_study": "without later studies", "partial": "without adjusted estimates"}
+# every label names its base: "all admitted, ..." removes one kind from all admitted studies, "primary, ..." changes
+# the primary rule
+WITHOUT = {"proxy": "all admitted, without proxies", "other_comparator": "all admitted, without other comparators",
+           "later_study": "all admitted, without later studies", "partial": "all admitted, without adjusted estimates"}
+ADJUSTED_IN, UNADJUSTED_ONLY = "primary, adjusted estimates admitted", "primary, unadjusted only"
+PAIRS_MERGED = "primary, probable same-sample pairs merged"
 VARIANT_COLUMNS = ["analysis", "variant", "k", "n", "test", "estimate", "ci_low", "ci_high", "pval", "ci_low_z",
                    "ci_high_z", "pval_z", "tau2", "i2", "studies_added", "studies_removed"]
 
@@ -52,11 +56,13 @@ def sensitivity_table(analyses: dict[str, Analysis], transform=None, rules: Smal
     """For every analysis: the primary rule and the variants around it, each under the leading test
     (the analyses' ``ci_method``) with the z interval beside it.
 
-    Variants: the primary analysis; all admitted studies (proxies, other comparators and later
-    studies in); without proxies; without other comparators; without later studies; unadjusted
-    only (the primary rule, rows whose ``adjusted`` is "no"; "unclear" is left out); probable
-    same-sample pairs merged (``same_sample_probable``; only where such a pair enters); adjusted
-    estimates admitted (the primary rule with the partial associations of
+    Variants, each label naming its base: the primary analysis; all admitted studies (proxies, other
+    comparators, later studies and adjusted estimates in); "all admitted, without proxies" (and
+    without other comparators, later studies, adjusted estimates: all admitted studies minus one
+    kind, so they may add studies to the primary); "primary, unadjusted only" (the primary rule,
+    rows whose ``adjusted`` is "no"; "unclear" is left out); "primary, probable same-sample pairs
+    merged" (``same_sample_probable``; only where such a pair enters); "primary, adjusted estimates
+    admitted" (the primary rule with the partial associations of
     :func:`admission.partial_association` in; only where the analysis has one); the primary
     without its most influential study (named). ``studies_added`` / ``studies_removed`` say how
     each variant differs from the primary. Estimates and intervals on the display scale.
@@ -72,13 +78,13 @@ def sensitivity_table(analyses: dict[str, Analysis], transform=None, rules: Smal
         for flag, (key, _, _) in FLAGS.items():
             variants.append((WITHOUT[flag], admit(pool, {**everything, key: False}) if len(pool) else pool))
         if len(pool) and "partial" in pool and pool["partial"].astype(bool).any():  # the primary rule, partial associations in
-            variants.append(("adjusted estimates admitted", admit(pool, {**a.rule, "adjusted_estimates": True})))
+            variants.append((ADJUSTED_IN, admit(pool, {**a.rule, "adjusted_estimates": True})))
         if len(pool) and "adjusted" in pool:  # the primary rule, estimates not adjusted for covariates only
             primary = admit(pool, a.rule)
-            variants.append(("unadjusted only", primary[primary["adjusted"] == "no"]))
+            variants.append((UNADJUSTED_ONLY, primary[primary["adjusted"] == "no"]))
         if len(pool) and "probable_sample_id" in pool and (pool["probable_sample_id"] != pool["sample_id"]).any():
             primary = admit(pool, a.rule)  # probable same-sample pairs counted as one study
-            variants.append(("probable same-sample pairs merged", primary.assign(sample_id=primary["probable_sample_id"])))
+            variants.append((PAIRS_MERGED, primary.assign(sample_id=primary["probable_sample_id"])))
         top = most_influential(a)
         if top is not None:
             variants.append((f"primary without the most influential study ({top})",
@@ -97,7 +103,7 @@ def _rule_words(rule: dict) -> str:
 def sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
     """One sentence per distinct change of studies that moves an estimate, built from the table.
 
-    E.g. "Online support groups: adding Klemm2002 (all admitted studies; without proxies) moves r
+    E.g. "Online support groups: adding Klemm2002 (all admitted studies; all admitted, without proxies) moves r
     from −.01 to .32 (k 2 → 3); under modified Hartung–Knapp its CI runs from −.97 to .99, and
     includes 0." A point estimate alone says nothing at k = 2: every variant that is pooled gets its
     leading interval (the ``test`` column) and whether that interval includes 0. Variants with the

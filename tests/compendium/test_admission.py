@@ -55,9 +55,9 @@ def test_two_papers_on_one_sample_count_as_one_study():
 
 
 def test_one_rule_for_partial_associations_whatever_the_statistic():
-    # adjusted OR, adjusted exact p and a beta from an unstated or large model: partial; a beta from
-    # 2 printed predictors, an unadjusted OR, an "unclear" row and an adjusted between-arm contrast
-    # (ANCOVA on baseline estimates the same effect): not partial
+    # adjusted OR, adjusted exact p, a beta from an unstated or large model and a beta from 2 printed
+    # predictors (one covariate already makes an association partial): partial; an unadjusted OR, an
+    # "unclear" row and an adjusted between-arm contrast (ANCOVA on baseline estimates the same effect): not
     rows = pd.DataFrame([
         effect("A", "A_1", statistic_type="aor", adjusted="yes", design="cross_sectional"),
         effect("B", "B_1", statistic_type="p_only", adjusted="yes", design="longitudinal", predictors=8),
@@ -66,11 +66,15 @@ def test_one_rule_for_partial_associations_whatever_the_statistic():
         effect("E", "E_1", statistic_type="or", adjusted="no", design="cross_sectional"),
         effect("F", "F_1", statistic_type="or", adjusted="unclear", design="cross_sectional"),
         effect("G", "G_1", statistic_type="means", adjusted="yes", design="experimental")])
-    assert list(h.partial_association(rows)) == [True, True, True, False, False, False, False]
+    assert list(h.partial_association(rows)) == [True, True, True, True, False, False, False]
+    one = rows.iloc[[3]].assign(statistic_type="aor", predictors=1)
+    assert bool(h.partial_association(one).iloc[0]), "no 'few covariates' exception"
     flagged_rows = h.admission_flags(rows, review().meta)
-    assert list(flagged_rows["marks"])[:2] == ["¶", "¶"]
-    assert list(h.admit(flagged_rows, h.DEFAULT_ADMIT)["study_id"]) == ["D", "E", "F", "G"]
+    assert list(flagged_rows["marks"])[:4] == ["¶", "¶", "¶", "¶"]
+    assert list(h.admit(flagged_rows, h.DEFAULT_ADMIT)["study_id"]) == ["E", "F", "G"]
     assert len(h.admit(flagged_rows, {**h.DEFAULT_ADMIT, "adjusted_estimates": True})) == 7
+    from compendium import admission
+    assert not hasattr(admission, "FEW_COVARIATES"), "any adjusted estimate is partial"
 
 
 def test_partial_associations_leave_the_primary_pool_and_enter_their_own_variant():
@@ -81,7 +85,7 @@ def test_partial_associations_leave_the_primary_pool_and_enter_their_own_variant
     res = h.run_analyses(r, pd.DataFrame(rows))
     assert list(res["osg"].data["study_id"]) == ["A", "B"]
     by = h.sensitivity_table(res, h.transform_of(r)).set_index("variant")
-    admitted = by.loc["adjusted estimates admitted"]
+    admitted = by.loc["primary, adjusted estimates admitted"]
     assert admitted["k"] == 3 and admitted["studies_added"] == "S"
     assert admitted["estimate"] == pytest.approx(
         float(h.z_to_r(h.fit_meta([0.05, -0.1, 0.33], [0.01, 0.01, 0.0002]).estimate)[0]))

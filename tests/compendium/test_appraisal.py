@@ -1,4 +1,5 @@
 """Risk of bias, certainty and summary of findings on made-up sheets (compendium/appraisal.py)."""
+import re
 import shutil
 from pathlib import Path
 
@@ -190,11 +191,13 @@ def test_support_counts_tell_quotes_facts_and_no_information_apart():
                                                "analyses not rated: B.")
     # a RoB 2 domain whose every signalling answer is NI rests on no information, whatever it is judged
     frame = sheet(rob2("A", ["low", "some concerns", "high", "low", "low"])).assign(signalling="")
-    frame.loc[2, "signalling"] = "3.1=NI;3.2=NI;3.3=NI;3.4=NI"
+    frame.loc[2, "signalling"] = "3.1=NI;3.2=N;3.3=NI;3.4=NI"  # 3.2 has no NI: N says no evidence is shown
     frame.loc[0, "signalling"] = "1.1=PY;1.2=NI;1.3=N"
     counts = h.support_counts(frame)
     assert counts["no_information"] == 1 and counts["quoted"] == 4
-    assert counts["signalling_answers"] == 7 and counts["signalling_ni"] == 5
+    assert counts["signalling_answers"] == 7 and counts["signalling_ni"] == 4
+    frame.loc[2, "signalling"] = "3.1=NI;3.2=Y"  # evidence that the result is not biased: rests on it
+    assert h.support_counts(frame)["no_information"] == 0
 
 
 @pytest.mark.parametrize("name", ["behr2025", "bizzotto2023"])
@@ -227,8 +230,8 @@ def test_every_pooled_study_of_the_committed_reviews_is_rated(name):
     ("D3", "3.1=N;3.2=PY", "low"),
     ("D3", "3.1=N;3.2=N;3.3=PN", "low"),
     ("D3", "3.1=PN;3.2=N;3.3=PY;3.4=PN", "some concerns"),
-    ("D3", "3.1=NI;3.2=NI;3.3=NI;3.4=NI", "high"),    # the referee's case: nothing on missing data
-    ("D3", "", "high"),                               # an empty cell is NI throughout
+    ("D3", "3.1=NI;3.2=N;3.3=NI;3.4=NI", "high"),     # the referee's case: nothing on missing data
+    ("D3", "3.1=Y;3.3=NI", "low"),                    # 3.2 not reached: NA
     ("D4", "4.1=N;4.2=N;4.3=N", "low"),               # blinded assessors
     ("D4", "4.1=N;4.2=N;4.3=Y;4.4=N", "low"),
     ("D4", "4.1=N;4.2=NI;4.3=N", "some concerns"),    # 4.2 unknown: what would be low is some concerns
@@ -255,7 +258,7 @@ def test_every_domain_reaches_low_some_concerns_and_high():
 
 def test_signalling_answers_decide_the_domain_at_the_door():
     rows = rob2("A", ["some concerns", "low", "high", "low", "low"])
-    frame = sheet(rows).assign(signalling=["1.1=PY;1.2=NI;1.3=NI", "", "3.1=NI;3.2=NI;3.3=NI;3.4=NI", "", ""])
+    frame = sheet(rows).assign(signalling=["1.1=PY;1.2=NI;1.3=NI", "", "3.1=NI;3.2=N;3.3=NI;3.4=NI", "", ""])
     h.check_risk_of_bias(frame, "x.csv")  # the algorithm agrees; rows without answers are taken as given
     wrong = frame.copy()
     wrong.loc[2, "judgement"] = "some concerns"
@@ -272,6 +275,31 @@ def test_signalling_answers_decide_the_domain_at_the_door():
         h.check_risk_of_bias(bad, "x.csv")
     with pytest.raises(h.SheetError, match=r"column 'judgement' value 'no information' is not a rob2 judgement"):
         h.check_risk_of_bias(sheet(rob2("A", ["low", "no information", "low", "low", "low"])), "x.csv")
+
+
+@pytest.mark.parametrize("domain, answers, message", [
+    ("D3", "3.1=NI;3.2=NI;3.3=NI;3.4=NI", "answer 'NI' to 3.2 is not one RoB 2 allows for it: NA|Y|PY|PN|N"),
+    ("D1", "1.1=NA;1.2=Y;1.3=N", "answer 'NA' to 1.1 is not one RoB 2 allows for it: Y|PY|PN|N|NI"),
+    ("D5", "5.1=NA", "answer 'NA' to 5.1"),
+    ("D3", "3.1=NI;3.3=NI;3.4=NI", "question 3.2 must be answered (Y|PY|PN|N) where 3.1 is NI: RoB 2 gives it no NI"),
+    ("D3", "", "question 3.2 must be answered"),  # an empty cell would make 3.2 NI
+])
+def test_each_signalling_question_takes_only_the_answers_rob2_offers_it(domain, answers, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        h.parse_signalling(answers, domain)
+
+
+def test_conditional_questions_take_na_and_a_disallowed_answer_stops_the_sheet_in_one_line():
+    assert h.parse_signalling("2.1=N;2.2=N;2.3=NA;2.4=NA;2.5=NA;2.6=Y;2.7=NA", "D2")["2.3"] == "NA"
+    assert h.parse_signalling("3.1=Y", "D3")["3.2"] == "NA"
+    assert h.parse_signalling("4.1=N;4.2=N;4.3=N;4.4=NA;4.5=NA", "D4")["4.5"] == "NA"
+    frame = sheet(rob2("A", ["some concerns", "low", "high", "low", "low"])).assign(
+        signalling=["", "", "3.1=NI;3.2=NI;3.3=NI;3.4=NI", "", ""])
+    with pytest.raises(h.SheetError) as problem:
+        h.check_risk_of_bias(frame, "x.csv")
+    text = str(problem.value)
+    assert "\n" not in text and text.startswith("x.csv: study 'A' (line 4): column 'signalling' value "
+                                                "'3.1=NI;3.2=NI;3.3=NI;3.4=NI': answer 'NI' to 3.2")
 
 
 def test_committed_rob2_sheet_follows_the_algorithms_and_is_mostly_high():
@@ -369,3 +397,38 @@ def test_starting_point_is_stated_with_its_reason():
     assert row["start"] == "low" and "Iorio" in row["start_reason"] and "Foroutan" in row["start_reason"]
     row, _, _ = certainty_of(rows, {}, design="intervention")
     assert row["start"] == "high" and "randomised" in row["start_reason"]
+
+
+def test_k2_inconsistency_reads_direction_and_overlap_of_the_two_studies():
+    # both favour the intervention, CIs overlap (review B's guided case, .84 and .27): not serious, whatever I²
+    rows = [effect("A", "A_1", yi=0.84, vi=0.05), effect("B", "B_1", yi=0.27, vi=0.028)]
+    row, fit, _ = certainty_of(rows, {"A": "low", "B": "low"}, design="intervention")
+    assert pd.isna(fit["pi_low"]) and fit["i2"] > 50
+    assert row["inconsistency"] == 0 and "same side of 0, CIs overlap" in row["inconsistency_reason"]
+    # same side, no overlap: serious; opposite sides, no overlap: very serious
+    row, _, _ = certainty_of([effect("A", "A_1", yi=0.9, vi=0.001), effect("B", "B_1", yi=0.1, vi=0.001)], {})
+    assert row["inconsistency"] == -1 and "same side of 0, CIs do not overlap" in row["inconsistency_reason"]
+    row, _, _ = certainty_of([effect("A", "A_1", yi=-0.1, vi=0.0017), effect("B", "B_1", yi=0.09, vi=0.0019)], {})
+    assert row["inconsistency"] == -2 and "opposite sides of 0, CIs do not overlap" in row["inconsistency_reason"]
+
+
+def test_heterogeneity_is_not_counted_twice_in_inconsistency_and_imprecision():
+    # Beekers2015 / NotShown2002a-like: opposite directions, no overlap (−2); the random-effects interval, widened by
+    # τ², would take −2 for imprecision as well; read on the common-effect interval it is within ±small
+    rows = [effect("A", "A_1", yi=-0.10, vi=0.0017, n=3080), effect("B", "B_1", yi=0.086, vi=0.0019, n=519)]
+    row, fit, _ = certainty_of(rows, {})
+    assert row["inconsistency"] == -2
+    assert fit["ci_low"] < -np.arctanh(0.1) and fit["ci_high"] > np.arctanh(0.1), "the leading interval alone: −2"
+    common = h.fit_meta([-0.10, 0.086], [0.0017, 0.0019], method="FE", test="z")
+    assert row["imprecision"] == -1
+    assert f"common-effect interval {_number(common.ci_low)} to {_number(common.ci_high)}" in row["imprecision_reason"]
+    assert "inconsistency already counts" in row["imprecision_reason"]
+    # consistent studies: the leading interval, as before
+    row, _, _ = certainty_of([effect("A", "A_1", yi=0.84, vi=0.05), effect("B", "B_1", yi=0.27, vi=0.028)], {},
+                             design="intervention")
+    assert row["imprecision"] == -2 and row["imprecision_reason"].startswith("very serious: interval")
+
+
+def _number(x):
+    from compendium.display import sentence_number
+    return sentence_number(x)

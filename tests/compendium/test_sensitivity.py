@@ -22,7 +22,7 @@ def test_variants_are_fitted_on_the_right_studies():
     by = table.set_index("variant")
     assert by.loc["primary: as published", "k"] == 3
     assert by.loc["all admitted studies", "k"] == 4 and by.loc["all admitted studies", "studies_added"] == "Klemm"
-    assert by.loc["without other comparators", "k"] == 3
+    assert by.loc["all admitted, without other comparators", "k"] == 3
     everything = h.fit_meta([0.05, -0.1, 0.0, 1.1], [0.01, 0.01, 0.02, 0.03])
     assert by.loc["all admitted studies", "estimate"] == pytest.approx(float(h.z_to_r(everything.estimate)[0]))
     top = h.most_influential(res["osg"])
@@ -51,8 +51,8 @@ def test_unadjusted_only_keeps_the_primary_rule_and_drops_adjusted_and_unclear_r
     res = h.run_analyses(r, pd.DataFrame(rows + ROWS[3:]))
     by = h.sensitivity_table(res, h.transform_of(r)).set_index("variant")
     assert by.loc["primary: as published", "k"] == 4
-    assert by.loc["unadjusted only", "k"] == 2 and by.loc["unadjusted only", "studies_removed"] == "C, D"
-    assert by.loc["unadjusted only", "estimate"] == pytest.approx(
+    assert by.loc["primary, unadjusted only", "k"] == 2 and by.loc["primary, unadjusted only", "studies_removed"] == "C, D"
+    assert by.loc["primary, unadjusted only", "estimate"] == pytest.approx(
         float(h.z_to_r(h.fit_meta([0.05, -0.1], [0.01, 0.01]).estimate)[0]))
 
 
@@ -66,9 +66,25 @@ def test_probable_same_sample_pairs_merge_only_in_their_variant():
     r = review()
     by = h.sensitivity_table(h.run_analyses(r, pd.DataFrame(rows)), h.transform_of(r)).set_index("variant")
     assert by.loc["primary: as published", "k"] == 3
-    merged = by.loc["probable same-sample pairs merged"]
+    merged = by.loc["primary, probable same-sample pairs merged"]
     assert merged["k"] == 2 and merged["studies_removed"] == "A"   # B kept: the larger n
 
+
+
+def test_every_variant_label_names_its_base():
+    rows = ROWS + [effect("P", "P_1", yi=0.2, vi=0.02, outcome_proxy="loneliness"),
+                   effect("S", "S_1", yi=0.3, vi=0.01, statistic_type="aor", adjusted="yes", design="cross_sectional")]
+    r = review()
+    res = h.run_analyses(r, pd.DataFrame(rows))
+    by = h.sensitivity_table(res, h.transform_of(r)).set_index("variant")
+    for name in by.index:
+        assert name.startswith(("primary", "all admitted")), name
+    # "all admitted, without X" is all admitted studies minus X: it adds studies to the primary
+    without_proxies = by.loc["all admitted, without proxies"]
+    assert without_proxies["studies_added"] == "Klemm, S" and without_proxies["studies_removed"] == ""
+    # "primary, ..." changes the primary rule
+    assert by.loc["primary, adjusted estimates admitted", "studies_added"] == "S"
+    assert by.loc["primary, unadjusted only", "studies_removed"] == ""
 
 
 def test_the_view_leaves_out_variants_that_repeat_the_primary_and_names_them():
