@@ -245,6 +245,8 @@ MARKS = {"positive": ("^", "positive"), "negative": ("v", "negative"), "null": (
          "mixed": ("D", "mixed (< 70 % agree)"), "unclear": ("s", "unclear (no direction)")}
 
 
+LEGEND_ROW = 0.15  # inches per legend entry at font size 7 (its marker and spacing; measured 0.146)
+ROB_RATED = ("low", "some concerns", "high")  # overall judgements drawn in robvis' colours; any other study: n/r
 EFFECT_DIRECTION_MAX_ROWS = 150  # more studies than this: counts per cell instead of one row per study
 
 
@@ -288,7 +290,8 @@ def effect_direction_summary(votes: pd.DataFrame, cells: list[str], title: str, 
 
 
 def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str,
-                          max_rows: int = EFFECT_DIRECTION_MAX_ROWS, table_name: str = "the study votes table"):
+                          max_rows: int = EFFECT_DIRECTION_MAX_ROWS, table_name: str = "the study votes table",
+                          overall: dict[str, str] | None = None):
     """Effect-direction plot (Thomson & Thomas 2013; Boon & Thomson 2021): one vote per study per cell.
 
     Rows are studies, columns the cells of the box score (e.g. help-seeking type × outcome, named
@@ -298,10 +301,20 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str,
     narrow as their longest word allows so that a plot of a few cells stays readable at a report's column width (call it
     once per value of the first cell column when there are many cells). The legend draws exactly the
     marks the plot uses (shape, colour and fill); a study admitted by a stated rule carries its mark
-    after its name († proxy, ‡ other comparator, § published after the review). With more than
+    after its name († proxy, ‡ other comparator, § published after the review, ¶ adjusted estimate). With more than
     ``max_rows`` studies it is drawn as :func:`effect_direction_summary` (counts per cell).
+
+    ``overall`` (study_id → overall risk of bias, :func:`~compendium.appraisal.overall_of`) adds a
+    column between the study names and the cells, as Boon & Thomson (2021) draw each study's risk of
+    bias beside its votes: a circle in robvis' colours and symbols (McGuinness & Higgins 2021;
+    :data:`~compendium.appraisal.ROBVIS`: + low, − some concerns, × high), and an open circle marked
+    ``n/r`` for a study without a row in the risk-of-bias sheet (not rated, never low or high). The
+    summary drawn beyond ``max_rows`` has no such column (notebook 05's votes-by-risk-of-bias table
+    counts it per cell).
     """
     import matplotlib.pyplot as plt
+
+    from .appraisal import ROBVIS  # imported here: appraisal's own imports reach far into the compendium
 
     if votes["study_id"].nunique() > max_rows:
         return effect_direction_summary(votes, cells, title, table_name)
@@ -313,42 +326,75 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str,
     labels = sorted(votes["study_label"].unique(), key=str.lower, reverse=True)
     colour = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
               "mixed": PALETTE["muted"], "unclear": PALETTE["light"]}
-    heads = ["\n".join(textwrap.wrap(c, 11, break_long_words=False)) for c in columns]
+    with_rob = overall is not None
+    if with_rob:
+        study_of = dict(zip(votes["study_label"], votes["study_id"]))
+        rob = {label: overall.get(study_of[label], "not rated") for label in labels}
+        unknown = {s: w for s, w in overall.items() if w not in ROB_RATED}
+        if unknown:
+            study, word = next(iter(unknown.items()))
+            raise ValueError(f"overall risk of bias of study {study!r} is {word!r}, not one of {'|'.join(ROB_RATED)}")
+    heads = ["\n".join(textwrap.wrap(c, 11, break_long_words=False))
+             for c in [*columns, *(["Risk of bias"] if with_rob else [])]]
     head_lines = max(h.count("\n") + 1 for h in heads)
     longest = max(len(word) for c in columns for word in c.split())  # a column as wide as its longest word
-    width = max(0.55, 0.06 * longest) * len(columns)
-    top_in, height = 0.5 + 0.13 * head_lines, 0.75 + 0.13 * head_lines + 0.19 * len(labels)
-    fig, ax = plt.subplots(figsize=(1.8 + width + 0.2, height))
-    fig.subplots_adjust(left=1.8 / (2.0 + width), right=(1.8 + width) / (2.0 + width), top=1 - top_in / height,
-                        bottom=0.25 / height)
-    x = votes["cell"].map({c: i for i, c in enumerate(columns)})
-    y = votes["study_label"].map({label: i for i, label in enumerate(labels)})
-    filled = votes["significant"] == "yes"
-    for (vote, fill), rows in votes.groupby([votes["vote"], filled], sort=False).groups.items():  # one artist per mark
-        ax.scatter(x[rows], y[rows], marker=MARKS[vote][0], s=40, edgecolor=colour[vote],
-                   facecolor=colour[vote] if fill else "white", lw=1.0, zorder=3)
-    ax.xaxis.tick_top()
-    ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels(heads, fontsize=7.5, ha="center", va="bottom")
-    ax.tick_params(axis="x", length=0, pad=4)
-    ax.spines["top"].set_visible(True)
-    ax.spines["bottom"].set_visible(False)
-    ax.set_yticks(range(len(labels)))
-    ax.set_yticklabels(labels, fontsize=7)
-    ax.set_xlim(-0.5, len(columns) - 0.5)
-    ax.set_ylim(-0.8, len(labels) - 0.2)
-    ax.grid(axis="y", color="#eeeeee", lw=0.6)
-    for x in range(1, len(columns)):
-        ax.axvline(x - 0.5, color="#dddddd", lw=0.6)
+    unit = max(0.55, 0.06 * longest)
+    width = unit * len(columns) + (0.55 if with_rob else 0.0)  # the risk-of-bias column: a circle and its head
     handles = []
     for v in MARKS:
         if (votes["vote"] == v).any():
             filled = ((votes["vote"] == v) & (votes["significant"] == "yes")).any()
             handles.append(plt.Line2D([], [], marker=MARKS[v][0], ls="", ms=6.5, mec=colour[v], mew=1.0,
                                       mfc=colour[v] if filled else "white", label=MARKS[v][1]))
-    for mark, words in (("†", "proxy measure"), ("‡", "other comparator"), ("§", "published after the review")):
+    for mark, words in (("†", "proxy measure"), ("‡", "other comparator"), ("§", "published after the review"),
+                        ("¶", "adjusted estimate")):
         if mark in "".join(marks):
             handles.append(plt.Line2D([], [], ls="", label=f"{mark} {words}"))
+    if with_rob:
+        handles.append(plt.Line2D([], [], ls="", label="overall risk of bias:"))
+        for level in (*ROB_RATED, "not rated"):
+            if level in rob.values():
+                face, symbol = ROBVIS[level] if level in ROBVIS else ("white", "n/r")
+                words = level if level in ROBVIS else "not rated"
+                handles.append(plt.Line2D([], [], marker="o", ls="", ms=7, mfc=face, mec=PALETTE["ink"], mew=0.5,
+                                          label=f"{symbol}  {words}"))
+    top_in, rows_in = 0.5 + 0.13 * head_lines, 0.75 + 0.13 * head_lines + 0.19 * len(labels)
+    height = max(rows_in, top_in + 0.15 + LEGEND_ROW * (len(handles) + 1))  # a long legend: room below the rows
+    fig, ax = plt.subplots(figsize=(1.8 + width + 0.2, height))
+    fig.subplots_adjust(left=1.8 / (2.0 + width), right=(1.8 + width) / (2.0 + width), top=1 - top_in / height,
+                        bottom=(height - rows_in + 0.25) / height)
+    x = votes["cell"].map({c: i for i, c in enumerate(columns)})
+    y = votes["study_label"].map({label: i for i, label in enumerate(labels)})
+    filled = votes["significant"] == "yes"
+    for (vote, fill), rows in votes.groupby([votes["vote"], filled], sort=False).groups.items():  # one artist per mark
+        ax.scatter(x[rows], y[rows], marker=MARKS[vote][0], s=40, edgecolor=colour[vote],
+                   facecolor=colour[vote] if fill else "white", lw=1.0, zorder=3)
+    rob_x = -0.5 - 0.55 / unit / 2  # the risk-of-bias column's centre, left of the first cell (data units)
+    if with_rob:
+        for level in (*ROB_RATED, "not rated"):
+            chosen = [i for i, label in enumerate(labels) if rob[label] == level]
+            if not chosen:
+                continue
+            face, symbol = ROBVIS[level] if level in ROBVIS else ("white", "n/r")
+            ax.scatter([rob_x] * len(chosen), chosen, marker="o", s=70, facecolor=face, edgecolor=PALETTE["ink"],
+                       lw=0.5, zorder=3)
+            for i in chosen:
+                ax.text(rob_x, i, symbol, ha="center", va="center", fontsize=7 if level in ROBVIS else 4.5,
+                        fontweight="bold", zorder=4)
+        ax.axvline(-0.5, color=PALETTE["muted"], lw=0.8)
+    ax.xaxis.tick_top()
+    ax.set_xticks([*range(len(columns)), *([rob_x] if with_rob else [])])
+    ax.set_xticklabels(heads, fontsize=7.5, ha="center", va="bottom")
+    ax.tick_params(axis="x", length=0, pad=4)
+    ax.spines["top"].set_visible(True)
+    ax.spines["bottom"].set_visible(False)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xlim(-0.5 - (0.55 / unit if with_rob else 0.0), len(columns) - 0.5)
+    ax.set_ylim(-0.8, len(labels) - 0.2)
+    ax.grid(axis="y", color="#eeeeee", lw=0.6)
+    for x in range(1, len(columns)):
+        ax.axvline(x - 0.5, color="#dddddd", lw=0.6)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False,
               title="filled = printed significant", title_fontsize=7, alignment="left")
     fig.suptitle(title, x=0.02, y=1 - 0.08 / height, ha="left", va="top", fontsize=10, fontweight="bold")

@@ -152,3 +152,63 @@ def test_effect_direction_beyond_the_row_limit_counts_votes_per_cell_and_says_so
     rows = h.effect_direction_plot(votes, ["cell"], "T", max_rows=12)  # at the limit: one row per study
     assert len(rows.axes[0].get_yticklabels()) == 12
     plt.close(rows)
+
+
+def rob_marks(fig):
+    """Study label → (symbol, face colour) in the effect-direction plot's risk-of-bias column."""
+    from matplotlib.colors import to_hex
+
+    ax = fig.axes[0]
+    labels = {round(t.get_position()[1]): t.get_text() for t in ax.get_yticklabels()}
+    column = [t for t in ax.texts if t.get_text() in ("+", "−", "×", "n/r")]
+    faces = {}
+    for points in ax.collections:
+        offsets = points.get_offsets()
+        if len(offsets) and np.allclose(offsets[:, 0], column[0].get_position()[0]):
+            for (_, y), face in zip(offsets, np.broadcast_to(points.get_facecolors(), (len(offsets), 4))):
+                faces[round(y)] = to_hex(face)
+    return {labels[round(t.get_position()[1])]: (t.get_text(), faces[round(t.get_position()[1])]) for t in column}
+
+
+def test_effect_direction_marks_each_studys_overall_risk_of_bias_in_robvis_colours():
+    """Boon & Thomson (2021): each study's risk of bias beside its votes; a study the sheet does not rate
+    is n/r, never low or high; the legend names only the levels drawn."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from compendium.appraisal import ROBVIS
+
+    votes = pd.DataFrame({"study_id": ["Low 2019", "High 2020", "Concerns 2021", "Unrated 2018"] * 2,
+                          "marks": ["", "†", "¶", ""] * 2, "cell": ["a"] * 4 + ["b"] * 4,
+                          "vote": ["positive", "negative", "null", "mixed"] * 2, "significant": ["yes", "no"] * 4})
+    overall = {"Low 2019": "low", "High 2020": "high", "Concerns 2021": "some concerns",
+               "Elsewhere 2017": "high"}  # a rated study without a vote draws nothing
+    fig = h.effect_direction_plot(votes, ["cell"], "T", overall=overall)
+    colour = {level: ROBVIS[level][0].lower() for level in ("low", "some concerns", "high")}
+    assert rob_marks(fig) == {"Low 2019": ("+", colour["low"]), "High 2020 †": ("×", colour["high"]),
+                              "Concerns 2021 ¶": ("−", colour["some concerns"]), "Unrated 2018": ("n/r", "#ffffff")}
+    ax = fig.axes[0]
+    assert "Risk of\nbias" in [t.get_text() for t in ax.get_xticklabels()]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[-7:] == ["† proxy measure", "¶ adjusted estimate",  # every mark after a name is explained
+                           "overall risk of bias:", "+  low", "−  some concerns", "×  high", "n/r  not rated"]
+    assert measured(fig)[0]  # the longer legend stays on the canvas
+    plt.close(fig)
+
+    only_rated = h.effect_direction_plot(votes[votes["study_id"] != "Unrated 2018"], ["cell"], "T",
+                                         overall={"Low 2019": "low", "High 2020": "low", "Concerns 2021": "low"})
+    legend = [t.get_text() for t in only_rated.axes[0].get_legend().get_texts()]
+    assert legend[-2:] == ["overall risk of bias:", "+  low"]  # only the levels drawn
+    assert set(rob_marks(only_rated).values()) == {("+", colour["low"])}
+    plt.close(only_rated)
+
+    nothing_rated = h.effect_direction_plot(votes, ["cell"], "T", overall={})
+    assert {mark for mark, _ in rob_marks(nothing_rated).values()} == {"n/r"}
+    plt.close(nothing_rated)
+
+    plain = h.effect_direction_plot(votes, ["cell"], "T")  # without judgements: no column, as before
+    assert [t.get_text() for t in plain.axes[0].get_xticklabels()] == ["a", "b"] and not plain.axes[0].texts
+    plt.close(plain)
+
+    with pytest.raises(ValueError, match="'Low 2019' is 'probably low'"):
+        h.effect_direction_plot(votes, ["cell"], "T", overall={"Low 2019": "probably low"})
