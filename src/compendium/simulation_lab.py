@@ -1,9 +1,11 @@
 """Notebook 06, the simulation lab: display tables, figures and sentences built from the grids of
 ``meta_analysis.simulation`` (coverage of z, Hartung–Knapp and modified Hartung–Knapp intervals;
 bias and RMSE of τ² estimators; Egger's test and trim-and-fill with nothing missing), and the
-published findings they echo, each with our number beside it; and the small-k lab on designs like
-ours (k = 2–3, one study up to 150 times as precise, REML): coverage of confidence intervals for μ
-and of prediction intervals for a new study's true effect.
+published findings they echo, each with our number beside it; and the small-k lab (few studies, one
+more precise than the others by a grid of variance ratios, REML): coverage of confidence intervals
+for μ and of prediction intervals for a new study's true effect, with the cells nearest to notebook
+03's pooled analyses (their k and largest within-analysis variance ratio, read from
+``analysis_rows.csv``) named, and the larger ratios described as a stress test.
 """
 from __future__ import annotations
 
@@ -21,6 +23,16 @@ ESTIMATOR_MARKS = {"DL": "o", "HE": "s", "SJ": "^", "ML": "v", "REML": "D", "PM"
 
 def _pct(x: float, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f} %"
+
+
+_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+
+
+def _few(ks) -> str:
+    """"Two or three" for k = 2 and 3 (any k of a grid, in words up to ten)."""
+    words = [_WORDS.get(int(k), str(int(k))) for k in sorted(set(int(k) for k in ks))]
+    text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return text[:1].upper() + text[1:]
 
 
 def coverage_view(grid: pd.DataFrame) -> pd.DataFrame:
@@ -177,7 +189,7 @@ def published_comparison(coverage: pd.DataFrame, tau2: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-# -- our own situation: k = 2–3, unequal precision, REML ---------------------------------------------
+# -- few studies of unequal precision, REML; and which cells match notebook 03's analyses -----------
 
 CI_METHODS = ("z", "knha", "adhoc", "bayes")
 PI_METHODS = ("z", "t(k-1)", "t(k-2)", "bayes")
@@ -231,10 +243,11 @@ def small_k_grid(k_values=(2, 3), ratios=(1, 10, 150), tau2_values=(0.0, 0.05, 0
     """Coverage of every interval of :func:`small_k_intervals` on designs like ours.
 
     k studies of Fisher-z correlations, vᵢ = 1/(n − 3) known, except that the first study is
-    ``ratio`` times as precise (its variance divided by ``ratio``; 150 is about the largest ratio in
-    our analyses); true effects θᵢ ~ N(μ = 0, τ²). The Bayesian intervals use a half-normal τ prior
-    of scale ``tau_scale`` (None leaves them out); they take most of the time, so they are computed
-    only where they are in question: with heterogeneity, at the largest ratio (our situation).
+    ``ratio`` times as precise (its variance divided by ``ratio``; :func:`our_analyses` gives the
+    ratios of notebook 03's analyses, :func:`nearest_cells` the cells nearest to them); true effects
+    θᵢ ~ N(μ = 0, τ²). The Bayesian intervals use a half-normal τ prior of scale ``tau_scale`` (None
+    leaves them out); they take most of the time, so they are computed only where they are in
+    question: with heterogeneity, at the largest ratio of the grid.
     A CI covers when it holds μ. A PI's coverage is
     the chance that a new study's true effect θ_new ~ N(μ, τ²) falls inside it, computed exactly for
     each meta-analysis, Φ((high − μ)/τ) − Φ((low − μ)/τ) (or whether it holds μ at τ² = 0), and
@@ -278,7 +291,7 @@ def small_k_view(grid: pd.DataFrame) -> pd.DataFrame:
 
 
 def small_k_figure(grid: pd.DataFrame, figures_dir: Path | str, root: Path | None = None, level: float = 0.95):
-    """Coverage against the variance ratio at k = 2 and 3: CIs for μ (top), PIs for a new study (bottom)."""
+    """Coverage against the variance ratio at each k of the grid: CIs for μ (top), PIs for a new study (bottom)."""
     import matplotlib.pyplot as plt
 
     ks, tau2s = sorted(grid["k"].unique()), sorted(t for t in grid["tau2"].unique() if t > 0)
@@ -310,10 +323,10 @@ def small_k_figure(grid: pd.DataFrame, figures_dir: Path | str, root: Path | Non
         for i in (0, 1):
             if j == len(ks) * len(tau2s) - 1:
                 axes[i][j].legend(fontsize=6.5, frameon=False, loc="lower left")
-    fig.suptitle("Our situation: two or three studies of unequal precision (REML)", fontsize=10, fontweight="bold")
+    fig.suptitle(f"{_few(ks)} studies of unequal precision (REML)", fontsize=10, fontweight="bold")
     fig.tight_layout()
     caption = (f"Coverage of 95 % confidence and prediction intervals over {int(grid['replications'].min()):,} "
-               "simulated meta-analyses per point; one study up to 150 times as precise as the others")
+               f"simulated meta-analyses per point; one study up to {grid['ratio'].max():g} times as precise as the others")
     return save_figure(fig, "simulation_small_k", figures_dir, caption, root)
 
 
@@ -370,7 +383,7 @@ def small_k_sentences(grid: pd.DataFrame, lead: str = "adhoc") -> list[str]:
     ceiling = (f"With heterogeneity (τ² > 0), no frequentist interval held 95 % when one study was {top['ratio']:g} "
                f"times as precise as the others (at best {TEST_LABELS[top['method']]} covered {_pct(top['coverage'])} "
                f"at k = {top['k']}, τ² = {top['tau2']:g}, and less in the other cells): the fit then rests on one "
-               "study, and two or three studies cannot show how much true effects vary."
+               f"study, and {_few(het['k'].unique()).lower()} studies cannot show how much true effects vary."
                if imbalanced["coverage"].max() < 0.95 else
                f"With heterogeneity (τ² > 0), at a variance ratio of {top['ratio']:g} the best interval still covered "
                f"{_pct(top['coverage'])}.")
@@ -398,7 +411,7 @@ def small_k_sentences(grid: pd.DataFrame, lead: str = "adhoc") -> list[str]:
         out.append(f"The Bayesian interval (half-normal τ prior) is shown beside the leading one, not instead of it: at "
                    f"k = {int(het['k'].min())} its median width is {shorter:.2f} times the {TEST_LABELS[lead]} interval's, "
                    f"and its worst coverage here is {_pct(worst_b)}, but its coverage depends on the prior matching the "
-                   "heterogeneity a field has, which the data of two or three studies cannot check.")
+                   f"heterogeneity a field has, which the data of {_few(het['k'].unique()).lower()} studies cannot check.")
     return out
 
 
@@ -446,16 +459,136 @@ def small_k_published(grid: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# -- which cells of the small-k lab match notebook 03's pooled analyses ------------------------------
+
+def our_analyses(rows, min_k_pool: int = 2) -> pd.DataFrame:
+    """k and the largest within-analysis variance ratio of every pooled analysis of notebook 03.
+
+    ``rows``: ``{review: analysis_rows.csv}`` (one row per study entering an analysis, columns
+    ``analysis`` and ``vi``). An analysis counts with k = the number of its rows with a finite
+    vᵢ > 0, and is pooled from k = ``min_k_pool`` (``SmallKRules.min_k_pool``; one study is shown,
+    not pooled). Its variance ratio is max vᵢ / min vᵢ: how many times as precise its most precise
+    study is as its least precise one, the quantity :func:`small_k_grid` varies (its ``ratio``).
+
+    Returns
+    -------
+    DataFrame
+        ``review``, ``analysis``, ``k``, ``vi_min``, ``vi_max``, ``ratio``: one row per pooled
+        analysis, in the order of the reviews and of their rows.
+    """
+    found = []
+    for review, table in rows.items():
+        if table is None or not len(table):
+            continue
+        vi = pd.to_numeric(table["vi"], errors="coerce")
+        usable = table.assign(vi=vi)[np.isfinite(vi) & (vi > 0)]
+        for analysis, block in usable.groupby("analysis", sort=False):
+            k = len(block)
+            if k >= min_k_pool:
+                low, high = float(block["vi"].min()), float(block["vi"].max())
+                found.append({"review": str(review), "analysis": str(analysis), "k": k, "vi_min": low,
+                              "vi_max": high, "ratio": high / low})
+    return pd.DataFrame(found, columns=["review", "analysis", "k", "vi_min", "vi_max", "ratio"])
+
+
+def nearest_cells(ours: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame:
+    """:func:`our_analyses` with the cell of :func:`small_k_grid` nearest to each analysis.
+
+    ``k_cell``: the grid's k nearest to the analysis's k (a tie goes to the smaller k, the harder
+    case); ``ratio_cell``: the grid's variance ratio nearest on the log scale,
+    argmin |log(ratio_cell) − log(ratio)| (a ratio of 6.3 is nearer 10 than 1).
+    """
+    out = ours.copy()
+    ks, ratios = np.sort(grid["k"].unique()), np.sort(grid["ratio"].unique())
+    out["k_cell"] = [int(ks[np.argmin(np.abs(ks - k))]) for k in out["k"]] if len(out) else []
+    out["ratio_cell"] = ([float(ratios[np.argmin(np.abs(np.log(ratios) - np.log(r)))]) for r in out["ratio"]]
+                         if len(out) else [])
+    return out
+
+
+def our_situation_sentences(ours: pd.DataFrame, grid: pd.DataFrame, lead: str = "adhoc",
+                            level: float = 0.95) -> list[str]:
+    """Notebook 03's pooled analyses (k, largest variance ratio; :func:`our_analyses`) and what the
+    lab's cells nearest to them (:func:`nearest_cells`) show with heterogeneity (τ² > 0): the coverage
+    of the z, Hartung–Knapp and ``lead`` intervals for μ there, whether ``lead`` holds ``level`` (and
+    is wider than it needs, conservative, or falls short), and the grid's larger ratios named a stress
+    test when no analysis is nearest to them. Coverage: the share of simulated intervals holding μ
+    (Morris, White & Crowther 2019); modified Hartung–Knapp: Röver, Knapp & Friede (2015).
+    """
+    if not len(ours):
+        return ["Notebook 03 pooled no analysis (none has two or more studies with a variance), so no cell of "
+                "this lab matches our situation: all of section 2b is about designs we do not have."]
+    from .display import review_labels  # review.json's label of each analysis id, as the tables show it
+
+    labels = review_labels()
+    cells = nearest_cells(ours, grid)
+    cells["name"] = [labels.get(a, a) for a in cells["analysis"]]
+    top = cells.loc[cells["ratio"].idxmax()]
+    listing = "; ".join(f"{r['name']} ({r['review']}): k = {r['k']}, variance ratio {r['ratio']:.1f}"
+                        for _, r in cells.iterrows())
+    plural = "analysis" if len(cells) == 1 else "analyses"
+    out = [f"Notebook 03 pooled {len(cells)} {plural} ({listing}). The largest ratio of two sampling variances "
+           f"within one analysis is {top['ratio']:.1f} ({top['name']}, {top['review']})."]
+    het = grid[(grid["tau2"] > 0)]
+    lead_low, z_span = [], []
+    for (kc, rc), block in cells.groupby(["k_cell", "ratio_cell"], sort=True):
+        cell = het[(het["k"] == kc) & (het["ratio"] == rc)]
+        ci = cell[cell["interval"] == "CI"]
+        if not len(ci):
+            continue
+        who = "; ".join(f"{r['name']} ({r['review']}, k = {r['k']}, ratio {r['ratio']:.1f})" for _, r in block.iterrows())
+        off = sorted(set(int(k) for k in block["k"]) - {int(kc)})
+        whom = "these analyses" if len(block) > 1 else "the analysis"
+        note = (f"; the grid has no k = {', '.join(map(str, off))}, so these cells have "
+                f"{'fewer' if max(off) > kc else 'more'} studies than {whom}" if off else "")
+        spans = {m: ci[ci["method"] == m]["coverage"] for m in ("z", "knha", lead) if (ci["method"] == m).any()}
+        mine = ci[ci["method"] == lead]
+        low = mine.loc[mine["coverage"].idxmin()]
+        lead_low.append(float(low["coverage"]))
+        z_span.append(spans["z"])
+        if low["coverage"] >= level:
+            verdict = (f"held {_pct(level, 0)} in every one of them"
+                       + (", wider than it needs (conservative)" if mine["coverage"].min() > level + 2 * mine["mcse"].max()
+                          else ""))
+        else:
+            verdict = f"fell short of {_pct(level, 0)} (at worst {_pct(low['coverage'])}, τ² = {low['tau2']:g})"
+        best = ci[ci["method"].isin(("z", "knha", lead))].groupby("method")["coverage"].min().idxmax()
+        rank = ("the highest worst-case coverage of the three" if best == lead else
+                f"but {TEST_LABELS[best]}'s worst case is higher")
+        taus = ", ".join(f"{t:g}" for t in sorted(ci["tau2"].unique()))
+        text = (f"Cells k = {kc}, ratio {rc:g}, τ² = {taus} (nearest to {who}{note}): the {TEST_LABELS[lead]} "
+                f"interval covered μ in {_span(spans[lead])} of meta-analyses and {verdict}, {rank}; Hartung–Knapp "
+                f"covered {_span(spans['knha'])} and z {_span(spans['z'])}.")
+        pi = cell[(cell["interval"] == "PI") & (cell["method"] == "t(k-2)")]
+        if len(pi):
+            text += f" The t(k − 2) prediction interval covered a new study's true effect in {_span(pi['coverage'])}."
+        out.append(text)
+    if lead_low:
+        zs = pd.concat(z_span)
+        out.append(f"So in the cells nearest to our analyses the {TEST_LABELS[lead]} interval, which notebook 03 leads "
+                   f"with, covered μ in at least {_pct(min(lead_low))} with heterogeneity, the z interval in "
+                   f"{_span(zs)}.")
+    stress = sorted(set(grid["ratio"].unique()) - set(cells["ratio_cell"]))
+    stress = [r for r in stress if r > cells["ratio"].max()]
+    if stress:
+        out.append(f"The cells with ratio {' and '.join(f'{r:g}' for r in stress)} are a stress test, not our situation: "
+                   f"no analysis of ours comes near (our largest ratio is {top['ratio']:.1f}); there the fit rests on "
+                   "one study, and the sentences above say what that costs.")
+    return out
+
+
 INTHOUT_ERROR = 0.30
 """IntHout et al. (2014): DerSimonian–Laird (z) error rates can exceed 30 % (the row of :func:`published_comparison`)."""
 
 
 def published_agreement_sentences(published: pd.DataFrame, coverage: pd.DataFrame,
-                                  small_k: pd.DataFrame | None = None) -> list[str]:
+                                  small_k: pd.DataFrame | None = None, ours: pd.DataFrame | None = None) -> list[str]:
     """How far section 2's grid points the way of the published findings (:func:`published_comparison`),
     which findings it does not reproduce and with what number, and what section 2b's designs
-    (:func:`small_k_grid`: k = 2–3, unequal precision, REML) add: the z interval's worst error rate
-    there beside IntHout et al.'s 30 % for DerSimonian–Laird, with the estimator named."""
+    (:func:`small_k_grid`: few studies, unequal precision, REML) add: the z interval's worst error rate
+    there beside IntHout et al.'s 30 % for DerSimonian–Laird, with the cell and the estimator named (a
+    cell at the grid's largest ratio is called a stress test when ``ours`` (:func:`our_analyses`)
+    holds no analysis whose nearest ratio it is)."""
     agree, total = int(published["agrees"].sum()), len(published)
     methods = ", ".join(dict.fromkeys(coverage["method"].astype(str)))
     scope = (f"{methods} τ², k = {coverage['k'].min()}–{coverage['k'].max()}, τ² up to {coverage['tau2'].max():g}, "
@@ -473,10 +606,14 @@ def published_agreement_sentences(published: pd.DataFrame, coverage: pd.DataFram
             estimator = small_k["estimator"].iloc[0] if "estimator" in small_k else "REML"
             error = 1 - w["coverage"]
             side = "above" if error > INTHOUT_ERROR else "not above"
-            out.append(f"Section 2b, our own situation (k = {small_k['k'].min()}–{small_k['k'].max()}, one study up to "
-                       f"{small_k['ratio'].max():g} times as precise, {estimator} τ²), goes further: there the z interval "
+            stress = ""
+            if ours is not None and w["ratio"] not in set(nearest_cells(ours, small_k)["ratio_cell"]):
+                stress = (f", a stress test: no pooled analysis of ours is nearest to ratio {w['ratio']:g}"
+                          + (f", our largest ratio being {ours['ratio'].max():.1f}" if len(ours) else ""))
+            out.append(f"Section 2b (k = {small_k['k'].min()}–{small_k['k'].max()}, one study up to "
+                       f"{small_k['ratio'].max():g} times as precise, {estimator} τ²) goes further: there the z interval "
                        f"covered μ in as few as {_pct(w['coverage'])} of meta-analyses (k = {w['k']}, ratio "
-                       f"{w['ratio']:g}, τ² = {w['tau2']:g}), an error rate of {_pct(error)}, {side} the "
+                       f"{w['ratio']:g}, τ² = {w['tau2']:g}{stress}), an error rate of {_pct(error)}, {side} the "
                        f"{_pct(INTHOUT_ERROR, 0)} IntHout et al. report for DerSimonian–Laird; the τ² estimator there is "
                        f"{estimator}{'' if estimator == 'DL' else ', not DerSimonian–Laird'}.")
     return out
