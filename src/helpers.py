@@ -34,6 +34,8 @@ new       a review folder from a plain table          ``compendium/scaffold.py``
 04        influence table, Baujat and GOSH plots      ``compendium/influence_plots.py``
 05        one vote per study per cell                 ``compendium/box_scores.py``
 06        simulation lab: tables, figures, sentences  ``compendium/simulation_lab.py``
+06        few studies of unequal precision; the       ``compendium/small_k_lab.py``
+          cells nearest to our analyses
 01, 05    PRISMA flow, effect-direction plot, style   ``compendium/figures.py``
 02–05     sentences that interpret, built from        ``compendium/teaching.py``
           the numbers

@@ -99,9 +99,11 @@ def test_a_run_with_other_parameters_leaves_the_working_tree_alone(dropin_run):
 
 def test_the_run_reruns_the_notebooks_it_reaches_and_keeps_the_others(dropin_run):
     tree, _, run = dropin_run
+    reran = tool.rerun_notebooks(RUN, tool.notebook_parameters(tree), tool.NOTEBOOKS)
+    assert set(REVIEW_NOTEBOOKS) < set(reran) and "06_simulation_lab" in reran, "06 reads the analysis rows 03 writes"
     for name in tool.NOTEBOOKS:
         source = (run / "notebooks" / f"{name}.ipynb").read_text()
-        if name in REVIEW_NOTEBOOKS:
+        if name in reran:
             assert "dropin_demo" in source, f"{name} was not run with the drop-in reviews"
         else:  # no parameter of the run: its notebook and outputs are the working tree's
             assert source == (tree / "notebooks" / f"{name}.ipynb").read_text(), name

@@ -47,10 +47,10 @@ from .sensitivity import most_influential, sensitivity_sentences, sensitivity_ta
 from .sheets import (SHEETS, check_one_study_once, check_same_sample, list_reviews, load_review, load_reviews,
                      Review, SheetError, validate_sheet, validation_demo)
 from .sources import canonical_links, NO_LINK, with_sources
-from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view,
-                             published_agreement_sentences, published_comparison,
-                             small_k_figure, small_k_grid, small_k_intervals, small_k_published, small_k_sentences,
-                             small_k_view, small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
+from .simulation_lab import (coverage_figure, coverage_sentences, coverage_view, published_agreement_sentences,
+                             published_comparison, small_study_sentences, tau2_figure, tau2_sentences, tau2_view)
+from .small_k_lab import (nearest_cells, our_analyses, our_situation_sentences, small_k_figure, small_k_grid,
+                          small_k_intervals, small_k_published, small_k_sentences, small_k_view)
 from .small_k import LEAD_TESTS, RULES, SmallKRules, TEST_NAMES, name_of_test
 from .teaching import *  # noqa: F401,F403  (sentences built from the numbers; its __all__)
 from .classic import *  # noqa: F401,F403  (notebook 00: classic data, by hand, beside metafor; its __all__)

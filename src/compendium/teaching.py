@@ -17,7 +17,8 @@ from .display import count_text, p_text, sentence_number as _fmt  # the one plac
 
 __all__ = ["EGGER_INSTABILITY_MAX_K", "conversion_sentence", "egger_instability", "egger_instability_not_shown",
            "egger_instability_sentence", "forest_reading", "heterogeneity_sentences", "true_effect_range",
-           "i2_at_variance", "i2_tau_example", "i2_tau_sentence", "i2_tau_table", "largest_pooled",
+           "high_risk_only", "high_risk_sentence", "i2_at_variance", "i2_tau_example", "i2_tau_sentence",
+           "i2_tau_table", "interval_widths", "largest_pooled",
            "leave_one_out_sentence", "leave_one_out_sentences", "pooled_sentences", "rows_named", "scale_of",
            "screen_sentence", "sign_test_by_hand", "vote_reading", "weights_for", "weights_sentence",
            "weights_table"]
@@ -193,6 +194,60 @@ def forest_reading(fits, min_k_prediction: int = 3) -> str:
             f"median with its 95% credible interval; the thick bar is the prediction interval (from k = "
             f"{min_k_prediction}, on t(k − 2)). A mark after a study's name says it entered by a stated rule "
             "(† proxy, ‡ other comparator, § published after the review).")
+
+
+def interval_widths(fits: pd.DataFrame) -> pd.DataFrame:
+    """How many times as wide as the z interval the leading interval of each pooled analysis is.
+
+    From ``fits.csv`` (analysis scale): ``ratio`` = (ci_high − ci_low) / (ci_high_z − ci_low_z), and
+    ``floor`` = t(k − 1; 1 − α/2) / z(1 − α/2), the least that ratio can be under the modified
+    Hartung–Knapp test, whose SE is SE_z·max(1, s) on t(k − 1) (Röver, Knapp & Friede 2015); under
+    plain Hartung–Knapp (SE_z·s) the ratio is s times the floor and can fall below 1 when s² < 1
+    (Hartung & Knapp 2001). ``floor`` is empty where z leads (the ratio is 1).
+    """
+    from scipy.stats import norm, t
+
+    pooled = _pooled(fits)
+    level = pooled["level"].astype(float) if "level" in pooled else pd.Series(0.95, index=pooled.index)
+    alpha = (1 - level) / 2
+    floor = [float(t.isf(a, k - 1) / norm.isf(a)) if test != "z" else np.nan
+             for a, k, test in zip(alpha, pooled["k"].astype(int), pooled["test"].astype(str))]
+    return pd.DataFrame({"analysis": pooled["label"].to_numpy(), "k": pooled["k"].astype(int).to_numpy(),
+                         "test": pooled["test"].to_numpy(),
+                         "ratio": ((pooled["ci_high"] - pooled["ci_low"]) / (pooled["ci_high_z"] - pooled["ci_low_z"])).to_numpy(),
+                         "floor": floor})
+
+
+def high_risk_only(rows: pd.DataFrame, fits: pd.DataFrame, overall: dict[str, str]) -> pd.DataFrame:
+    """The pooled analyses (k ≥ 2 with an estimate in ``fits.csv``) whose every study is at high
+    overall risk of bias, with their studies.
+
+    ``rows``: ``analysis_rows.csv``; ``overall``: study id → overall judgement (``appraisal.overall_of``;
+    a study not in the sheet is *not rated*, which is not high). An analysis qualifies when
+    {overall(study) : study in the analysis} = {high} (RoB 2, Sterne et al. 2019; JBI checklists with
+    the compendium's overall rule).
+    """
+    from .appraisal import study_overall_column
+
+    pooled = _pooled(fits)
+    judged = rows.assign(rob=study_overall_column(rows, overall)) if len(rows) else rows.assign(rob=[])
+    found = []
+    for _, fit in pooled.iterrows():
+        block = judged[judged["analysis"] == fit["analysis"]]
+        if len(block) and (block["rob"] == "high").all():
+            found.append({"analysis": fit["analysis"], "label": fit["label"], "k": int(fit["k"]),
+                          "studies": ", ".join(block["study_id"].astype(str))})
+    return pd.DataFrame(found, columns=["analysis", "label", "k", "studies"])
+
+
+def high_risk_sentence(table: pd.DataFrame, review: str) -> str:
+    """What :func:`high_risk_only` found for one review, as a sentence (its count, labels and studies)."""
+    if not len(table):
+        return f"{review}: no pooled analysis rests only on studies at high risk of bias."
+    items = "; ".join(f"{r['label']} (k = {r['k']}: {r['studies']})" for _, r in table.iterrows())
+    n = len(table)
+    return (f"{review}: {n} pooled {'analysis rests' if n == 1 else 'analyses rest'} only on studies at high risk of "
+            f"bias: {items}.")
 
 
 def weights_table(rows: pd.DataFrame, tau2: float) -> pd.DataFrame:

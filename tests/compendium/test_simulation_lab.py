@@ -155,3 +155,66 @@ def test_the_agreement_sentence_names_what_is_not_reproduced_and_what_2b_adds(gr
         h.published_agreement_sentences(missed, coverage)[0]
     milder = small_k.assign(coverage=small_k["coverage"].clip(lower=0.9))
     assert "not above the 30 %" in h.published_agreement_sentences(published, coverage, milder)[1]
+
+
+# -- which cells are "our situation": read from analysis rows, never written in -------------------------
+
+def made_up_rows(vis: dict[str, list[float]]) -> pd.DataFrame:
+    """analysis_rows.csv as notebook 03 writes it, reduced to what our_analyses reads."""
+    return pd.DataFrame([{"analysis": a, "study_id": f"{a}{i}", "vi": v} for a, vs in vis.items()
+                         for i, v in enumerate(vs)])
+
+
+def test_our_situation_follows_made_up_analysis_rows(small_k):
+    rows = {"revA": made_up_rows({"pair": [0.01, 0.02], "single": [0.05]}),
+            "revB": made_up_rows({"five": [0.002, 0.01, 0.012, 0.02, 0.02], "bad": [0.01, float("nan")]})}
+    ours = h.our_analyses(rows)
+    assert list(ours["analysis"]) == ["pair", "five"], "k = 1 (also after a missing vi) is not pooled"
+    assert list(ours["k"]) == [2, 5] and ours["ratio"].tolist() == pytest.approx([2.0, 10.0])
+    cells = h.nearest_cells(ours, small_k)  # the grid has k = 2, 3 and ratios 1, 150
+    assert list(cells["k_cell"]) == [2, 3] and list(cells["ratio_cell"]) == [1.0, 1.0]  # log scale: 10 is nearer 1 than 150
+    text = h.our_situation_sentences(ours, small_k)
+    assert "Notebook 03 pooled 2 analyses (pair (revA): k = 2, variance ratio 2.0; five (revB): k = 5, variance " \
+           "ratio 10.0)" in text[0]
+    assert "largest ratio of two sampling variances within one analysis is 10.0 (five, revB)" in text[0]
+    assert any("the grid has no k = 5, so these cells have fewer studies than the analysis" in s for s in text)
+    assert "ratio 150 are a stress test, not our situation" in text[-1] and "our largest ratio is 10.0" in text[-1]
+    # one analysis as unequal as the grid's largest ratio: then it is our situation, not a stress test
+    steep = h.our_analyses({"revC": made_up_rows({"steep": [0.001, 0.2]})})
+    text = h.our_situation_sentences(steep, small_k)
+    assert "k = 2, variance ratio 200.0" in text[0] and not any("stress test" in s for s in text)
+    assert h.nearest_cells(steep, small_k)["ratio_cell"].tolist() == [150.0]
+    assert "no cell of this lab matches our situation" in h.our_situation_sentences(h.our_analyses({}), small_k)[0]
+
+
+def _coverages(grid: pd.DataFrame) -> set[str]:
+    return {f"{100 * c:.1f}" for c in grid["coverage"]}
+
+
+def test_every_coverage_named_in_a_sentence_comes_from_the_table(small_k):
+    import re
+
+    ours = h.our_analyses({"revA": made_up_rows({"pair": [0.01, 0.012], "triple": [0.001, 0.01, 0.2]})})
+    cells = h.nearest_cells(ours, small_k)
+    matching = small_k.merge(cells[["k_cell", "ratio_cell"]].drop_duplicates(),
+                             left_on=["k", "ratio"], right_on=["k_cell", "ratio_cell"])
+    cited = [(s, re.findall(r"(\d+\.\d) %", s)) for s in h.our_situation_sentences(ours, small_k)]
+    assert sum(len(n) for _, n in cited) >= 6
+    for sentence, numbers in cited:  # each coverage the "our situation" sentences state is one of the matching cells'
+        assert set(numbers) <= _coverages(matching), sentence
+    for sentence in h.small_k_sentences(small_k):  # and the whole grid's sentences: each is one of the table's
+        assert set(re.findall(r"(\d+\.\d) %", sentence)) <= _coverages(small_k), sentence
+    # change the table, and the sentences change with it
+    moved = small_k.assign(coverage=small_k["coverage"].where(small_k["method"] != "adhoc", 0.5))
+    assert "at least 50.0 %" in h.our_situation_sentences(ours, moved)[-1]
+    assert "fell short of 95 %" in h.our_situation_sentences(ours, moved)[1]
+
+
+def test_published_agreement_calls_the_largest_ratio_a_stress_test_only_when_no_analysis_is_near(grids, small_k):
+    coverage, tau2, _ = grids
+    published = h.published_comparison(coverage, tau2)
+    mild = h.our_analyses({"revA": made_up_rows({"pair": [0.01, 0.02]})})
+    steep = h.our_analyses({"revA": made_up_rows({"pair": [0.001, 0.2]})})
+    assert "a stress test: no pooled analysis of ours is nearest to ratio 150, our largest ratio being 2.0" in \
+        h.published_agreement_sentences(published, coverage, small_k, mild)[1]
+    assert "stress test" not in h.published_agreement_sentences(published, coverage, small_k, steep)[1]

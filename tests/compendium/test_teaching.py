@@ -157,3 +157,31 @@ def test_egger_instability_beyond_its_limit_says_why_it_is_not_shown():
     text = egger_instability_not_shown(2_000, "Big")
     assert text.startswith("Big:") and f"up to k = {EGGER_INSTABILITY_MAX_K}" in text
     assert "k = 2,000" in text and "2,000 refits of 1,999 studies" in text
+
+
+def test_interval_widths_never_below_the_t_over_z_floor_under_the_modified_test():
+    from scipy.stats import norm, t
+
+    yi, vi = np.array([0.1, 0.12, 0.11]), np.array([0.02, 0.03, 0.025])  # studies agreeing closely: s² < 1
+    rows = []
+    for test in ("adhoc", "knha"):
+        fit = h.fit_meta(yi, vi, method="REML", test=test)
+        z = h.fit_meta(yi, vi, method="REML", test="z")
+        rows.append(dict(analysis=test, label=test, k=3, test=test, level=0.95, estimate=fit.estimate,
+                         ci_low=fit.ci_low, ci_high=fit.ci_high, ci_low_z=z.ci_low, ci_high_z=z.ci_high))
+    widths = h.interval_widths(pd.DataFrame(rows)).set_index("analysis")
+    floor = t.isf(0.025, 2) / norm.isf(0.025)
+    assert widths["floor"].tolist() == pytest.approx([floor, floor])
+    assert widths.loc["adhoc", "ratio"] == pytest.approx(floor)  # s² < 1: the modification keeps SE_z, on t(2)
+    assert widths.loc["knha", "ratio"] < floor  # plain Hartung–Knapp shrinks with s < 1
+
+
+def test_high_risk_only_counts_pooled_analyses_whose_every_study_is_high():
+    rows = pd.DataFrame({"analysis": ["a", "a", "b", "b", "c"], "study_id": ["S1", "S2", "S1", "S3", "S2"]})
+    fits = pd.concat([fits_frame(analysis=x, label=x.upper(), k=k) for x, k in (("a", 2), ("b", 2), ("c", 1))])
+    overall = {"S1": "high", "S2": "high"}  # S3 not rated
+    table = h.high_risk_only(rows, fits, overall)
+    assert list(table["analysis"]) == ["a"] and table["studies"].iloc[0] == "S1, S2"  # c: k = 1, not pooled
+    assert h.high_risk_sentence(table, "revA") == ("revA: 1 pooled analysis rests only on studies at high risk of "
+                                                   "bias: A (k = 2: S1, S2).")
+    assert "no pooled analysis" in h.high_risk_sentence(h.high_risk_only(rows, fits, {}), "revA")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 # Each notebook and the notebooks it must wait for: 01 checks the sheets all others read (a sheet that
 # breaks its codebook stops the build there), 03 and 05 read what 02 writes (05 nothing else), 04 reads
-# the fits 03 writes. The report comes after all five.
+# the fits 03 writes, 06 the analysis rows 03 writes (to find the cells of its lab nearest to our analyses).
+# The report comes after all of them.
 GRAPH: dict[str, tuple[str, ...]] = {
     "00_worked_example": (),
     "01_data_extraction": (),
@@ -18,7 +19,7 @@ GRAPH: dict[str, tuple[str, ...]] = {
     "03_pooled_models": ("02_effect_size_harmonisation",),
     "04_forest_funnel_plots": ("03_pooled_models",),
     "05_box_score_mediator_synthesis": ("02_effect_size_harmonisation",),
-    "06_simulation_lab": (),
+    "06_simulation_lab": ("03_pooled_models",),
 }
 NOTEBOOKS = list(GRAPH)
 
