@@ -76,7 +76,9 @@ def make_plain_reviews(raw: Path, tables: Path) -> list[str]:
     return list(PLAIN)
 
 
-RUN = {"reviews": list(DROPINS), "tau2_method": "DL"}
+# 06 reruns in such a run (it reads the analysis rows 03 writes); 500 replications per cell keep it cheap,
+# since this run checks the pipeline, not the lab's numbers (those are notebook 06's own committed outputs)
+RUN = {"reviews": list(DROPINS), "tau2_method": "DL", "replications": 500}
 
 
 @pytest.fixture(scope="session")
