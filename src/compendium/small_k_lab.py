@@ -104,7 +104,7 @@ def small_k_grid(k_values=(2, 3), ratios=(1, 10, 150), tau2_values=(0.0, 0.05, 0
                 theta = np.sqrt(tau2) * rng.standard_normal((replications, k))
                 yi = theta + np.sqrt(vi) * rng.standard_normal((replications, k))
                 v = np.broadcast_to(vi, yi.shape).copy()
-                bayes = tau_scale if tau2 > 0 and ratio == max(ratios) else None
+                bayes = tau_scale  # every cell, so the cells nearest to our analyses carry it too
                 for (kind, name), (low, high) in small_k_intervals(yi, v, method, level, bayes).items():
                     if kind == "CI" or tau2 == 0:
                         hit = ((low <= 0) & (0 <= high)).astype(float)
@@ -395,9 +395,16 @@ def our_situation_sentences(ours: pd.DataFrame, grid: pd.DataFrame, lead: str = 
         text = (f"Cells k = {kc}, ratio {rc:g}, τ² = {taus} (nearest to {who}{note}): the {TEST_LABELS[lead]} "
                 f"interval covered μ in {_span(spans[lead])} of meta-analyses and {verdict}, {rank}; Hartung–Knapp "
                 f"covered {_span(spans['knha'])} and z {_span(spans['z'])}.")
+        bayes = ci[ci["method"] == "bayes"]["coverage"]
+        if len(bayes):
+            text += (f" The Bayesian credible interval (half-normal τ prior) covered μ in {_span(bayes)}, shown beside "
+                     "the leading interval, not instead of it.")
         pi = cell[(cell["interval"] == "PI") & (cell["method"] == "t(k-2)")]
         if len(pi):
             text += f" The t(k − 2) prediction interval covered a new study's true effect in {_span(pi['coverage'])}."
+        pb = cell[(cell["interval"] == "PI") & (cell["method"] == "bayes")]["coverage"]
+        if len(pb):
+            text += f" The Bayesian posterior predictive interval covered it in {_span(pb)}."
         out.append(text)
     if lead_low:
         zs = pd.concat(z_span)
