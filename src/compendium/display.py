@@ -383,17 +383,17 @@ def _numeric(cells: list[str]) -> bool:
 def split_columns(columns: list[tuple[str, list[str]]], width_px: float = PAGE_WIDTH_PX) -> list[list[int]]:
     """Positions of the columns of each part of a table too wide for ``width_px``.
 
-    Every part repeats the row's name: its leading text columns (at most three, e.g. analysis and
-    variant, or role, outcome and study; at most 55 % of the width, else as many as fit, at least the
-    first), so each part can be read alone.
+    Every part repeats the row's name: its leading text columns, as few as tell the rows apart (at most
+    four, e.g. analysis and variant, or variant, type, outcome and design; at most 70 % of the width;
+    at least the first), so each part can be read alone.
     """
     widths = [_width_px(h, c) for h, c in columns]
     if sum(widths) <= width_px or len(columns) < 3:
         return [list(range(len(columns)))]
     keys = [0]
-    for i in range(1, min(3, len(columns) - 2)):
-        if _numeric(columns[i][1]) or columns[i][0] in ("Note", "Notes") \
-                or sum(widths[j] for j in keys) + widths[i] > 0.55 * width_px:
+    for i in range(1, min(4, len(columns) - 2)):
+        if len(set(zip(*(columns[j][1] for j in keys)))) == len(columns[0][1]) or _numeric(columns[i][1]) \
+                or columns[i][0] in ("Note", "Notes") or sum(widths[j] for j in keys) + widths[i] > 0.7 * width_px:
             break
         keys.append(i)
     parts, current = [], list(keys)
