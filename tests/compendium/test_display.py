@@ -110,12 +110,15 @@ def test_beside_metafor_shows_counts_as_integers_and_tiny_values_with_their_digi
 
 
 def test_every_part_of_a_split_table_repeats_the_columns_that_name_its_rows():
-    wide = pd.DataFrame({"role": ["mediator"], "outcome": ["depression"], "study": ["Smith2020"],
-                         **{f"column_{i}": [0.123456] for i in range(20)}, "source": ["https://doi.org/10.1/x"]})
+    wide = pd.DataFrame({"role": ["mediator", "mediator", "mediator"], "outcome": ["depression", "depression", "sleep"],
+                         "study": ["Smith2020", "Jones2021", "Smith2020"],
+                         **{f"column_{i}": [0.123456] * 3 for i in range(20)}, "source": ["https://doi.org/10.1/x"] * 3})
     columns = d._merged(h.show(wide))
     parts = d.split_columns(columns)
-    assert len(parts) > 1 and all(p[:3] == [0, 1, 2] for p in parts)
+    assert len(parts) > 1 and all(p[:3] == [0, 1, 2] for p in parts)  # role and outcome alone repeat a pair
     assert "(continued; Role, Outcome, Study repeat)" in h.show(wide)._repr_html_()
+    one = d.split_columns(d._merged(h.show(wide.iloc[[0, 2]])))  # role, outcome tell these two apart: no study
+    assert all(p[:2] == [0, 1] and 2 not in p[:3] for p in one[1:])
 
 
 def test_a_table_with_nothing_in_it_becomes_one_sentence():
