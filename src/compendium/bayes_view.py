@@ -141,6 +141,11 @@ def _listed(names: list[str], last: str) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
+def _span_text(low: float, high: float, one: str, many: str) -> str:
+    """"a median of .11" when both ends round alike, else "medians from .10 to .12"."""
+    return f"{one} {_fmt(low)}" if _fmt(low) == _fmt(high) else f"{many} {_fmt(low)} to {_fmt(high)}"
+
+
 def prior_sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
     """One sentence per analysis: how far the posterior median and interval move over the priors."""
     out = []
@@ -148,8 +153,9 @@ def prior_sensitivity_sentences(table: pd.DataFrame, metric: str) -> list[str]:
         default = block[block["default"]].iloc[0]
         others = block[~block["default"]]
         out.append(f"{label}: under the default prior {metric} = {_fmt(default['estimate'])} "
-                   f"({_fmt(default['ci_low'])} to {_fmt(default['ci_high'])}); the other priors give medians from "
-                   f"{_fmt(others['estimate'].min())} to {_fmt(others['estimate'].max())} and intervals from "
+                   f"({_fmt(default['ci_low'])} to {_fmt(default['ci_high'])}); the other priors give "
+                   f"{_span_text(others['estimate'].min(), others['estimate'].max(), 'a median of', 'medians from')} "
+                   "and intervals from "
                    f"{_fmt(others['ci_low'].min())} to {_fmt(others['ci_high'].max())} at their widest, "
                    f"P(μ > 0) from {probability_text(block['p_positive'].min())} to "
                    f"{probability_text(block['p_positive'].max())}; {prior_dependence_sentence(block)}.")

@@ -37,8 +37,8 @@ def _pooled(fits: pd.DataFrame) -> pd.DataFrame:
 def _reading(low: float, high: float, metric: str) -> str:
     if low > 0 or high < 0:
         return f"the whole interval lies {'above' if low > 0 else 'below'} 0"
-    return (f"the interval includes 0 as well as effects as large as {metric} = "
-            f"{_fmt(high if abs(high) > abs(low) else low)}")
+    far = high if abs(high) > abs(low) else low
+    return f"the interval includes 0 as well as effects as far from it as {metric} = {_fmt(far)}"
 
 
 def pooled_sentences(fits: pd.DataFrame, metric: str, transform=None) -> list[str]:
