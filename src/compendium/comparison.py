@@ -40,6 +40,9 @@ def published_k(p) -> float:
     return float(p.k) if pd.notna(p.k) else np.nan
 
 
+# The extractor's words (the sheets' ``notes``) for a model in which the outcome predicts help seeking:
+# its coefficient answers another question than the association's, unlike a correlation or a 2×2 table.
+REVERSE = re.compile(r"\breverse direction\b", re.IGNORECASE)
 MODEL_WORDS = re.compile(r"\b(?:M?ANCOVA|MANOVA|repeated[- ]measures?|mixed[- ]models?|multilevel|GEE|regression|"
                          r"covariates?|adjusted for)\b", re.IGNORECASE)  # a model other than the two-sample test
 
@@ -97,6 +100,8 @@ def mapping_reasons(data: pd.DataFrame, note: str | None, review_design: str | N
     * a pre–post change (``design`` pre_post) or an engagement contrast within one arm of a trial
       (``design`` longitudinal in a study of design ``rct``): not the between-person association;
     * a path or β from a regression model (``statistic_type`` beta): a partial association;
+    * a model in the reverse direction (``notes`` say "reverse direction": the outcome predicts help
+      seeking), whose coefficient is not the association the review pooled;
     * blended interventions or caregivers (``scope_flag`` of the row or the study);
     * mixed standardisations: effect sizes standardised by their authors (d, g, SMD as printed)
       pooled with ones we computed from means, t, F or p;
@@ -121,6 +126,10 @@ def mapping_reasons(data: pd.DataFrame, note: str | None, review_design: str | N
             why.append("engagement contrast within a trial arm")
         if "statistic_type" in data and (data["statistic_type"] == "beta").any():
             why.append("path or beta from a regression model")
+        if "notes" in data:
+            reverse = data["notes"].fillna("").astype(str).str.contains(REVERSE)
+            if reverse.any():
+                why.append(f"modelled in the reverse direction (the outcome predicts help seeking): {_ids(data, reverse)}")
         flags = set()
         for column in ("scope_flag", "study_scope_flag"):
             if column in data:

@@ -95,3 +95,13 @@ def test_a_p_from_another_model_and_a_probable_same_sample_pair_are_named():
                    '"primary, probable same-sample pairs merged")']
     assert mapping_reasons(pd.DataFrame([other]), None, "intervention") == []
     assert "primary, probable same-sample pairs merged" == PAIRS_MERGED
+
+
+def test_a_model_in_the_reverse_direction_is_a_mapping_reason():
+    path = effect("S", "S_1", yi=0.22, vi=0.003, r=0.22, design="cross_sectional", statistic_type="beta",
+                  notes="BORDERLINE; reverse direction (empowerment predicts use); PLS path coefficient")
+    framed = effect("R", "R_1", yi=0.25, vi=0.003, r=0.25, design="cross_sectional", statistic_type="percent",
+                    notes="Reverse framing: groups defined by symptoms")  # a 2×2 table: symmetric, no reason
+    why = mapping_reasons(pd.DataFrame([path, framed]), None, "correlational")
+    assert "modelled in the reverse direction (the outcome predicts help seeking): S" in why
+    assert not any("R" in w.split(": ")[-1].split(", ") for w in why if "reverse" in w)
