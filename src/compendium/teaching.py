@@ -16,7 +16,7 @@ from meta_analysis.small_study import egger_test
 from .display import count_text, p_text, sentence_number as _fmt  # the one place that rounds
 
 __all__ = ["EGGER_INSTABILITY_MAX_K", "conversion_sentence", "egger_instability", "egger_instability_not_shown",
-           "egger_instability_sentence", "forest_reading", "heterogeneity_sentences", "true_effect_range",
+           "egger_instability_of", "egger_instability_sentence", "forest_reading", "heterogeneity_sentences", "true_effect_range",
            "high_risk_only", "high_risk_sentence", "i2_at_variance", "i2_tau_example", "i2_tau_sentence",
            "i2_tau_table", "interval_widths", "largest_pooled",
            "leave_one_out_sentence", "leave_one_out_sentences", "pooled_sentences", "rows_named", "scale_of",
@@ -320,6 +320,21 @@ def egger_instability_sentence(table: pd.DataFrame, label: str, alpha: float = 0
             f"study at a time gives p from {_fmt(loo['egger_p'].min(), 3)} to {_fmt(loo['egger_p'].max(), 3)}, "
             f"and {count_text(flips, 'omission')} change the verdict at p < {_fmt(alpha)}. A funnel of "
             f"{full['k']} points cannot tell asymmetry from chance.")
+
+
+def egger_instability_of(fits: pd.DataFrame, rows: pd.DataFrame) -> tuple | None:
+    """The largest pooled analysis of ``fits.csv`` (:func:`largest_pooled`) and Egger's test without
+    each of its studies (``analysis_rows.csv`` as ``rows``): (label, table, sentence). The table is None
+    above :data:`EGGER_INSTABILITY_MAX_K` studies (the sentence says why); below 4 studies, or with
+    nothing pooled, there is nothing to show: None."""
+    top = largest_pooled(fits)
+    if top is None or top["k"] < 4:
+        return None
+    if top["k"] > EGGER_INSTABILITY_MAX_K:
+        return top["label"], None, egger_instability_not_shown(int(top["k"]), top["label"])
+    data = rows[rows["analysis"] == top["analysis"]]
+    table = egger_instability(data["yi"], data["vi"], data["label"], method=top["method"])
+    return top["label"], table, egger_instability_sentence(table, top["label"])
 
 
 def conversion_sentence(name: str, converted: pd.DataFrame, left: pd.DataFrame) -> str:

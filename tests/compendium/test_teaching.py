@@ -185,3 +185,16 @@ def test_high_risk_only_counts_pooled_analyses_whose_every_study_is_high():
     assert h.high_risk_sentence(table, "revA") == ("revA: 1 pooled analysis rests only on studies at high risk of "
                                                    "bias: A (k = 2: S1, S2).")
     assert "no pooled analysis" in h.high_risk_sentence(h.high_risk_only(rows, fits, {}), "revA")
+
+
+def test_egger_instability_of_the_largest_pooled_analysis():
+    rng = np.random.default_rng(3)
+    yi, vi = rng.normal(0.2, 0.2, 6), rng.uniform(0.01, 0.05, 6)
+    rows = pd.DataFrame({"analysis": "a", "yi": yi, "vi": vi, "label": list("abcdef")})
+    fits = pd.DataFrame({"analysis": ["a", "b"], "label": ["A", "B"], "k": [6, 2], "estimate": [0.2, 0.1],
+                         "method": ["REML", "REML"]})
+    label, table, sentence = h.egger_instability_of(fits, rows)
+    assert label == "A" and len(table) == 7 and sentence == h.egger_instability_sentence(table, "A")
+    assert h.egger_instability_of(fits.assign(k=[3, 2]), rows) is None  # below 4 studies: nothing to show
+    big = fits.assign(k=[h.EGGER_INSTABILITY_MAX_K + 1, 2])
+    assert h.egger_instability_of(big, rows)[1] is None and "shown up to k = 100" in h.egger_instability_of(big, rows)[2]
