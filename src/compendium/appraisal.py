@@ -487,11 +487,13 @@ def votes_by_risk_of_bias(votes: pd.DataFrame, cells: list[str], overall: dict[s
     2021 mark each study's risk of bias in the effect-direction plot for the same reason: a reader can
     see whether the direction holds among the studies at lower risk).
     """
+    from meta_analysis.votes import STUDY_DIRECTIONS  # every vote a study can cast, "unclear" among them
+
     if not len(votes):
-        return pd.DataFrame(columns=[*cells, "risk_of_bias", "studies", "positive", "negative", "null", "mixed"])
+        return pd.DataFrame(columns=[*cells, "risk_of_bias", "studies", *STUDY_DIRECTIONS])
     table = votes.assign(risk_of_bias=study_overall_column(votes, overall))
     counts = (table.groupby([*cells, "risk_of_bias"], sort=True)["vote"].value_counts().unstack(fill_value=0)
-              .reindex(columns=["positive", "negative", "null", "mixed"], fill_value=0))
+              .reindex(columns=list(STUDY_DIRECTIONS), fill_value=0))
     counts.insert(0, "studies", counts.sum(axis=1))
     counts.columns.name = None
     return counts.reset_index()

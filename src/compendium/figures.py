@@ -243,6 +243,8 @@ def plot_prisma(counts: pd.DataFrame, title: str):
 
 MARKS = {"positive": ("^", "positive"), "negative": ("v", "negative"), "null": ("o", "no effect"),
          "mixed": ("D", "mixed (< 70 % agree)"), "unclear": ("s", "unclear (no direction)")}
+VOTE_COLOURS = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
+                "mixed": PALETTE["muted"], "unclear": PALETTE["light"]}  # one colour per vote, every plot
 
 
 LEGEND_ROW = 0.15  # inches per legend entry at font size 7 (its marker and spacing; measured 0.146)
@@ -261,8 +263,7 @@ def effect_direction_summary(votes: pd.DataFrame, cells: list[str], title: str, 
     set_style()
     cell = votes[cells].astype(str).agg(" · ".join, axis=1).str.replace("_", " ")
     columns = sorted(cell.unique())
-    colour = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
-              "mixed": PALETTE["muted"]}
+    colour = VOTE_COLOURS
     n = votes["study_id"].nunique()
     heading = textwrap.wrap(f"{title}: {n:,} studies, counted per cell (a summary: one row per study is "
                             f"unreadable); every vote is in {table_name}", 70)
@@ -324,8 +325,7 @@ def effect_direction_plot(votes: pd.DataFrame, cells: list[str], title: str,
     votes["study_label"] = votes["study_label"].str.strip()
     columns = sorted(votes["cell"].unique())
     labels = sorted(votes["study_label"].unique(), key=str.lower, reverse=True)
-    colour = {"positive": PALETTE["positive"], "negative": PALETTE["negative"], "null": PALETTE["null"],
-              "mixed": PALETTE["muted"], "unclear": PALETTE["light"]}
+    colour = VOTE_COLOURS
     with_rob = overall is not None
     if with_rob:
         study_of = dict(zip(votes["study_label"], votes["study_id"]))

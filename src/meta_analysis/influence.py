@@ -202,8 +202,10 @@ def _deleted_fits(yi, vi, method: str, test: str, chunk: int = 2_000_000) -> dic
         rows = everyone[direct]
         sw[rows], swy[rows], swyy[rows] = _exact_sums(yc, vi, rows, tau2[rows], chunk)
     rss = np.maximum(0.0, swyy - swy * swy / sw)
-    if test == "knha":
+    if test in ("knha", "adhoc"):  # as models._fit_with_tau2: s² of the k − 1 studies, at least 1 under adhoc
         s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / (k - 2))
+        if test == "adhoc":
+            s2w = np.maximum(s2w, 1.0)
     else:
         s2w = np.ones(k)
     result = dict(mu=mu, vb=float(full["vb"][0, 0, 0]), tau2=tau2_full, k=np.full(k, k - 1), tau2_del=tau2,
@@ -241,7 +243,7 @@ def leave_one_out(yi, vi, method: str = "REML", test: str = "z", level: float = 
     df = k - 2
     se = np.sqrt(d["vb_del"])
     stat = d["mu_del"] / se
-    if test == "knha":
+    if test in ("knha", "adhoc"):
         crit, pval = stats.t.isf((1 - level) / 2, df), 2 * stats.t.sf(np.abs(stat), df)
     else:
         crit, pval = stats.norm.isf((1 - level) / 2), 2 * stats.norm.sf(np.abs(stat))

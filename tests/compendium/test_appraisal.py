@@ -432,3 +432,10 @@ def test_heterogeneity_is_not_counted_twice_in_inconsistency_and_imprecision():
 def _number(x):
     from compendium.display import sentence_number
     return sentence_number(x)
+
+
+def test_unclear_votes_count_in_the_risk_of_bias_table():
+    votes = pd.DataFrame({"outcome": ["x", "x", "x"], "study_id": ["A", "B", "C"],
+                          "vote": ["positive", "unclear", "unclear"]})
+    table = h.votes_by_risk_of_bias(votes, ["outcome"], OVERALL)
+    assert table["studies"].sum() == 3 and table["unclear"].sum() == 2

@@ -212,3 +212,15 @@ def test_effect_direction_marks_each_studys_overall_risk_of_bias_in_robvis_colou
 
     with pytest.raises(ValueError, match="'Low 2019' is 'probably low'"):
         h.effect_direction_plot(votes, ["cell"], "T", overall={"Low 2019": "probably low"})
+
+
+def test_effect_direction_summary_draws_unclear_votes():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    votes = pd.DataFrame({"study_id": [f"S{i:02d}" for i in range(12)], "marks": "", "cell": "a",
+                          "vote": ["positive"] * 6 + ["unclear"] * 3 + ["mixed"] * 3, "significant": "no"})
+    fig = h.effect_direction_plot(votes, ["cell"], "T", max_rows=10)
+    drawn = {bars.get_label(): sum(p.get_width() for p in bars.patches) for bars in fig.axes[0].containers}
+    assert sum(drawn.values()) == 12 and any("unclear" in label and width == 3 for label, width in drawn.items())
+    plt.close(fig)

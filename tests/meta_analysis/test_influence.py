@@ -38,7 +38,7 @@ FIELDS = ["estimate", "se", "ci_low", "ci_high", "pval", "q", "tau2", "i2", "h2"
 
 
 @pytest.mark.parametrize("method", ["FE", "DL", "REML", "PM"])
-@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("test", ["z", "knha", "adhoc"])
 def test_closed_form_leave_one_out_equals_refits_on_made_up_data(method, test):
     import numpy as np
 
@@ -106,3 +106,19 @@ def test_deleted_fits_are_computed_once_per_data_set(monkeypatch):
     ma.leave_one_out(yi, vi, method="DL")  # another model: fitted anew
     assert len(calls) == 2
     np.testing.assert_array_equal(first["tau2"], ma.leave_one_out(yi, vi, level=0.9)["tau2"])
+
+
+@pytest.mark.parametrize("method", ["FE", "DL", "REML"])
+def test_leave_one_out_under_adhoc_is_never_narrower_than_z_where_s2_falls_below_1(method):
+    """Studies that agree more than their variances say (s² < 1): the modified test's truncation binds,
+    and each deletion is fit_meta(test="adhoc") on the other studies, never the z fit."""
+    import numpy as np
+
+    yi, vi = np.array([0.20, 0.22, 0.19, 0.21, 0.205, 0.195]), np.full(6, 0.04)
+    table = ma.leave_one_out(yi, vi, method=method, test="adhoc")
+    for i in range(6):
+        keep = np.arange(6) != i
+        want, z = (ma.fit_meta(yi[keep], vi[keep], method=method, test=t) for t in ("adhoc", "z"))
+        assert table["ci_low"][i] == pytest.approx(want.ci_low, rel=1e-9)
+        assert table["pval"][i] == pytest.approx(want.pval, rel=1e-9)
+        assert table["ci_high"][i] - table["ci_low"][i] > z.ci_high - z.ci_low
