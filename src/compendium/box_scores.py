@@ -14,12 +14,10 @@ intervention works): they are counted, not tested.
 """
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from meta_analysis.votes import study_direction, vote_count
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from .certainty import findings_html
-from .comparison import K_NOT_STATED, what_this_comparison_is
+from .comparison import K_NOT_STATED
 from .display import NA, count_text, integer_text, number_text, p_text, sentence_number, show, table_html
 from .figures import comparison_plot, save_figure, set_style
 from .files import read_table
@@ -187,6 +187,13 @@ def _value(x: float, metric: str) -> str:
     return f"{metric} = {sentence_number(x, 2)}"
 
 
+def lead_tests(comparison: pd.DataFrame) -> str:
+    """The name of the test the comparison's intervals come from (``test``; " / " between several), "z"
+    for a table from before the leading test was recorded."""
+    tests = [t for t in dict.fromkeys(comparison["test"].dropna().astype(str)) if t] if "test" in comparison else []
+    return " / ".join(tests) or "z"
+
+
 def landing_story(comparison: pd.DataFrame, names: dict[str, str] | None = None) -> list[str]:
     """The landing page's opening paragraphs, built from ``comparison.csv``: what was re-run, how far our
     extraction goes, how our estimates sit beside the published ones, and why they differ.
@@ -202,8 +209,7 @@ def landing_story(comparison: pd.DataFrame, names: dict[str, str] | None = None)
         return ["No review in this build lists published pooled results, so there is nothing to compare with."]
     reviews = list(dict.fromkeys(comparison["review"]))
     totals = comparison.drop_duplicates("review").set_index("review")["published_included"]
-    tests = [t for t in dict.fromkeys(comparison["test"].dropna().astype(str)) if t] if "test" in comparison else []
-    lead = " / ".join(tests) or "z"
+    lead = lead_tests(comparison)
     who = " and ".join(names.get(r, r) for r in reviews)
     n_pub = len(comparison)
     k = comparison["k"].fillna(0).astype(int)
@@ -425,7 +431,7 @@ def build_report(root: Path | str, reports_dir: Path | str | None = None, parame
             if meta.exists():
                 metrics[review] = json.loads(meta.read_text(encoding="utf-8")).get("display_metric", "effect")
         set_style()
-        lead = ", ".join(t for t in dict.fromkeys(comparison["test"].dropna().astype(str)) if t) or "leading test"
+        lead = lead_tests(comparison)
         out = save_figure(comparison_plot(comparison, metrics, title="", titles=names), "comparison_published_vs_ours", root / "figures",
                           f"published pooled results beside ours: for each analysis our estimate with its {lead} "
                           "interval (thick), the z interval (thin) and the published estimate as an open diamond", root)

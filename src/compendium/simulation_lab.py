@@ -11,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from .figures import PALETTE, save_figure
+from .small_k import TEST_NAMES
 
-TEST_LABELS = {"z": "z (Wald)", "knha": "Hartung–Knapp", "adhoc": "modified Hartung–Knapp"}
+TEST_LABELS = TEST_NAMES  # one name per test (small_k.py), in the lab as in the tables
 TEST_COLOURS = {"z": PALETTE["negative"], "knha": PALETTE["accent"], "adhoc": PALETTE["muted"]}
 ESTIMATOR_MARKS = {"DL": "o", "HE": "s", "SJ": "^", "ML": "v", "REML": "D", "PM": "P"}
 

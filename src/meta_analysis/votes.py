@@ -70,6 +70,9 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     return (0.0 if successes == 0 else centre - delta), (1.0 if successes == n else centre + delta)
 
 
+STUDY_DIRECTIONS = ("positive", "negative", "null", "mixed", "unclear")  # a result's or a study's direction
+
+
 def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
     """Count directions and test whether positive and negative are equally likely.
 
@@ -80,7 +83,7 @@ def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
     enter the test.
     """
     directions = list(directions)
-    allowed = {"positive", "negative", "null", "mixed", "unclear"}
+    allowed = set(STUDY_DIRECTIONS)
     for i, d in enumerate(directions):
         if d not in allowed:
             raise ValueError(f"directions[{i}] = {d!r}: use one of {sorted(allowed)}")
@@ -91,9 +94,6 @@ def vote_count(directions: Iterable[str], level: float = 0.95) -> VoteCount:
         return VoteCount(pos, neg, null, unclear, np.nan, np.nan, np.nan, np.nan)
     ci_low, ci_high = wilson_interval(pos, pos + neg, level)
     return VoteCount(pos, neg, null, unclear, pos / (pos + neg), ci_low, ci_high, sign_test_p(pos, neg))
-
-
-STUDY_DIRECTIONS = ("positive", "negative", "null", "mixed", "unclear")
 
 
 def study_direction(directions: Iterable[str], threshold: float = 0.7) -> str:
@@ -113,7 +113,7 @@ def study_direction(directions: Iterable[str], threshold: float = 0.7) -> str:
         raise ValueError("a study needs at least one result to vote")
     if not 0.5 < threshold <= 1:
         raise ValueError(f"threshold = {threshold!r}: must be in (0.5, 1]")
-    allowed = {"positive", "negative", "null", "mixed", "unclear"}
+    allowed = set(STUDY_DIRECTIONS)
     for i, d in enumerate(directions):
         if d not in allowed:
             raise ValueError(f"directions[{i}] = {d!r}: use one of {sorted(allowed)}")

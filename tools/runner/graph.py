@@ -125,3 +125,13 @@ def with_inputs(names: list[str]) -> list[str]:
             wanted.add(name)
             todo += GRAPH[name]
     return [n for n in NOTEBOOKS if n in wanted]
+
+
+def declared_defaults(declared: dict[str, dict]) -> dict:
+    """Every parameter the notebooks declare (:func:`notebook_parameters`) with its default, the first
+    notebook's where several declare it."""
+    defaults = {}
+    for names in declared.values():
+        for name, value in names.items():
+            defaults.setdefault(name, value)
+    return defaults

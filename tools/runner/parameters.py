@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import math
 
+from .graph import declared_defaults
+
 # The values each parameter may take, where its type alone does not say it: a test on the value and
 # what to write in the one-line error. The estimators are metafor's (``rma(method=...)``).
 TAU2_METHODS = ("FE", "DL", "HE", "SJ", "ML", "REML", "PM")
@@ -79,10 +81,7 @@ def check_parameters(parameters: dict, declared: dict[str, dict]) -> None:
     would otherwise be read letter by letter), its elements of the type of the default's elements (text
     for the empty ``reviews``); a float default takes an int or float, finite; a bool only a bool.
     """
-    defaults = {}
-    for names in declared.values():
-        for name, value in names.items():
-            defaults.setdefault(name, value)
+    defaults = declared_defaults(declared)
     unknown = sorted(set(parameters) - set(defaults))
     if unknown:
         raise ValueError(f"no notebook has a parameter {', '.join(map(repr, unknown))}: "

@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .graph import NOTEBOOKS, OUTPUTS, RUNS, written_by
+from .graph import NOTEBOOKS, OUTPUTS, RUNS, declared_defaults, written_by
 
 RUN_MARKER = ".compendium-run"  # in a run folder: an earlier run of this tool wrote it
 OWNER = ".owner"  # in every .build-* folder: {"pid": ..., "host": ...} of the process that made it
@@ -206,10 +206,7 @@ def check_paths(parameters: dict, declared: dict[str, dict], root: Path) -> None
     must be the plain name of a folder with a ``review.json`` under the raw folder.
     """
     root = Path(root).resolve()
-    defaults = {}
-    for names in declared.values():
-        for name, value in names.items():
-            defaults.setdefault(name, value)
+    defaults = declared_defaults(declared)
     values = {**defaults, **parameters}
 
     def inside(name: str) -> Path:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from .environment import ROOT
 CARRIED = ("src/", "data/", "environment.yml")  # what a copy outside the repository needs to run
 SOLUTION, CLEAR, EXERCISE = "solution", "clear-output", "exercise"
 
