@@ -363,31 +363,46 @@ class BayesBatch:
 
 
 def _batch_quantile(q, w, mean, sd):
-    """Row-wise quantiles of normal mixtures: safeguarded Newton (as ``_newton``) on all rows at once."""
-    # F(x) = Σ W_j Φ((x − m_j)/s_j) is below q left of every component's own q-quantile and above q
-    # right of all of them: those (over nodes of non-negligible weight) bracket the root
-    own = np.where(w > 1e-14, mean + float(special.ndtri(q)) * sd, np.nan)
+    """Row-wise quantiles of normal mixtures: x with Σ_j W_j Φ((x − m_j)/s_j) = q in every row.
+
+    Halley's method on F(x) − q, F'(x) = Σ W_j φ(t_j)/s_j and F''(x) = −Σ W_j t_j φ(t_j)/s_j²
+    (t_j = (x − m_j)/s_j), kept inside a shrinking bracket as ``_newton`` (a bisection step whenever
+    Halley's would leave it). A row stops when its Newton step is below 1e-10 · max(1, |x|) and is
+    then given that last Newton step; later iterations work on the rows still open only.
+    """
+    # F is below q left of every component's own q-quantile and above q right of all of them: those
+    # (over nodes of non-negligible weight) bracket the root
+    z = float(special.ndtri(q))
+    own = np.where(w > 1e-14, mean + z * sd, np.nan)
     lo, hi = np.nanmin(own, 1), np.nanmax(own, 1)
-    x = (w * mean).sum(1) + float(special.ndtri(q)) * np.sqrt((w * sd ** 2).sum(1))
-    x = np.clip(x, lo, hi)
-    active = np.ones(len(x), bool)
+    x = np.clip((w * mean).sum(1) + z * np.sqrt((w * sd ** 2).sum(1)), lo, hi)
+    out = np.empty_like(x)
+    rows = np.arange(len(x))  # the rows still open, and their data below
     inv_sd = 1 / sd
     w_density = w * inv_sd / math.sqrt(2 * math.pi)
+    w_slope = w_density * inv_sd
     for _ in range(200):
-        t = (x[:, None] - mean) * inv_sd  # every row, converged or not: cheaper than copying the active ones
+        t = (x[:, None] - mean) * inv_sd
+        phi = np.exp(-0.5 * t * t)
         gap = np.einsum("ij,ij->i", w, special.ndtr(t)) - q
-        slope = np.einsum("ij,ij->i", w_density, np.exp(-0.5 * t * t))
-        hi = np.where(active & (gap > 0), x, hi)
-        lo = np.where(active & (gap <= 0), x, lo)
+        slope = np.einsum("ij,ij->i", w_density, phi)
+        bend = -np.einsum("ij,ij->i", w_slope, phi * t)
+        hi = np.where(gap > 0, x, hi)
+        lo = np.where(gap <= 0, x, lo)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(slope > 0, gap / slope, np.inf)
+            halley = np.where(slope > 0, 2 * gap * slope / (2 * slope * slope - gap * bend), np.inf)
         done = (np.abs(step) <= 1e-10 * np.maximum(1.0, np.abs(x))) | (gap == 0)
-        new = np.where((lo < x - step) & (x - step < hi), x - step, 0.5 * (lo + hi))
-        x = np.where(~active, x, np.where(done, x - np.where(gap == 0, 0.0, step), new))
-        active &= ~done
-        if not active.any():
-            return x
-    raise RuntimeError(f"no quantile q = {q} found for {int(active.sum())} rows")
+        out[rows[done]] = x[done] - np.where(gap[done] == 0, 0.0, step[done])
+        new = x - halley
+        x = np.where((lo < new) & (new < hi), new, 0.5 * (lo + hi))
+        if done.all():
+            return out
+        if done.any():
+            open_ = ~done
+            rows, x, lo, hi = rows[open_], x[open_], lo[open_], hi[open_]
+            w, mean, inv_sd, w_density, w_slope = w[open_], mean[open_], inv_sd[open_], w_density[open_], w_slope[open_]
+    raise RuntimeError(f"no quantile q = {q} found for {len(rows)} rows")
 
 
 def fit_bayes_batch(yi, vi, tau_prior: str = "halfnormal", tau_scale=0.5, mu_prior=None, level: float = 0.95,
