@@ -189,6 +189,20 @@ def test_notebooks_start_when_their_inputs_are_done_and_run_side_by_side(fake_bu
     assert all(json.loads((root / "notebooks" / f"{n}.ipynb").read_text())["executed"] for n in fake.NOTEBOOKS)
 
 
+def test_of_the_ready_notebooks_the_one_with_the_most_work_behind_it_runs_first(fake_build):
+    fake, root, runs = fake_build
+    order = fake.critical_path_order(fake.NOTEBOOKS)
+    assert sorted(order) == sorted(fake.NOTEBOOKS)
+    assert all(order.index(i) < order.index(n) for n in order for i in fake.GRAPH[n]), "inputs first"
+    # the lab (the longest) reads 03 only: it starts before 04 and 05, which would otherwise keep it waiting
+    assert order.index("06_simulation_lab") < min(order.index("04_forest_funnel_plots"),
+                                                  order.index("05_box_score_mediator_synthesis"))
+    assert fake.critical_path_order(["04_forest_funnel_plots", "03_pooled_models"]) == ["03_pooled_models",
+                                                                                        "04_forest_funnel_plots"]
+    fake.build(root=root, report=False)
+    assert runs["06_simulation_lab"][0] < runs["04_forest_funnel_plots"][0]
+
+
 def test_a_build_of_some_notebooks_runs_them_with_their_inputs_and_leaves_the_others(fake_build):
     fake, root, runs = fake_build
     fake.build(root=root, report=False, notebooks=["04_forest_funnel_plots"])

@@ -17,8 +17,8 @@ The names below are the runner's public interface (the tests and ``benchmarks/be
 from .cli import build_command, build_help, main
 from .environment import PY, ROOT, VENV, ensure_venv, say
 from .execute import BuildError, build, build_error, check_sheets, load_helpers
-from .graph import (GRAPH, NOTEBOOKS, OUTPUTS, RUNS, WRITES, notebook_parameters, outputs_of, rerun_notebooks,
-                    review_notebooks, with_inputs, written_by)
+from .graph import (GRAPH, NOTEBOOKS, OUTPUTS, RUNS, WRITES, critical_path_order, notebook_parameters, outputs_of,
+                    rerun_notebooks, review_notebooks, with_inputs, written_by)
 from .kernels import Stopped, start_kernel, stop_kernel, strip_run_metadata
 from .parameters import check_parameters, parse_parameters, run_folder
 from .publish import (PublishError, UnsafePath, check_out, check_paths, copy_outputs, copy_tracked,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import publish
 from .environment import ROOT, say
-from .graph import GRAPH, NOTEBOOKS, notebook_parameters, rerun_notebooks, review_notebooks, with_inputs
+from .graph import GRAPH, NOTEBOOKS, critical_path_order, notebook_parameters, rerun_notebooks, review_notebooks, with_inputs
 from .kernels import IMPORTING, Stopped, import_kernel_machinery, run_notebook, start_kernel, stop_kernel
 from .parameters import check_parameters
 
@@ -60,14 +60,16 @@ class _Run:
     """One build: a thread per notebook, each starting its kernel, waiting, then running its notebook.
 
     The threads take turns for the cores (``os.cpu_count()`` steps at a time): a notebook whose
-    inputs are done and whose kernel is ready runs first; otherwise the next kernel starts, in the
-    order of :data:`NOTEBOOKS`; the report's imports come last.
+    inputs are done and whose kernel is ready runs first, and of several such the one with the most
+    work behind it (:func:`critical_path_order`); otherwise the next kernel starts, in that same
+    order; the report's imports come last.
     """
 
     def __init__(self, root: Path, parameters: dict | None, verbose: bool, staging: Path, report: bool,
                  notebooks: list[str], declared: dict[str, dict]):
         self.root, self.parameters, self.verbose, self.staging = root, parameters or {}, verbose, staging
         self.notebooks = notebooks
+        self.order = critical_path_order(notebooks)  # which kernel starts, and which ready notebook runs, first
         self.declared = declared  # each notebook's parameters (notebook_parameters)
         self.report = report
         self.free = os.cpu_count() or 1
@@ -92,8 +94,12 @@ class _Run:
         inputs_done = all(d in self.seconds or d not in self.notebooks for d in GRAPH[name])  # else not rerun
         return name in self.ready and name not in self.running and inputs_done
 
+    def first_runnable(self, name: str) -> bool:
+        ahead = self.order[:self.order.index(name)]
+        return self.runnable(name) and not any(map(self.runnable, ahead))
+
     def may_start_kernel(self, name: str) -> bool:
-        before = self.notebooks[:self.notebooks.index(name)]
+        before = self.order[:self.order.index(name)]
         return self.starting.issuperset(before) and not any(map(self.runnable, self.notebooks))
 
     def may_prepare_report(self) -> bool:
@@ -142,7 +148,7 @@ class _Run:
             holding = False
             self.release(name, self.ready)
             self.imported.wait()
-            if not self.claim(lambda: self.runnable(name), name, self.running):
+            if not self.claim(lambda: self.first_runnable(name), name, self.running):
                 return
             holding = True
             start = time.perf_counter()
