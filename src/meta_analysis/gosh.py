@@ -130,6 +130,26 @@ def _fit_iterative(yi, vi, incl: np.ndarray, method: str) -> dict:
     return out
 
 
+def _plan(k: int, subsets: int | None, max_exact_k: int) -> tuple[bool, int, int]:
+    """Whether :func:`gosh` enumerates every subset of k studies or draws a sample, as metafor decides.
+
+    Returns (exact, rows, total): every one of the total = 2^k − 1 non-empty subsets when total ≤
+    ``subsets`` (default 1,000,000) and k ≤ ``max_exact_k``, else ``subsets`` random ones.
+    """
+    if isinstance(max_exact_k, bool) or not isinstance(max_exact_k, (int, np.integer)) or max_exact_k < 1:
+        raise ValueError(f"max_exact_k = {max_exact_k!r}: must be an integer >= 1")
+    if subsets is None:
+        subsets = 1_000_000
+    elif isinstance(subsets, bool) or not isinstance(subsets, (int, np.integer)) or subsets < 2:
+        raise ValueError(f"subsets = {subsets!r}: must be an integer >= 2")
+    total = 2 ** k - 1
+    exact = total <= subsets and k <= max_exact_k
+    if exact and total > _MAX_EXACT:
+        raise ValueError(f"max_exact_k = {max_exact_k}: 2^{k} - 1 = {total} subsets are too many to enumerate; "
+                         f"use max_exact_k <= 25 or a number of random subsets")
+    return exact, (total if exact else int(subsets)), total
+
+
 def gosh(yi, vi, method: str = "FE", subsets: int | None = None, max_exact_k: int = 20, seed=20231,
          labels=None, chunk: int = 2_000_000, members: bool = True) -> GoshResult:
     """Fit the model to subsets of the studies, as metafor ``gosh()`` (Olkin, Dahabreh & Trikalinos 2012).
@@ -157,24 +177,13 @@ def gosh(yi, vi, method: str = "FE", subsets: int | None = None, max_exact_k: in
     names = _study_labels(labels, k)
     if len(set(names)) < k or set(names) & set(FIELDS):
         raise ValueError(f"labels = {names}: must be distinct and none of {FIELDS}")
-    if isinstance(max_exact_k, bool) or not isinstance(max_exact_k, (int, np.integer)) or max_exact_k < 1:
-        raise ValueError(f"max_exact_k = {max_exact_k!r}: must be an integer >= 1")
-    if subsets is None:
-        subsets = 1_000_000
-    elif isinstance(subsets, bool) or not isinstance(subsets, (int, np.integer)) or subsets < 2:
-        raise ValueError(f"subsets = {subsets!r}: must be an integer >= 2")
-    total = 2 ** k - 1
-    exact, n = total <= subsets and k <= max_exact_k, int(subsets)
-    if exact and total > _MAX_EXACT:
-        raise ValueError(f"max_exact_k = {max_exact_k}: 2^{k} - 1 = {total} subsets are too many to enumerate; "
-                         f"use max_exact_k <= 25 or a number of random subsets")
-    rows = total if exact else n
+    exact, rows, total = _plan(k, subsets, max_exact_k)
     if members and rows * k > _MAX_MEMBER_CELLS:
-        raise ValueError(f"subsets = {n}: {rows:,} subsets x {k} studies is too large a membership matrix to keep; "
+        raise ValueError(f"subsets = {1_000_000 if subsets is None else subsets}: {rows:,} subsets x {k} studies is too large a membership matrix to keep; "
                          f"pass members=False (the fits only) or fewer subsets")
     fit = _fit_closed_form if method in ("FE", "DL") else _fit_iterative
     step = max(1, chunk // k)
-    blocks = [_all_subsets(k)] if exact else _random_blocks(k, n, seed)
+    blocks = [_all_subsets(k)] if exact else _random_blocks(k, rows, seed)
     parts, kept = [], []
     for block in blocks:
         parts += [fit(yi, vi, block[start:start + step], method) for start in range(0, len(block), step)]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import meta_analysis as ma
-from meta_analysis.gosh import FIELDS, GoshResult, gosh
+from meta_analysis.gosh import FIELDS, GoshResult, _plan, gosh
 from metafor_reference import close
 
 REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "influence_reference.json").read_text())
@@ -55,7 +55,7 @@ def test_random_subsets_are_seeded_fits(method):
     vi = rng.uniform(0.01, 0.1, 25)
     yi = rng.normal(0.2, np.sqrt(vi + 0.02))
     if method == "FE":  # the default sample, as metafor's: a million subsets
-        assert gosh(yi, vi, method=method, seed=11).incl.shape == (1_000_000, 25)
+        assert _plan(25, None, 20) == (False, 1_000_000, 2 ** 25 - 1)
     small = gosh(yi, vi, method=method, subsets=500, seed=11)
     assert not small.exact and small.incl.shape == (500, 25)
     assert small.incl.any(1).all() and np.all(np.diff(small.k) >= 0)
@@ -73,7 +73,7 @@ def test_exact_or_sampled_as_metafor_decides():
     assert gosh(yi, vi, subsets=63).exact
     sampled = gosh(yi, vi, subsets=40)
     assert not sampled.exact and len(sampled.k) == 40
-    assert not gosh(yi, vi, max_exact_k=5, subsets=None).exact
+    assert not gosh(yi, vi, max_exact_k=5, subsets=100).exact, "k = 6 > max_exact_k: sampled though 63 <= 100"
 
 
 def test_frame_and_chunks():
@@ -120,9 +120,13 @@ def test_too_many_subsets_to_enumerate():
 
 def test_twenty_studies_are_sampled_not_enumerated():
     # 2^20 - 1 = 1,048,575 subsets exceed the default cap of 1,000,000: a sample, as metafor draws
-    result = gosh(np.linspace(0, 1, 20), np.full(20, 0.05), method="DL", subsets=None, members=False)
-    assert not result.exact and len(result.k) == 1_000_000 and result.total == 2 ** 20 - 1
-    assert gosh(np.linspace(0, 1, 19), np.full(19, 0.05), method="DL", members=False).exact
+    assert _plan(20, None, 20) == (False, 1_000_000, 2 ** 20 - 1)
+    assert _plan(19, None, 20) == (True, 2 ** 19 - 1, 2 ** 19 - 1)
+    assert _plan(19, None, 18)[0] is False and _plan(10, 1023, 20)[0] and not _plan(10, 1022, 20)[0]
+    # the same rule end to end, at a size that fits in a moment
+    result = gosh(np.linspace(0, 1, 12), np.full(12, 0.05), method="DL", subsets=4094, members=False)
+    assert not result.exact and len(result.k) == 4094 and result.total == 2 ** 12 - 1
+    assert gosh(np.linspace(0, 1, 12), np.full(12, 0.05), method="DL", subsets=4095, members=False).exact
 
 
 def test_a_large_sample_is_fitted_in_blocks_without_its_membership():
