@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from meta_analysis.heterogeneity import tau2_ci
 from meta_analysis.influence import leave_one_out
@@ -88,6 +87,8 @@ def prediction_interval(estimate: float, se: float, tau2: float, k: int, level: 
     the interval is never narrower than Higgins et al.'s. Below k = 3 there is no such interval
     (t with 0 df): (nan, nan, "").
     """
+    from scipy import stats
+
     if k < 3:
         return np.nan, np.nan, ""
     half = float(stats.t.isf((1 - level) / 2, k - 2)) * np.sqrt(se ** 2 + tau2)
@@ -149,6 +150,8 @@ def fits_table(analyses: dict[str, Analysis], rules: SmallKRules = RULES, level:
     :func:`admission.flag_counts`. A single study shows its own estimate and z interval (at
     ``level``), marked "not pooled".
     """
+    from scipy import stats
+
     rows = []
     for a in analyses.values():
         n = pd.to_numeric(a.data["n"], errors="coerce") if len(a.data) else pd.Series(dtype=float)

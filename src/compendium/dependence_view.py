@@ -9,7 +9,6 @@ from __future__ import annotations
 import pandas as pd
 
 from meta_analysis.dependence import aggregate_within, fit_multilevel
-from scipy import stats
 from meta_analysis.models import fit_meta
 from meta_analysis.robust import robust_test
 
@@ -63,6 +62,8 @@ def three_level_lead(fit, test: str, level: float) -> dict:
     few-cluster row is never narrower than z (Cochrane Handbook 10.10.4.2; Pustejovsky & Tipton 2022
     on few clusters).
     """
+    from scipy import stats
+
     z = dict(ci_low_z=fit.ci_low, ci_high_z=fit.ci_high, pval_z=fit.pval)
     if test == "z":
         return dict(test=name_of_test("z"), estimate=fit.estimate, ci_low=fit.ci_low, ci_high=fit.ci_high,

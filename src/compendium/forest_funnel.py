@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from meta_analysis.models import fit_meta
 from meta_analysis.small_study import TrimFillResult, egger_test, trim_and_fill
@@ -99,6 +98,7 @@ def forest_plot(studies: pd.DataFrame, result, title: str, xlabel: str,
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Polygon
+    from scipy import stats
 
     f = transform or (lambda x: np.asarray(x, float))
     crit = stats.norm.isf((1 - result.level) / 2)
@@ -258,6 +258,7 @@ def funnel_plot(yi, vi, result, title: str, xlabel: str, filled: TrimFillResult 
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
+    from scipy import stats
 
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
     sei = np.sqrt(vi)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from ._lazy import special
 
 from ._checks import _as_array, _check_min, _same_length
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from ._lazy import stats
 
 from ._checks import _as_array, _broadcast, _check_min
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ._lazy import stats
 
 from ._checks import _as_array, _check_min, _frozen_frame
 from .regression import _design

@@ -6,7 +6,7 @@ standardised mean change with raw-score (SMCR) or change-score (SMCC) standardis
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
+from ._lazy import special
 
 from ._checks import _as_array, _broadcast, _check_min
 

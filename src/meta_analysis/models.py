@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ._lazy import stats
 
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
 from .tau2_estimators import _WLS, _estimate_tau2, _rows

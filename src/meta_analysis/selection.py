@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from ._lazy import special, stats
 
 from ._checks import _as_array, _check_min, _frozen_frame, _same_length
 from .models import _check_meta_input, fit_meta

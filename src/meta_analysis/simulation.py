@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ._lazy import stats
 
 from .effect_sizes import cmicalc, smd_variance
 from .models import TESTS, _check_method, _fit_batch, _fit_with_tau2, _re_fit

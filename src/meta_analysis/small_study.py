@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ._lazy import stats
 
 from ._checks import _frozen_frame
 from .models import MetaResult, _check_meta_input, fit_meta

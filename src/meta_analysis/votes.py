@@ -8,7 +8,7 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ._lazy import stats
 
 from ._checks import _frozen_frame
 

@@ -15,9 +15,10 @@ import threading
 import time
 from pathlib import Path
 
-# What a kernel imports while it waits for its inputs: the notebooks' one import and the matplotlib
-# modules behind pyplot (not pyplot itself: the notebooks choose the backend before importing it).
-WARM_UP_IMPORTS = ("helpers", "matplotlib.figure", "matplotlib.backends.backend_agg")
+# What a kernel imports while it waits for its inputs: the notebooks' one import, scipy.stats (the engine
+# imports it at its first fit, which every notebook but 01 makes) and the matplotlib modules behind
+# pyplot (not pyplot itself: the notebooks choose the backend before importing it).
+WARM_UP_IMPORTS = ("helpers", "scipy.stats", "matplotlib.figure", "matplotlib.backends.backend_agg")
 # As nbclient starts kernels (no history file); the kernel's own log only from errors up, so --verbose does
 # not show ipykernel's warning, once per kernel, that it talks over the local TCP ports unencrypted.
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
