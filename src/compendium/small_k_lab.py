@@ -67,7 +67,7 @@ def small_k_intervals(yi, vi, method: str = "REML", level: float = 0.95, tau_sca
     if tau_scale is not None:
         from meta_analysis.bayes import fit_bayes_batch
 
-        b = fit_bayes_batch(yi, vi, tau_prior="halfnormal", tau_scale=tau_scale, level=level)
+        b = fit_bayes_batch(yi, vi, tau_prior="halfnormal", tau_scale=tau_scale, level=level, median=False)
         out[("CI", "bayes")] = (b.ci_low, b.ci_high)
         out[("PI", "bayes")] = (b.pi_low, b.pi_high)
     return out

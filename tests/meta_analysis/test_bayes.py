@@ -219,6 +219,16 @@ def test_the_batch_fit_agrees_with_fit_bayes_row_by_row(k, tau_prior, tau_scale)
             assert abs(getattr(batch, name)[i] - getattr(fit, name)) < 1e-5, (i, name)  # documented: 1e-3
 
 
+def test_the_batch_fit_without_the_median_gives_the_same_intervals():
+    rng = np.random.default_rng(7)
+    vi = rng.uniform(0.002, 0.3, (25, 3))
+    yi = rng.normal(0.2, np.sqrt(vi + 0.04))
+    full, lean = fit_bayes_batch(yi, vi), fit_bayes_batch(yi, vi, median=False)
+    assert np.isnan(lean.mu_median).all() and not np.isnan(full.mu_median).any()
+    for name in ("ci_low", "ci_high", "pi_low", "pi_high", "p_mu_positive"):
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), err_msg=name)
+
+
 def test_the_batch_fit_checks_its_input():
     with pytest.raises(ValueError, match=r"vi\[0, 1\] = -0.1"):
         fit_bayes_batch([[0.1, 0.2]], [[0.1, -0.1]])
