@@ -275,6 +275,36 @@ def test_a_kernel_still_importing_when_the_build_stops_is_shut_down_at_once(monk
         kernels.start_kernel(tmp_path, None, stopped=lambda: asked.append(1) or len(asked) > 2)
     assert len(asked) == 3 and len(shut_down) == 1
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the warm parent forks its kernels")
+def test_kernels_forked_from_the_warm_parent_have_the_imports_done_and_die_with_it(tmp_path):
+    kernels = tool.runner.kernels
+    parent = kernels.WarmParent(ROOT, {**os.environ, "COMPENDIUM_BUILD": "1"})
+    km = None
+    try:
+        km = kernels.start_kernel(ROOT, None, connection_dir=tmp_path, warm_parent=parent)
+        client, printed = km.blocking_client(), []
+        client.start_channels()
+        code = "import os, sys; print(os.getppid(), 'helpers' in sys.modules, 'scipy.stats' in sys.modules, os.getcwd())"
+        client.execute_interactive(code, timeout=30, output_hook=lambda msg: printed.append(msg["content"].get("text", "")))
+        client.stop_channels()
+        ppid, has_helpers, has_stats, cwd = "".join(printed).split()
+        assert int(ppid) == parent.process.pid and has_helpers == has_stats == "True"
+        assert Path(cwd) == ROOT / "notebooks" and list(tmp_path.glob("kernel-*.json"))
+        pid = km.provisioner.pid
+    finally:
+        parent.close()  # the build is over: the parent kills what it forked
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"kernel {pid} outlived its warm parent")
+    kernels.stop_kernel(km)
+
+
 # -- the pinned environment ----------------------------------------------------------------------
 
 def pins(lines):

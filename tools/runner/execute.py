@@ -18,7 +18,8 @@ from pathlib import Path
 from . import publish
 from .environment import ROOT, say
 from .graph import GRAPH, NOTEBOOKS, critical_path_order, notebook_parameters, rerun_notebooks, review_notebooks, with_inputs
-from .kernels import IMPORTING, Stopped, import_kernel_machinery, run_notebook, start_kernel, stop_kernel
+from .kernels import (IMPORTING, Stopped, WarmParent, import_kernel_machinery, kill_kernel, run_notebook, start_kernel,
+                      stop_kernel)
 from .parameters import check_parameters
 
 
@@ -86,6 +87,7 @@ class _Run:
         self.rendering = threading.Lock()  # one page at a time through the exporter
         self.pages: dict[str, object] = {}  # report pages rendered as their notebooks finished
         self.kernels: set = set()  # running kernels, shut down at once if the build is stopped
+        self.warm_parent: WarmParent | None = None  # forks the kernels, where the system can fork
         self.threads: list[threading.Thread] = []
 
     # -- whose turn it is (called with self.changed held) --
@@ -142,7 +144,8 @@ class _Run:
             if not self.claim(lambda: self.may_start_kernel(name), name, self.starting):
                 return
             holding = True
-            km = start_kernel(self.root, log, stopped=lambda: self.failure is not None, connection_dir=self.staging)
+            km = start_kernel(self.root, log, stopped=lambda: self.failure is not None, connection_dir=self.staging,
+                              warm_parent=self.warm_parent)
             with self.changed:
                 self.kernels.add(km)
             holding = False
@@ -211,6 +214,8 @@ class _Run:
             with self.changed:
                 self.finished = True
                 self.changed.notify_all()
+            if self.warm_parent is not None:
+                self.warm_parent.close()
 
     def stop(self, wait: float = 20.0) -> None:
         """Stop the build: no step starts, every running kernel is shut down (its notebook fails), and
@@ -223,8 +228,10 @@ class _Run:
         if not self.verbose:  # papermill's "Kernel died while waiting for execute reply": the stop's own line says it
             logging.disable(logging.CRITICAL)
         try:
-            for km in kernels:
-                stop_kernel(km)
+            for km in kernels:  # the thread running each shuts it down: no two threads touch one kernel's sockets
+                kill_kernel(km)
+            if self.warm_parent is not None:  # a kernel still being forked is not waited for
+                self.warm_parent.close()
             deadline = time.monotonic() + wait
             for thread in self.threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
@@ -233,6 +240,8 @@ class _Run:
 
     def run_notebooks(self) -> dict[str, float]:
         """Start the notebooks' threads, import papermill meanwhile, wait for all of them."""
+        if hasattr(os, "fork"):  # it imports while the rest starts
+            self.warm_parent = WarmParent(self.root, {**os.environ, "COMPENDIUM_BUILD": "1"})
         with IMPORTING:
             import_kernel_machinery()
         threads = self.threads = [threading.Thread(target=self.notebook, args=(name,), daemon=True)
@@ -255,10 +264,11 @@ class _Run:
             threading.Thread(target=self.prepare_report, daemon=True).start()
         with self.changed:
             self.changed.wait_for(lambda: self.failure or len(self.seconds) == len(self.notebooks))
+        if self.failure:  # the build has failed: what still runs, or is still being started, is stopped
+            self.stop()
+            raise self.failure
         for thread in threads:
             thread.join()
-        if self.failure:
-            raise self.failure
         return dict(self.seconds)
 
 
