@@ -3,7 +3,9 @@
     python kernel_parent.py SRC REPLY_FD
 
 Run by :class:`runner.kernels.WarmParent`, not by hand. It imports ipykernel and the notebooks'
-modules (:data:`runner.kernels.WARM_UP_IMPORTS`, ``helpers`` from SRC) once, then reads one request
+modules (:data:`runner.kernels.THIRD_PARTY_IMPORTS`, and :data:`runner.kernels.WARM_UP_IMPORTS` with
+``helpers`` from SRC unless SRC is ``-``: then each kernel imports the compendium's own modules from
+the copy it runs in) once, then reads one request
 per line on stdin (JSON: the kernel's arguments, working folder, environment and log file), forks,
 and writes the child's pid and a newline to the file descriptor REPLY_FD. The child is a kernel as
 ``python -m ipykernel_launcher`` makes one, in a session of its own, with the imports already done:
@@ -60,11 +62,11 @@ def main(argv: list[str]) -> None:
     src, reply_fd = argv[1], int(argv[2])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the build forwards stops; Ctrl-C is its to handle
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as ipykernel sets it
-    from kernels import WARM_UP_IMPORTS  # this script's folder, first on sys.path
+    from kernels import THIRD_PARTY_IMPORTS, WARM_UP_IMPORTS  # this script's folder, first on sys.path
 
     sys.modules.pop("kernels")
     sys.path[0] = src  # in place of this script's folder, for helpers, as a kernel's warm-up puts it
-    for name in (*KERNEL_MODULES, *WARM_UP_IMPORTS):
+    for name in (*KERNEL_MODULES, *THIRD_PARTY_IMPORTS, *(WARM_UP_IMPORTS if src != "-" else ())):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the notebook's own import will say what is wrong

@@ -21,6 +21,9 @@ from pathlib import Path
 # imports it at its first fit, which every notebook but 01 makes) and the matplotlib modules behind
 # pyplot (not pyplot itself: the notebooks choose the backend before importing it).
 WARM_UP_IMPORTS = ("helpers", "scipy.stats", "matplotlib.figure", "matplotlib.backends.backend_agg")
+# What the warm parent imports for every kernel it forks whatever folder the kernel runs in: the packages
+# behind ``helpers`` (the compendium's own modules come from the kernel's copy, or with WARM_UP_IMPORTS).
+THIRD_PARTY_IMPORTS = ("numpy", "pandas", "scipy.stats", "matplotlib.figure", "matplotlib.backends.backend_agg")
 # As nbclient starts kernels (no history file); the kernel's own log only from errors up, so --verbose does
 # not show ipykernel's warning, once per kernel, that it talks over the local TCP ports unencrypted.
 KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
@@ -77,13 +80,16 @@ class WarmParent:
     forked and exit. Only where ``os.fork`` exists; elsewhere kernels start as jupyter_client starts them.
     """
 
-    def __init__(self, root: Path, env: dict):
+    def __init__(self, root: Path | None, env: dict):
+        """``root``: the repository whose ``src/helpers`` every kernel will import, or None when the
+        kernels run in copies of their own (nbval's): then only :data:`THIRD_PARTY_IMPORTS`."""
         import subprocess
         import sys
 
         self._read, write = os.pipe()
+        src = str(Path(root) / "src") if root is not None else "-"
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kernel_parent.py")),
-                                         str(Path(root) / "src"), str(write)], stdin=subprocess.PIPE,
+                                         src, str(write)], stdin=subprocess.PIPE,
                                         pass_fds=(write,), env=env, start_new_session=True)
         os.close(write)
         self._lock = threading.Lock()
@@ -177,7 +183,7 @@ def forked_provisioner_class() -> type:
         warm_parent: WarmParent | None = None
 
         async def launch_kernel(self, cmd: list[str], **kwargs):
-            log = kwargs.get("stdout")
+            log = kwargs.get("stdout") or kwargs.get("stderr")
             pid = self.warm_parent.fork(cmd[cmd.index("-f"):], str(kwargs.get("cwd") or os.getcwd()),
                                         dict(kwargs.get("env") or os.environ), getattr(log, "name", None))
             self.process, self.pid, self.pgid = _Forked(pid), pid, pid  # the kernel leads its own session
@@ -185,6 +191,16 @@ def forked_provisioner_class() -> type:
             return self.connection_info
 
     return ForkedProvisioner
+
+
+def fork_from(km, warm_parent: WarmParent):
+    """Make the (not yet started) kernel manager ``km`` fork its kernel from ``warm_parent``; return ``km``."""
+    import uuid
+
+    km.kernel_id = km.kernel_id or str(uuid.uuid4())
+    km.provisioner = forked_provisioner_class()(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+    km.provisioner.warm_parent = warm_parent
+    return km
 
 
 def import_kernel_machinery() -> None:
@@ -233,11 +249,7 @@ def start_kernel(root: Path, log, stopped=lambda: False, connection_dir: Path | 
         options["connection_file"] = str(Path(connection_dir) / f"kernel-{os.getpid()}-{next(_KERNELS)}.json")
     km = kernel_manager_class()(kernel_name="python3", **options)
     if warm_parent is not None:
-        import uuid
-
-        km.kernel_id = str(uuid.uuid4())
-        km.provisioner = forked_provisioner_class()(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
-        km.provisioner.warm_parent = warm_parent
+        fork_from(km, warm_parent)
     run_sync(km.start_kernel)(cwd=str(root / "notebooks"), extra_arguments=KERNEL_ARGUMENTS,
                               stdout=log, stderr=log, env={**os.environ, "COMPENDIUM_BUILD": "1"})
     src = str(root / "src")
