@@ -305,6 +305,23 @@ def test_kernels_forked_from_the_warm_parent_have_the_imports_done_and_die_with_
     kernels.stop_kernel(km)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the warm parent forks its kernels")
+def test_a_warm_parent_that_died_leaves_the_kernels_to_start_on_their_own(tmp_path):
+    kernels = tool.runner.kernels
+    parent = kernels.WarmParent(None, dict(os.environ))
+    parent.process.kill()
+    parent.process.wait()
+    km = kernels.start_kernel(ROOT, None, connection_dir=tmp_path, warm_parent=parent)
+    try:
+        assert type(km.provisioner.process).__name__ == "Popen", "started as jupyter_client starts kernels"
+    finally:
+        kernels.stop_kernel(km)
+        parent.close()
+    parent.closed = True  # a closed parent (the build stopped) starts no kernel at all
+    with pytest.raises(RuntimeError, match="warm parent"):
+        kernels.start_kernel(ROOT, None, connection_dir=tmp_path, warm_parent=parent)
+
+
 # -- the pinned environment ----------------------------------------------------------------------
 
 def pins(lines):

@@ -93,7 +93,7 @@ class WarmParent:
                                         pass_fds=(write,), env=env, start_new_session=True)
         os.close(write)
         self._lock = threading.Lock()
-        self.forked = 0
+        self.forked, self.closed = 0, False
 
     def fork(self, argv: list[str], cwd: str, env: dict, log: str | None) -> int:
         """Fork a kernel with ``ipykernel_launcher``'s arguments ``argv``; return its pid."""
@@ -120,6 +120,7 @@ class WarmParent:
         """Let the warm parent kill its kernels and exit, and wait for it; one that has forked none
         (a build stopped by a bad sheet) is killed at once, its imports no longer wanted. A fork
         still waiting for the parent then fails at once (RuntimeError). Safe to call again."""
+        self.closed = True
         with contextlib.suppress(OSError, ValueError):  # not under the lock: a fork may be waiting for the parent
             self.process.stdin.close()
         if not self.forked:
@@ -184,8 +185,13 @@ def forked_provisioner_class() -> type:
 
         async def launch_kernel(self, cmd: list[str], **kwargs):
             log = kwargs.get("stdout") or kwargs.get("stderr")
-            pid = self.warm_parent.fork(cmd[cmd.index("-f"):], str(kwargs.get("cwd") or os.getcwd()),
-                                        dict(kwargs.get("env") or os.environ), getattr(log, "name", None))
+            try:
+                pid = self.warm_parent.fork(cmd[cmd.index("-f"):], str(kwargs.get("cwd") or os.getcwd()),
+                                            dict(kwargs.get("env") or os.environ), getattr(log, "name", None))
+            except RuntimeError:
+                if self.warm_parent.closed:  # the build is over or stopped
+                    raise
+                return await super().launch_kernel(cmd, **kwargs)  # the parent failed: a kernel of its own
             self.process, self.pid, self.pgid = _Forked(pid), pid, pid  # the kernel leads its own session
             self.cwd = kwargs.get("cwd", Path.cwd())
             return self.connection_info
