@@ -4,7 +4,8 @@
 - :mod:`~runner.environment`  the pinned virtual environment in .venv
 - :mod:`~runner.parameters`   ``-p`` parameters: names, types and ranges checked at the door
 - :mod:`~runner.graph`        the notebooks, their order (``GRAPH``) and what each writes (``WRITES``)
-- :mod:`~runner.kernels`      each notebook's kernel, started early, run through papermill
+- :mod:`~runner.kernels`      each notebook's kernel, forked from a warm parent (``kernel_parent.py``),
+                              started early, run through papermill
 - :mod:`~runner.execute`      the build: notebooks side by side into a staging folder, then the report
 - :mod:`~runner.publish`      the one module that writes: the build's copy, the rules on paths and
                               ``--out``, the lock, and the atomic publish (docs/data-safety.md)
