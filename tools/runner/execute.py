@@ -241,7 +241,7 @@ class _Run:
     def run_notebooks(self) -> dict[str, float]:
         """Start the notebooks' threads, import papermill meanwhile, wait for all of them."""
         if hasattr(os, "fork"):  # it imports while the rest starts
-            self.warm_parent = WarmParent(self.root, {**os.environ, "COMPENDIUM_BUILD": "1"})
+            self.warm_parent = WarmParent(self.root, {**os.environ, "COMPENDIUM_BUILD": "1"}, quiet=not self.verbose)
         with IMPORTING:
             import_kernel_machinery()
         threads = self.threads = [threading.Thread(target=self.notebook, args=(name,), daemon=True)

@@ -3,11 +3,11 @@
     python kernel_parent.py SRC REPLY_FD
 
 Run by :class:`runner.kernels.WarmParent`, not by hand. It imports ipykernel and the notebooks'
-modules (:data:`runner.kernels.THIRD_PARTY_IMPORTS`, and :data:`runner.kernels.WARM_UP_IMPORTS` with
-``helpers`` from SRC unless SRC is ``-``: then each kernel imports the compendium's own modules from
-the copy it runs in) once, then reads one request
-per line on stdin (JSON: the kernel's arguments, working folder, environment and log file), forks,
-and writes the child's pid and a newline to the file descriptor REPLY_FD. The child is a kernel as
+modules once (:data:`runner.kernels.THIRD_PARTY_IMPORTS`, and :data:`runner.kernels.WARM_UP_IMPORTS`
+with ``helpers`` from SRC unless SRC is ``-``: then each kernel imports the compendium's own modules
+from the copy it runs in). Then it reads one request per line on stdin (JSON: the kernel's
+arguments, working folder, environment and log file), forks, and writes the child's pid and a
+newline to the file descriptor REPLY_FD. The child is a kernel as
 ``python -m ipykernel_launcher`` makes one, in a session of its own, with the imports already done:
 a kernel costs about 0.1 s of CPU instead of 1.7 s. When stdin closes (the build is over, or gone)
 the parent kills the kernels it forked and exits; a kernel whose parent is gone exits by itself

@@ -80,9 +80,11 @@ class WarmParent:
     forked and exit. Only where ``os.fork`` exists; elsewhere kernels start as jupyter_client starts them.
     """
 
-    def __init__(self, root: Path | None, env: dict):
+    def __init__(self, root: Path | None, env: dict, quiet: bool = True):
         """``root``: the repository whose ``src/helpers`` every kernel will import, or None when the
-        kernels run in copies of their own (nbval's): then only :data:`THIRD_PARTY_IMPORTS`."""
+        kernels run in copies of their own (nbval's): then only :data:`THIRD_PARTY_IMPORTS`.
+        ``quiet``: the parent's own output (an import's warning) goes nowhere, as a kernel's goes to
+        its log; else to this process's terminal."""
         import subprocess
         import sys
 
@@ -90,6 +92,8 @@ class WarmParent:
         src = str(Path(root) / "src") if root is not None else "-"
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("kernel_parent.py")),
                                          src, str(write)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.DEVNULL if quiet else None,
+                                        stderr=subprocess.DEVNULL if quiet else None,
                                         pass_fds=(write,), env=env, start_new_session=True)
         os.close(write)
         self._lock = threading.Lock()
