@@ -118,7 +118,7 @@ def pytest_configure(config):
     class ForkedKernelManager(nbval.kernel.KernelManager):
         def start_kernel(self, **kwargs):
             if "parent" not in _WARM:
-                _WARM["parent"] = kernels.WarmParent(None, dict(os.environ))
+                _WARM["parent"] = kernels.WarmParent(None, dict(os.environ), cwd=ROOT / "notebooks")
             kernels.fork_from(self, _WARM["parent"])
             return super().start_kernel(**kwargs)
 

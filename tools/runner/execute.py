@@ -81,6 +81,7 @@ class _Run:
         self.seconds: dict[str, float] = {}  # notebook done
         self.failure: BuildError | None = None
         self.finished = False  # all notebooks done or stopped: the report's imports are no longer wanted
+        self.stopping = False  # stop() has begun
         self.imported = threading.Event()  # papermill and nbformat, imported by the main thread
         self.report_ready = threading.Event()  # the report's exporter made (or not wanted)
         self.exporter = None
@@ -218,10 +219,13 @@ class _Run:
                 self.warm_parent.close()
 
     def stop(self, wait: float = 20.0) -> None:
-        """Stop the build: no step starts, every running kernel is shut down (its notebook fails), and
-        the threads are waited for (``wait`` seconds at most), so nothing writes into the staging
-        folder after it is removed."""
+        """Stop the build: no step starts, every running kernel is killed (its notebook fails, its
+        thread shuts it down), and the threads are waited for (``wait`` seconds at most), so nothing
+        writes into the staging folder after it is removed. Once: a second call returns at once."""
         with self.changed:
+            if self.stopping:
+                return
+            self.stopping = True
             self.failure = self.failure or BuildError("build", "stopped", "")
             kernels = list(self.kernels)
             self.changed.notify_all()

@@ -16,12 +16,15 @@ the parent kills the kernels it forked and exits; a kernel whose parent is gone 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import signal
 import sys
 
 KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
+LAUNCHER = "ipykernel_launcher"  # the module whose run a forked kernel stands in for
+REAPED: set[int] = set()  # kernels collected already: their pids may belong to other processes now
 
 
 def reap(*_):
@@ -33,27 +36,46 @@ def reap(*_):
             return
         if pid == 0:
             return
+        REAPED.add(pid)
 
 
-def kernel(request: dict, reply_fd: int) -> None:
+def die_with(parent: int) -> None:
+    """Exit when ``parent`` is gone: at once if it already is, and on Linux by a death signal set now
+    (a kernel forked just before its parent was killed would otherwise live on, unknown to anyone)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def kernel(request: dict, reply_fd: int, parent: int) -> None:
     """In the forked child: become the kernel the request describes; never returns."""
     try:
+        die_with(parent)
         os.close(reply_fd)
         os.setsid()  # a session of its own, as jupyter_client starts kernels (its signals go to the group)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)  # not the parent's request pipe
+        os.close(null)
         if request["log"]:
             log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             os.dup2(log, 1)
             os.dup2(log, 2)
+            os.close(log)
         os.chdir(request["cwd"])
         os.environ.clear()
-        os.environ.update(request["env"])
+        os.environ.update(request["env"], JPY_PARENT_PID=str(parent))
+        sys.argv = [importlib.util.find_spec(LAUNCHER).origin, *request["argv"]]
+        for name in ("random", "numpy.random"):  # a generator seeded afresh, as in a new process
+            if name in sys.modules:
+                sys.modules[name].seed()
         from ipykernel.kernelapp import IPKernelApp  # (it puts the working folder first on sys.path)
 
-        IPKernelApp.launch_instance(argv=[*request["argv"], f"--IPKernelApp.parent_handle={os.getppid()}"])
+        IPKernelApp.launch_instance(argv=[*request["argv"], f"--IPKernelApp.parent_handle={parent}"])
     finally:
         os._exit(0)
 
@@ -66,28 +88,40 @@ def main(argv: list[str]) -> None:
 
     sys.modules.pop("kernels")
     sys.path[0] = src  # in place of this script's folder, for helpers, as a kernel's warm-up puts it
-    for name in (*KERNEL_MODULES, *THIRD_PARTY_IMPORTS, *(WARM_UP_IMPORTS if src != "-" else ())):
+    for name in (*KERNEL_MODULES, LAUNCHER, *THIRD_PARTY_IMPORTS, *(WARM_UP_IMPORTS if src != "-" else ())):
         try:
-            importlib.import_module(name)
+            importlib.import_module(name) if name != LAUNCHER else importlib.util.find_spec(name)
         except Exception:  # noqa: BLE001 - the notebook's own import will say what is wrong
             pass
     sys.path.pop(0)  # and takes it away again: a kernel's sys.path is ipykernel's
     signal.signal(signal.SIGCHLD, reap)
-    forked = []
-    for line in sys.stdin:
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            kernel(request, reply_fd)
-        forked.append(pid)
-        os.write(reply_fd, f"{pid}\n".encode())
-    for pid in forked:  # the build is over or gone: no kernel outlives it
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    reap()
+    me, forked = os.getpid(), []
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            try:
+                pid = os.fork()
+            except OSError:  # no fork now: the caller starts this kernel the usual way
+                pid = -1
+            if pid == 0:
+                kernel(request, reply_fd, me)
+            if pid > 0:
+                forked.append(pid)
+            os.write(reply_fd, f"{request['id']} {pid}\n".encode())
+    finally:  # the build is over or gone: no kernel outlives it, and none is left a zombie
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        alive = [pid for pid in forked if pid not in REAPED]  # unreaped: the pid is still the kernel's
+        for pid in alive:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in alive:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:  # reaped meanwhile
+                pass
+        os._exit(0)  # without the interpreter's slow shutdown of numpy, pandas, scipy and matplotlib
 
 
 if __name__ == "__main__":

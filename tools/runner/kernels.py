@@ -80,11 +80,12 @@ class WarmParent:
     forked and exit. Only where ``os.fork`` exists; elsewhere kernels start as jupyter_client starts them.
     """
 
-    def __init__(self, root: Path | None, env: dict, quiet: bool = True):
+    def __init__(self, root: Path | None, env: dict, quiet: bool = True, cwd: Path | None = None):
         """``root``: the repository whose ``src/helpers`` every kernel will import, or None when the
         kernels run in copies of their own (nbval's): then only :data:`THIRD_PARTY_IMPORTS`.
         ``quiet``: the parent's own output (an import's warning) goes nowhere, as a kernel's goes to
-        its log; else to this process's terminal."""
+        its log; else to this process's terminal. ``cwd``: where the parent imports (matplotlib
+        reads a ``matplotlibrc`` there); default ``root/notebooks``, where the kernels start."""
         import subprocess
         import sys
 
@@ -94,31 +95,45 @@ class WarmParent:
                                          src, str(write)], stdin=subprocess.PIPE,
                                         stdout=subprocess.DEVNULL if quiet else None,
                                         stderr=subprocess.DEVNULL if quiet else None,
+                                        cwd=cwd or (Path(root) / "notebooks" if root is not None else None),
                                         pass_fds=(write,), env=env, start_new_session=True)
         os.close(write)
         self._lock = threading.Lock()
+        self._requests = itertools.count(1)
         self.forked, self.closed = 0, False
 
     def fork(self, argv: list[str], cwd: str, env: dict, log: str | None) -> int:
-        """Fork a kernel with ``ipykernel_launcher``'s arguments ``argv``; return its pid."""
+        """Fork a kernel with ``ipykernel_launcher``'s arguments ``argv``; return its pid.
+
+        Raises RuntimeError when the parent has stopped or could not fork. Each request carries a
+        number the reply repeats, so a reply left behind by an interrupted call is never taken for
+        the next kernel's."""
         import json
 
         with self._lock:
             if self._read is None:
                 raise RuntimeError("the kernels' warm parent has stopped")
+            number = next(self._requests)
+            request = {"id": number, "argv": argv, "cwd": cwd, "env": env, "log": log}
             try:
-                self.process.stdin.write((json.dumps({"argv": argv, "cwd": cwd, "env": env, "log": log}) + "\n").encode())
+                self.process.stdin.write((json.dumps(request) + "\n").encode())
                 self.process.stdin.flush()
             except (OSError, ValueError):  # closed: the build is over
                 raise RuntimeError("the kernels' warm parent has stopped") from None
-            reply = b""
-            while not reply.endswith(b"\n"):
-                chunk = os.read(self._read, 64)
-                if not chunk:
-                    raise RuntimeError("the kernels' warm parent has stopped")
-                reply += chunk
+            while True:
+                reply = b""
+                while not reply.endswith(b"\n"):
+                    chunk = os.read(self._read, 1)
+                    if not chunk:
+                        raise RuntimeError("the kernels' warm parent has stopped")
+                    reply += chunk
+                answered, pid = map(int, reply.split())
+                if answered == number:
+                    break
+            if pid < 0:
+                raise RuntimeError("the kernels' warm parent could not fork")
             self.forked += 1
-        return int(reply)
+        return pid
 
     def close(self) -> None:
         """Let the warm parent kill its kernels and exit, and wait for it; one that has forked none
@@ -150,8 +165,13 @@ class _Forked:
         if self.returncode is None:
             try:
                 os.kill(self.pid, 0)
-            except ProcessLookupError:
-                self.returncode = 0  # gone; its exit status went to the warm parent
+                with open(f"/proc/{self.pid}/stat", "rb") as stat:  # Linux: a zombie is no kernel
+                    if stat.read().rpartition(b")")[2].split()[0] == b"Z":
+                        self.returncode = -9
+            except (ProcessLookupError, PermissionError):  # gone (a pid of another user's is not it)
+                self.returncode = -9  # its exit status went to the warm parent; killed, as a rule
+            except OSError:  # no /proc: the signal test alone
+                pass
         return self.returncode
 
     def wait(self, timeout: float | None = None):
@@ -188,11 +208,11 @@ def forked_provisioner_class() -> type:
         warm_parent: WarmParent | None = None
 
         async def launch_kernel(self, cmd: list[str], **kwargs):
-            log = kwargs.get("stdout") or kwargs.get("stderr")
+            log = getattr(kwargs.get("stdout") or kwargs.get("stderr"), "name", None)
             try:
                 pid = self.warm_parent.fork(cmd[cmd.index("-f"):], str(kwargs.get("cwd") or os.getcwd()),
-                                            dict(kwargs.get("env") or os.environ), getattr(log, "name", None))
-            except RuntimeError:
+                                            dict(kwargs.get("env") or os.environ), log if isinstance(log, str) else None)
+            except (RuntimeError, ValueError):  # ValueError: a command without "-f" is not ipykernel's
                 if self.warm_parent.closed:  # the build is over or stopped
                     raise
                 return await super().launch_kernel(cmd, **kwargs)  # the parent failed: a kernel of its own
