@@ -279,7 +279,7 @@ def test_a_kernel_still_importing_when_the_build_stops_is_shut_down_at_once(monk
 def test_kernels_forked_from_the_warm_parent_have_the_imports_done_and_die_with_it(tmp_path, monkeypatch):
     kernels = tool.runner.kernels
     monkeypatch.setattr(kernels, "WARM_UP_IMPORTS", ())  # the kernel imports nothing itself: all is the parent's
-    parent = kernels.WarmParent(ROOT, {**os.environ, "COMPENDIUM_BUILD": "1"})
+    parent = kernels.WarmParent(ROOT, kernels.kernel_environment())
     km = None
     try:
         km = kernels.start_kernel(ROOT, None, connection_dir=tmp_path, warm_parent=parent)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from . import publish
 from .environment import ROOT, say
-from .graph import GRAPH, NOTEBOOKS, critical_path_order, notebook_parameters, rerun_notebooks, review_notebooks, with_inputs
-from .kernels import (IMPORTING, Stopped, WarmParent, import_kernel_machinery, kill_kernel, run_notebook, start_kernel,
-                      stop_kernel)
+from .graph import (GRAPH, NOTEBOOKS, critical_path_order, notebook_parameters, rerun_notebooks, review_notebooks,
+                    with_inputs)
+from .kernels import (IMPORTING, Stopped, WarmParent, import_kernel_machinery, kernel_environment, kill_kernel,
+                      run_notebook, start_kernel, stop_kernel)
 from .parameters import check_parameters
 
 
@@ -245,7 +246,7 @@ class _Run:
     def run_notebooks(self) -> dict[str, float]:
         """Start the notebooks' threads, import papermill meanwhile, wait for all of them."""
         if hasattr(os, "fork"):  # it imports while the rest starts
-            self.warm_parent = WarmParent(self.root, {**os.environ, "COMPENDIUM_BUILD": "1"}, quiet=not self.verbose)
+            self.warm_parent = WarmParent(self.root, kernel_environment(), quiet=not self.verbose)
         with IMPORTING:
             import_kernel_machinery()
         threads = self.threads = [threading.Thread(target=self.notebook, args=(name,), daemon=True)

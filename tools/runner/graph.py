@@ -56,6 +56,7 @@ def critical_path_order(names: list[str]) -> list[str]:
         path[name] = TYPICAL_SECONDS.get(name, 1.0) + max(after, default=0.0)
     return sorted(path, key=lambda n: (-path[n], NOTEBOOKS.index(n)))
 
+
 # What each notebook writes, as patterns (``fnmatch``, ``*`` crossing folders) under the repository root
 # with the default folders, and what the report writes. A run with other parameters copies the outputs
 # of a notebook it does not rerun; the test command compares each notebook's files with the committed

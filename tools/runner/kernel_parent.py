@@ -88,9 +88,9 @@ def main(argv: list[str]) -> None:
 
     sys.modules.pop("kernels")
     sys.path[0] = src  # in place of this script's folder, for helpers, as a kernel's warm-up puts it
-    for name in (*KERNEL_MODULES, LAUNCHER, *THIRD_PARTY_IMPORTS, *(WARM_UP_IMPORTS if src != "-" else ())):
+    for name in (*KERNEL_MODULES, *THIRD_PARTY_IMPORTS, *(WARM_UP_IMPORTS if src != "-" else ())):
         try:
-            importlib.import_module(name) if name != LAUNCHER else importlib.util.find_spec(name)
+            importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the notebook's own import will say what is wrong
             pass
     sys.path.pop(0)  # and takes it away again: a kernel's sys.path is ipykernel's
