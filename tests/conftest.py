@@ -63,7 +63,8 @@ SHARED = ("tests/test_parameter_run.py",)  # modules whose tests share one costl
 LONG = ("tests/test_pipeline.py::test_the_report_rebuilt_from_the_committed_notebooks_is_the_committed_report",
         "tests/test_pipeline.py::test_report_opens_without_missing_images_broken_links_or_console_errors",
         "tests/test_pipeline.py::test_papermill_with_other_parameters_never_writes_over_committed_results",
-        "tests/test_pipeline.py::test_a_broken_sheet_stops_the_build_and_leaves_the_tree_as_it_was")
+        "tests/test_pipeline.py::test_a_broken_sheet_stops_the_build_and_leaves_the_tree_as_it_was",
+        "tests/test_student_copies.py::test_student_copies_outside_the_repository_run_all_there")
 
 
 def unit_order(scope: str, size: int) -> tuple:
@@ -104,6 +105,26 @@ def pytest_xdist_make_scheduler(config, log):
 _WARM: dict = {}  # this process's warm parent, made at its first notebook
 
 
+def warm_parent():
+    """This process's warm parent (:class:`runner.kernels.WarmParent`, the packages behind ``helpers``
+    imported), made at first use and closed when the session ends; None where there is no fork."""
+    if not hasattr(os, "fork"):
+        return None
+    if "parent" not in _WARM:
+        _WARM["parent"] = _TOOL.runner.kernels.WarmParent(None, dict(os.environ), cwd=ROOT / "notebooks")
+    return _WARM["parent"]
+
+
+def kernel_manager():
+    """A jupyter_client kernel manager (not yet started) whose kernel is forked from :func:`warm_parent`
+    where there is one, for a test that runs a notebook: the same kernel, at a tenth of its CPU."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name="python3")
+    parent = warm_parent()
+    return _TOOL.runner.kernels.fork_from(km, parent) if parent is not None else km
+
+
 def pytest_configure(config):
     """Under ``--nbval`` (the test command), nbval's kernels are forked from one warm parent per
     worker (:class:`runner.kernels.WarmParent`, with the packages behind ``helpers`` imported; each
@@ -117,9 +138,7 @@ def pytest_configure(config):
 
     class ForkedKernelManager(nbval.kernel.KernelManager):
         def start_kernel(self, **kwargs):
-            if "parent" not in _WARM:
-                _WARM["parent"] = kernels.WarmParent(None, dict(os.environ), cwd=ROOT / "notebooks")
-            kernels.fork_from(self, _WARM["parent"])
+            kernels.fork_from(self, warm_parent())
             return super().start_kernel(**kwargs)
 
     nbval.kernel.KernelManager = ForkedKernelManager

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import load_tool
+from conftest import kernel_manager, load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -118,6 +118,6 @@ def test_student_copies_outside_the_repository_run_all_there(tmp_path):
     assert (handout / "src" / "helpers.py").is_file() and (handout / "data" / "raw" / "behr2025" / "review.json").is_file()
     path = handout / "01_data_extraction.ipynb"
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(handout)}}).execute()
+    NotebookClient(nb, km=kernel_manager(), timeout=120, resources={"metadata": {"path": str(handout)}}).execute()
     assert list((handout / "figures").glob("*_prisma.png"))
     assert digests() == before

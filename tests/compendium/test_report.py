@@ -83,7 +83,7 @@ def test_the_fingerprint_of_a_fresh_clone_is_that_of_the_working_tree(tmp_path):
                              text=True, check=True).stdout
     if changed.strip():
         pytest.skip("inputs changed since the last commit: a clone would have other inputs")
-    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(tmp_path / "clone")], check=True)
+    subprocess.run(["git", "clone", "-q", "--shared", str(ROOT), str(tmp_path / "clone")], check=True)
     assert report.input_fingerprint(tmp_path / "clone") == report.input_fingerprint(ROOT)
     page = (ROOT / "reports" / "index.html").read_text(encoding="utf-8")
     assert f"<code>{report.input_fingerprint(ROOT)[:16]}</code>" in page, "the committed page names the committed inputs"
