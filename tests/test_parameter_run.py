@@ -4,6 +4,7 @@ working tree with its built outputs, through ``build -p reviews=[...] -p tau2_me
 to runs/, leaves the working tree alone, reruns the notebooks that read review folders, keeps the
 others, and gives metafor's DL estimates for all three. One module: its tests share the one run."""
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -81,16 +82,22 @@ def make_plain_reviews(raw: Path, tables: Path) -> list[str]:
 RUN = {"reviews": list(DROPINS), "tau2_method": "DL", "replications": 500}
 
 
-@pytest.fixture(scope="session")
-def dropin_run(tmp_path_factory):
+@pytest.fixture(scope="module")
+def dropin_run(request, tmp_path_factory):
     """A working tree as a user has it (built outputs in place) with three drop-in reviews, built with
-    ``build -p reviews=[...] -p tau2_method=DL``. Returns (tree, its files before the run, run folder)."""
-    tree = tool.copy_tracked(ROOT, tmp_path_factory.mktemp("dropin"))
+    ``build -p reviews=[...] -p tau2_method=DL``. Returns (tree, its files before the run, run folder).
+    Its folders are removed after this module's tests if none of the session's has failed (kept to look
+    into otherwise, as pytest keeps a failed test's)."""
+    tree, plain = tmp_path_factory.mktemp("dropin"), tmp_path_factory.mktemp("plain")
+    tool.copy_tracked(ROOT, tree)
     make_dropin(tree / "data" / "raw")
-    make_plain_reviews(tree / "data" / "raw", tmp_path_factory.mktemp("plain"))
+    make_plain_reviews(tree / "data" / "raw", plain)
     before = snapshot(tree)
     assert tool.build_command(False, RUN, root=tree) == 0
-    return tree, before, tree / tool.run_folder(RUN)
+    yield tree, before, tree / tool.run_folder(RUN)
+    if not request.session.testsfailed:
+        for folder in (tree, plain):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_run_with_other_parameters_leaves_the_working_tree_alone(dropin_run):

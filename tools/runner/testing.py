@@ -42,12 +42,16 @@ def test(extra: list[str]) -> int:
     (``--built``). If every notebook makes its committed outputs from the committed inputs, the build,
     which runs them in order, makes them all. The notebooks need not wait for one another, so each runs
     with its comparison on one worker, side by side with the others and the other tests, one worker per
-    core (pytest-xdist). ``extra`` arguments go to pytest. pytest's exit code 5 (nothing collected) is kept.
+    core (pytest-xdist). A test's temporary folder is removed when it passes and kept when it fails
+    (pytest's ``tmp_path_retention_policy=failed``), so neither /tmp nor the session's end carries the
+    copies of the repository that passed tests made. ``extra`` arguments go to pytest. pytest's exit
+    code 5 (nothing collected) is kept.
     """
     workers = os.cpu_count() or 1
     with publish.scratch(ROOT, "test") as copy:  # inside the rootdir: its test ids
         notebooks = [notebook_copy(ROOT, Path(copy) / name, name) / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
         command = [str(PY), "-m", "pytest", "-p", "no:cacheprovider", "-p", "nbval.plugin", "-q", "--rootdir", str(ROOT),
+                   "-o", "tmp_path_retention_policy=failed",  # a passed test's folder goes at once, a failed one's stays
                    *(["-p", "xdist.plugin", "-n", str(workers)] if workers > 1 else []),
                    f"--built={copy}", *map(str, notebooks), "--nbval", "--nbval-current-env", "tests", *extra]
         env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # only the plugins named here (e.g. not anyio's)
