@@ -7,6 +7,7 @@ worker followed by the test that compares what it wrote with the committed files
 scheduler); the notebooks and the test modules share the workers.
 """
 import atexit
+import contextlib
 import importlib.util
 import os
 import sys
@@ -116,14 +117,19 @@ def warm_parent():
     return _WARM["parent"]
 
 
+@contextlib.contextmanager
 def kernel_manager():
-    """A jupyter_client kernel manager (not yet started) whose kernel is forked from :func:`warm_parent`
-    where there is one, for a test that runs a notebook: the same kernel, at a tenth of its CPU."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    km = AsyncKernelManager(kernel_name="python3")
+    """A kernel manager (not yet started) for a test that runs a notebook (nbclient's or papermill's
+    ``km``), its kernel forked from :func:`warm_parent` where there is one: the same kernel at a tenth
+    of the CPU. They leave a kernel they were given running: it is shut down on leaving the block."""
+    kernels = _TOOL.runner.kernels
+    km = kernels.kernel_manager_class()(kernel_name="python3")
     parent = warm_parent()
-    return _TOOL.runner.kernels.fork_from(km, parent) if parent is not None else km
+    try:
+        yield kernels.fork_from(km, parent) if parent is not None else km
+    finally:
+        if km.has_kernel:
+            kernels.stop_kernel(km)
 
 
 def pytest_configure(config):

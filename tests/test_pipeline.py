@@ -125,10 +125,9 @@ def test_papermill_with_other_parameters_never_writes_over_committed_results(tmp
     (root / "runs").mkdir()
     before = snapshot(root)
     monkeypatch.delenv("COMPENDIUM_BUILD", raising=False)  # not a build's kernel
-    with pytest.raises(papermill.PapermillExecutionError) as stop:
+    with kernel_manager() as km, pytest.raises(papermill.PapermillExecutionError) as stop:
         papermill.execute_notebook(root / "notebooks" / "03_pooled_models.ipynb", root / "runs" / "03_dl.ipynb",
-                                   parameters={"tau2_method": "DL"}, cwd=root / "notebooks", progress_bar=False,
-                                   km=kernel_manager())
+                                   parameters={"tau2_method": "DL"}, cwd=root / "notebooks", progress_bar=False, km=km)
     assert "differ from the defaults, but the outputs would go to the committed folders" in str(stop.value)
     assert "python3 tools/compendium.py build -p tau2_method=DL" in str(stop.value)
     assert {k: v for k, v in snapshot(root).items() if not k.startswith("runs/")} == before

@@ -118,6 +118,7 @@ def test_student_copies_outside_the_repository_run_all_there(tmp_path):
     assert (handout / "src" / "helpers.py").is_file() and (handout / "data" / "raw" / "behr2025" / "review.json").is_file()
     path = handout / "01_data_extraction.ipynb"
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, km=kernel_manager(), timeout=120, resources={"metadata": {"path": str(handout)}}).execute()
+    with kernel_manager() as km:
+        NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(handout)}}).execute()
     assert list((handout / "figures").glob("*_prisma.png"))
     assert digests() == before
