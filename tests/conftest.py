@@ -136,7 +136,12 @@ def pytest_configure(config):
     """Under ``--nbval`` (the test command), nbval's kernels are forked from one warm parent per
     worker (:class:`runner.kernels.WarmParent`, with the packages behind ``helpers`` imported; each
     notebook imports the compendium's own modules from its copy): about 0.4 s of CPU per kernel instead
-    of 1.7 s. A kernel is the same as ``python -m ipykernel_launcher`` makes, in a session of its own."""
+    of 1.7 s. A kernel is the same as ``python -m ipykernel_launcher`` makes, in a session of its own.
+    In the session's own process, Ctrl-C and SIGTERM stop the session once (:mod:`runner.signals`)."""
+    if not hasattr(config, "workerinput"):  # the session's own process (the workers stop with it)
+        # Ctrl-C reaches it twice (from the terminal, and forwarded by `tools/compendium.py test`):
+        # the first stops the session, a second is ignored while it cleans up (one report, no traceback)
+        _TOOL.runner.signals.install_stop_handlers()
     if not (config.getoption("--nbval", default=False) and hasattr(os, "fork")):
         return
     import nbval.kernel
