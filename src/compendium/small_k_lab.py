@@ -65,7 +65,7 @@ def small_k_intervals(yi, vi, method: str = "REML", level: float = 0.95, tau_sca
         half = c * np.sqrt(s ** 2 + fit.tau2)
         out[("PI", name)] = (fit.estimate - half, fit.estimate + half)
     if tau_scale is not None:
-        from meta_analysis.bayes import fit_bayes_batch
+        from meta_analysis.bayes_batch import fit_bayes_batch
 
         b = fit_bayes_batch(yi, vi, tau_prior="halfnormal", tau_scale=tau_scale, level=level, median=False)
         out[("CI", "bayes")] = (b.ci_low, b.ci_high)

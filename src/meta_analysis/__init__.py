@@ -24,8 +24,8 @@ module                 what it holds (metafor's verb in brackets)
 ``bayes``              the Bayesian random-effects model by numerical integration (R ``bayesmeta``)
 =====================  ==================================================================
 """
-from .bayes import (TAU_PRIORS, TAU_SCALE_SMD, BayesBatch, BayesFit, fit_bayes, fit_bayes_batch,
-                    tau_scale_fisher_z)
+from .bayes import TAU_PRIORS, TAU_SCALE_SMD, BayesFit, fit_bayes, tau_scale_fisher_z
+from .bayes_batch import BayesBatch, fit_bayes_batch
 from .dependence import MultilevelResult, aggregate_within, fit_multilevel
 from .conversions import (beta_to_r, chi2_to_r, d_to_r, d_to_r_variance, f_to_d, or_to_d, p_to_d, p_to_r,
                           proportions_to_log_or_variance, proportions_to_or, r_to_d, r_to_z_variance, t_to_d,

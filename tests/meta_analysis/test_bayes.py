@@ -14,7 +14,7 @@ import pytest
 from scipy import special
 
 import meta_analysis as ma
-from meta_analysis.bayes import fit_bayes, fit_bayes_batch, tau_scale_fisher_z
+from meta_analysis.bayes import fit_bayes, tau_scale_fisher_z
 
 # made-up data with mixed precisions (variances from 0.002 to 0.3, a ratio of 150: more unequal than any analysis of ours)
 Y = np.array([0.31, -0.12, 0.52, 0.05, 0.44, 0.18, 0.71, -0.25, 0.36, 0.21])
@@ -203,63 +203,6 @@ def test_the_prior_scales_smd_and_fisher_z():
 def test_bad_input_is_a_value_error_naming_what_and_where(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit_bayes(**kwargs)
-
-
-@pytest.mark.parametrize("k", [2, 3, 10])
-@pytest.mark.parametrize("tau_prior, tau_scale", PRIORS)
-def test_the_batch_fit_agrees_with_fit_bayes_row_by_row(k, tau_prior, tau_scale):
-    rng = np.random.default_rng(2026 + k)
-    vi = rng.uniform(0.002, 0.3, (30, k))
-    yi = rng.normal(0.2, np.sqrt(vi + 0.04))
-    mu_prior = None if k != 3 else (0.0, 1.0)
-    batch = fit_bayes_batch(yi, vi, tau_prior=tau_prior, tau_scale=tau_scale, mu_prior=mu_prior, chunk=7)
-    for i in range(len(yi)):
-        fit = fit_bayes(yi[i], vi[i], tau_prior=tau_prior, tau_scale=tau_scale, mu_prior=mu_prior)
-        for name in ("mu_median", "ci_low", "ci_high", "pi_low", "pi_high", "p_mu_positive"):
-            assert abs(getattr(batch, name)[i] - getattr(fit, name)) < 1e-5, (i, name)  # documented: 1e-3
-
-
-def test_the_batch_fit_keeps_its_documented_accuracy_on_the_labs_hardest_design():
-    """k = 2, one study ten times as precise, τ² = 0.2 (notebook 06): within 1e-3 of ``fit_bayes``, and
-    its coarse tail (:func:`bayes._batch_grid`) within 1e-5 of 1-wide panels all the way down."""
-    from meta_analysis import bayes
-
-    rng = np.random.default_rng(6)
-    vi = np.broadcast_to([1 / 370, 1 / 37], (40, 2)).copy()
-    yi = np.sqrt(0.2) * rng.standard_normal((40, 2)) + np.sqrt(vi) * rng.standard_normal((40, 2))
-    batch = fit_bayes_batch(yi, vi, tau_scale=0.25)
-    names = ("mu_median", "ci_low", "ci_high", "pi_low", "pi_high", "p_mu_positive")
-    for i in range(len(yi)):
-        fit = fit_bayes(yi[i], vi[i], tau_scale=0.25)
-        for name in names:
-            assert abs(getattr(batch, name)[i] - getattr(fit, name)) < 1e-3, (i, name)
-    flat_tail = bayes._FLAT_TAIL_WIDTH
-    try:
-        bayes._FLAT_TAIL_WIDTH = 1.0  # the tail's panels as narrow as the rest (their edges at the same place)
-        fine = fit_bayes_batch(yi, vi, tau_scale=0.25)
-    finally:
-        bayes._FLAT_TAIL_WIDTH = flat_tail
-    for name in names:
-        np.testing.assert_allclose(getattr(batch, name), getattr(fine, name), rtol=0, atol=1e-5, err_msg=name)
-
-
-def test_the_batch_fit_without_the_median_gives_the_same_intervals():
-    rng = np.random.default_rng(7)
-    vi = rng.uniform(0.002, 0.3, (25, 3))
-    yi = rng.normal(0.2, np.sqrt(vi + 0.04))
-    full, lean = fit_bayes_batch(yi, vi), fit_bayes_batch(yi, vi, median=False)
-    assert np.isnan(lean.mu_median).all() and not np.isnan(full.mu_median).any()
-    for name in ("ci_low", "ci_high", "pi_low", "pi_high", "p_mu_positive"):
-        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), err_msg=name)
-
-
-def test_the_batch_fit_checks_its_input():
-    with pytest.raises(ValueError, match=r"vi\[0, 1\] = -0.1"):
-        fit_bayes_batch([[0.1, 0.2]], [[0.1, -0.1]])
-    with pytest.raises(ValueError, match="two-dimensional"):
-        fit_bayes_batch([0.1, 0.2], [0.1, 0.1])
-    with pytest.raises(ValueError, match="tau_prior"):
-        fit_bayes_batch([[0.1, 0.2]], [[0.1, 0.1]], tau_prior="flat")
 
 
 BAYESMETA = json.loads((Path(__file__).resolve().parents[1] / "reference" / "bayesmeta_examples.json").read_text())
