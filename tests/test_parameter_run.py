@@ -86,8 +86,9 @@ RUN = {"reviews": list(DROPINS), "tau2_method": "DL", "replications": 500}
 def dropin_run(request, tmp_path_factory):
     """A working tree as a user has it (built outputs in place) with three drop-in reviews, built with
     ``build -p reviews=[...] -p tau2_method=DL``. Returns (tree, its files before the run, run folder).
-    Its folders are removed after this module's tests if none of the session's has failed (kept to look
-    into otherwise, as pytest keeps a failed test's)."""
+    Its folders are removed after this module's tests unless a test has failed by then (under xdist,
+    one of this worker's, this module's own in practice: it is queued first); kept to look into, as
+    pytest keeps a failed test's folder."""
     tree, plain = tmp_path_factory.mktemp("dropin"), tmp_path_factory.mktemp("plain")
     tool.copy_tracked(ROOT, tree)
     make_dropin(tree / "data" / "raw")

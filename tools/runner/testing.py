@@ -43,9 +43,10 @@ def test(extra: list[str]) -> int:
     which runs them in order, makes them all. The notebooks need not wait for one another, so each runs
     with its comparison on one worker, side by side with the others and the other tests, one worker per
     core (pytest-xdist). A test's temporary folder is removed when it passes and kept when it fails
-    (pytest's ``tmp_path_retention_policy=failed``), so neither /tmp nor the session's end carries the
-    copies of the repository that passed tests made. ``extra`` arguments go to pytest. pytest's exit
-    code 5 (nothing collected) is kept.
+    (pytest's ``tmp_path_retention_policy=failed``; an error in setup loses it too), and the
+    folders of module- and session-wide fixtures go when the session ends with every test passed:
+    /tmp does not keep a copy of the repository per test and run. ``extra`` arguments go to pytest.
+    pytest's exit code 5 (nothing collected) is kept.
     """
     workers = os.cpu_count() or 1
     with publish.scratch(ROOT, "test") as copy:  # inside the rootdir: its test ids
