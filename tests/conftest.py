@@ -10,10 +10,8 @@ import atexit
 import contextlib
 import importlib.util
 import os
-import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -140,9 +138,10 @@ def pytest_configure(config):
     worker (:class:`runner.kernels.WarmParent`, with the packages behind ``helpers`` imported; each
     notebook imports the compendium's own modules from its copy): about 0.4 s of CPU per kernel instead
     of 1.7 s. A kernel is the same as ``python -m ipykernel_launcher`` makes, in a session of its own.
-    In the session's own process, Ctrl-C and SIGTERM stop the session (:func:`_stop_once`)."""
+    In the session's own process, Ctrl-C and SIGTERM stop the session once, a repeat within a second
+    ignored (:func:`runner.signals.install_repeat_handlers`)."""
     if not hasattr(config, "workerinput") and threading.current_thread() is threading.main_thread():
-        _SIGNALS.update({sig: signal.signal(sig, _stop_once) for sig in (signal.SIGINT, signal.SIGTERM)})
+        _SIGNALS.update(_TOOL.runner.signals.install_repeat_handlers())
     if not (config.getoption("--nbval", default=False) and hasattr(os, "fork")):
         return
     import nbval.kernel
@@ -160,27 +159,13 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if "parent" in _WARM:
         _WARM.pop("parent").close()
-    for sig, handler in _SIGNALS.items():  # the caller's handlers again (pytest.main() run in-process)
-        signal.signal(sig, handler)
+    _TOOL.runner.signals.restore(_SIGNALS)  # the caller's handlers again (pytest.main() run in-process)
     _SIGNALS.clear()
     if hasattr(config, "workerinput"):  # a pytest-xdist worker, its results sent: it ends when the others do
         atexit.register(_exit_at_once)
 
 
-_SIGNALS: dict = {}  # the handlers _stop_once replaced
-_STOPPED: list = []  # when the session's process was stopped
-
-
-def _stop_once(signum, frame):
-    """Ctrl-C reaches the session twice within a moment (from the terminal, and forwarded by
-    ``tools/compendium.py test``): the first stops it (KeyboardInterrupt), a repeat within a second is
-    that same stop and is ignored (pytest prints its one report, not two tracebacks); a later one
-    stops the cleanup too, as Ctrl-C does without this handler."""
-    now = time.monotonic()
-    if _STOPPED and now - _STOPPED[-1] < 1.0:
-        return
-    _STOPPED.append(now)
-    raise KeyboardInterrupt
+_SIGNALS: dict = {}  # the handlers the session's own ones replaced
 
 
 def _exit_at_once():

@@ -138,16 +138,15 @@ def test_papermill_with_other_parameters_never_writes_over_committed_results(tmp
 def test_ctrl_c_stops_the_session_once_and_a_later_one_stops_its_cleanup(monkeypatch):
     """The session's process gets Ctrl-C twice at once (terminal and wrapper): the repeat is ignored;
     one a second later is the user's again."""
-    import conftest
-
+    signals = tool.runner.signals
     clock = iter([100.0, 100.2, 101.5])
-    monkeypatch.setattr(conftest.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(conftest, "_STOPPED", [])
+    monkeypatch.setattr(signals.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(signals, "STOPPED_AT", [])
     with pytest.raises(KeyboardInterrupt):
-        conftest._stop_once(2, None)
-    assert conftest._stop_once(2, None) is None, "the forwarded copy of the same Ctrl-C"
+        signals._stop_unless_repeated(2, None)
+    assert signals._stop_unless_repeated(2, None) is None, "the forwarded copy of the same Ctrl-C"
     with pytest.raises(KeyboardInterrupt):
-        conftest._stop_once(2, None)
+        signals._stop_unless_repeated(2, None)
 
 
 def test_the_tests_the_scheduler_starts_first_exist():

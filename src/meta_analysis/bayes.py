@@ -162,13 +162,15 @@ def _conditional(y, v, tau2, m0, p0):
     return mean, 1 / sw, loglik
 
 
-def _panels(lo, hi, width):
-    """Gauss–Legendre nodes and weights of [lo, hi] cut into panels no wider than ``width``."""
+def _panels(lo, hi, width, rule=(_GL_NODES, _GL_WEIGHTS)):
+    """Gauss–Legendre nodes and weights of [lo, hi] cut into panels no wider than ``width`` (``rule``:
+    the nodes and weights on [-1, 1], 12-point by default); and the panels' edges."""
+    x, w = rule
     n = max(1, int(math.ceil((hi - lo) / width)))
     edges = np.linspace(lo, hi, n + 1)
     half = np.diff(edges)[:, None] / 2
-    nodes = (edges[:-1, None] + half * (1 + _GL_NODES)).ravel()
-    return nodes, (half * _GL_WEIGHTS).ravel(), edges
+    nodes = (edges[:-1, None] + half * (1 + x)).ravel()
+    return nodes, (half * w).ravel(), edges
 
 
 def _newton(func, q, lo, hi, x0):

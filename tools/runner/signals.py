@@ -4,12 +4,15 @@ The command the user starts (the *wrapper*) re-runs itself with the interpreter 
 SIGINT and SIGTERM to that process and waits for it, so killing the wrapper's process id stops the
 build too. In the build process both signals raise ``KeyboardInterrupt`` once (a second signal while
 it stops is ignored), so the context managers of :mod:`runner.publish` remove its folders and every
-kernel is shut down; the command then prints one line and exits 128 + the signal's number.
+kernel is shut down; the command then prints one line and exits 128 + the signal's number. In the
+test command's pytest process only a repeat within a second is ignored (the wrapper's forwarded copy
+of a Ctrl-C the terminal sent too), so a later Ctrl-C still stops a cleanup that hangs.
 """
 from __future__ import annotations
 
 import signal
 import subprocess
+import time
 
 STOPPING = {"signal": None}  # the signal that stopped this process, once one has
 
@@ -26,6 +29,32 @@ def install_stop_handlers() -> None:
     STOPPING["signal"] = None
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _stop)
+
+
+def install_repeat_handlers() -> dict:
+    """In the test session's process (pytest's, under ``test``): SIGINT and SIGTERM raise
+    ``KeyboardInterrupt``, but a repeat within a second is ignored. Ctrl-C reaches pytest twice at once
+    (from the terminal, and forwarded by the wrapper): that is one stop, with pytest's one report;
+    a later one stops a cleanup that hangs. Returns the handlers replaced, for :func:`restore`."""
+    STOPPED_AT.clear()
+    return {sig: signal.signal(sig, _stop_unless_repeated) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+STOPPED_AT: list = []  # when the test session's process was stopped (monotonic seconds)
+
+
+def _stop_unless_repeated(signum, frame) -> None:
+    now = time.monotonic()
+    if STOPPED_AT and now - STOPPED_AT[-1] < 1.0:
+        return  # the forwarded copy of the same stop
+    STOPPED_AT.append(now)
+    raise KeyboardInterrupt
+
+
+def restore(handlers: dict) -> None:
+    """Put back the signal handlers that :func:`install_repeat_handlers` replaced."""
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
 
 
 def stop_code() -> int:
